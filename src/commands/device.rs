@@ -1,0 +1,26 @@
+//! `ista-nas device`: open the requested device and describe it.
+
+use anyhow::Context;
+use clap::Args;
+use ista_nas::device::{DeviceChoice, SelectedDevice, select_device};
+
+/// Options of `ista-nas device`.
+#[derive(Args, Debug)]
+pub struct DeviceArgs {
+    /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+/// Opens the device and prints it (shared by every command).
+pub fn open(choice: DeviceChoice) -> anyhow::Result<SelectedDevice> {
+    let selected =
+        select_device(choice).with_context(|| format!("cannot open --device {choice}"))?;
+    println!("device: {}", selected.info);
+    Ok(selected)
+}
+
+/// Runs `ista-nas device`.
+pub fn run(args: DeviceArgs) -> anyhow::Result<()> {
+    open(args.device).map(|_| ())
+}

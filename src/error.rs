@@ -1,0 +1,28 @@
+//! Typed errors of the library; the CLI adds context with `anyhow`.
+
+use thiserror::Error;
+
+/// Everything the library can fail with.
+#[derive(Debug, Error)]
+pub enum IstaError {
+    /// No usable compute device for the requested choice.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
+    /// A sparse-recovery problem that is malformed or too large for the chosen solver.
+    #[error("sparse recovery: {0}")]
+    Lasso(String),
+    /// A GPU kernel failed to run or its result could not be read back.
+    #[error("GPU kernel `{kernel}` failed: {message}")]
+    Kernel {
+        /// The kernel's name.
+        kernel: &'static str,
+        /// What the runtime reported.
+        message: String,
+    },
+    /// Tensor shapes that do not fit together.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+}
+
+/// Result type of the library.
+pub type Result<T> = std::result::Result<T, IstaError>;

@@ -1,0 +1,121 @@
+//! Hand-written backward passes of the custom ops (Burn's autodiff cannot see inside a kernel).
+//!
+//! soft_threshold: dx = g · [y ≠ 0].
+//! masked_mixed_op: d ops[j] = coeffs[support[j]] · g; d coeffs[support[j]] = ⟨ops[j], g⟩,
+//! and zero for every coefficient outside the support.
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{FloatDType, Shape, TensorData};
+
+use super::{IstaOps, Support};
+
+#[derive(Debug)]
+struct SoftThresholdBackward;
+
+impl<B: IstaOps> Backward<B, 1> for SoftThresholdBackward {
+    type State = FloatTensor<B>; // forward output y
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let y = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| {
+            B::float_mul(g, B::float_abs(B::float_sign(y)))
+        });
+    }
+}
+
+#[derive(Debug)]
+struct MaskedMixedOpBackward;
+
+impl<B: IstaOps> Backward<B, 2> for MaskedMixedOpBackward {
+    /// The active ops' outputs `[S, N]`, the coefficients `[n]` and the support.
+    type State = (FloatTensor<B>, FloatTensor<B>, Support);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (outputs, coeffs, support) = ops.state;
+        let outputs_shape = outputs.shape();
+        let coeffs_shape = coeffs.shape();
+        let n = coeffs_shape[0];
+        let s = support.len();
+        let width = outputs_shape.num_elements() / s.max(1);
+        let device = coeffs.device();
+        // one_hot[j, k] = 1 where k = support[j]: gathers and scatters between [S] and [n].
+        let mut one_hot = vec![0.0f32; s * n];
+        for (j, &k) in support.iter().enumerate() {
+            one_hot[j * n + k as usize] = 1.0;
+        }
+        let one_hot = || B::float_from_data(TensorData::new(one_hot.clone(), [s, n]), &device);
+        binary::<B, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |g| {
+                if s == 0 {
+                    return outputs.clone();
+                }
+                let g = B::float_reshape(g, Shape::from(vec![1, width])); // [1, N]
+                let c = B::float_matmul(
+                    one_hot(),
+                    B::float_reshape(coeffs.clone(), Shape::from(vec![n, 1])),
+                ); // [S, 1]
+                B::float_reshape(B::float_mul(c, g), outputs_shape.clone()) // [S, N]
+            },
+            |g| {
+                if s == 0 {
+                    return B::float_zeros(coeffs_shape.clone(), &device, FloatDType::F32);
+                }
+                let g = B::float_reshape(g, Shape::from(vec![width, 1])); // [N, 1]
+                let flat = B::float_reshape(outputs.clone(), Shape::from(vec![s, width]));
+                let dots = B::float_matmul(flat, g); // [S, 1]
+                let dc = B::float_matmul(B::float_swap_dims(dots, 0, 1), one_hot()); // [1, n]
+                B::float_reshape(dc, coeffs_shape.clone())
+            },
+        );
+    }
+}
+
+impl<B: IstaOps, C: CheckpointStrategy> IstaOps for Autodiff<B, C> {
+    fn soft_threshold(x: FloatTensor<Self>, threshold: f32) -> FloatTensor<Self> {
+        match SoftThresholdBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::soft_threshold(x.primitive().clone(), threshold);
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::soft_threshold(x.into_primitive(), threshold))
+            }
+        }
+    }
+
+    fn masked_mixed_op(
+        ops: FloatTensor<Self>,
+        coeffs: FloatTensor<Self>,
+        support: Support,
+    ) -> FloatTensor<Self> {
+        match MaskedMixedOpBackward
+            .prepare::<C>([ops.node(), coeffs.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let outputs = ops.primitive().clone();
+                let weights = coeffs.primitive().clone();
+                let out = B::masked_mixed_op(outputs.clone(), weights.clone(), support.clone());
+                prep.finish((outputs, weights, support), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::masked_mixed_op(
+                ops.into_primitive(),
+                coeffs.into_primitive(),
+                support,
+            )),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Launch code of the WGSL kernels on Burn's CubeCL wgpu runtime (f32 tensors).
+
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::{
+    CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
+};
+use burn::cubecl::server::{Handle, KernelArguments};
+use burn::cubecl::{CubeCount, CubeDim, prelude::KernelId};
+use burn::tensor::{DType, FloatDType, Shape};
+
+use super::{FistaLaunch, IstaOps, SolverOps, Support};
+
+const SOFT_THRESHOLD_FN: &str = include_str!("../../shaders/soft_threshold.wgsl");
+const SOFT_THRESHOLD_MAP: &str = include_str!("../../shaders/soft_threshold_map.wgsl");
+const MASKED_MIXED_OP: &str = include_str!("../../shaders/masked_mixed_op.wgsl");
+const LASSO_FISTA: &str = include_str!("../../shaders/lasso_fista.wgsl");
+
+/// Threads per workgroup of the elementwise kernels.
+const WORKGROUP: u32 = 256;
+/// Threads per workgroup of the solver (one problem per workgroup).
+pub const SOLVER_WORKGROUP: u32 = 64;
+/// Largest M whose QR polishing fits the solver's workgroup memory.
+pub const MAX_POLISH_ROWS: u32 = 16;
+/// Most workgroups per dispatch dimension (WebGPU's guaranteed limit).
+const MAX_GROUPS: u32 = 65_535;
+
+/// Which WGSL program, with its template values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Program {
+    SoftThreshold,
+    MaskedMixedOp,
+    LassoFista { m: u32, n: u32 },
+}
+
+struct WgslKernel(Program);
+
+impl KernelSource for WgslKernel {
+    fn source(&self) -> SourceTemplate {
+        match self.0 {
+            Program::SoftThreshold => {
+                SourceTemplate::new(format!("{SOFT_THRESHOLD_FN}\n{SOFT_THRESHOLD_MAP}"))
+                    .register("workgroup_size", WORKGROUP.to_string())
+            }
+            Program::MaskedMixedOp => SourceTemplate::new(MASKED_MIXED_OP)
+                .register("workgroup_size", WORKGROUP.to_string()),
+            Program::LassoFista { m, n } => {
+                let polish = m <= MAX_POLISH_ROWS;
+                SourceTemplate::new(format!("{SOFT_THRESHOLD_FN}\n{LASSO_FISTA}"))
+                    .register("workgroup_size", SOLVER_WORKGROUP.to_string())
+                    .register("m", m.to_string())
+                    .register("n", n.to_string())
+                    .register("polish", polish.to_string())
+                    .register("polish_rows", if polish { m } else { 1 }.to_string())
+            }
+        }
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info(format!("{:?}", self.0))
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// A 1-D grid of `groups` workgroups, folded into y past the per-dimension limit.
+fn grid(groups: u32) -> CubeCount {
+    if groups <= MAX_GROUPS {
+        CubeCount::Static(groups.max(1), 1, 1)
+    } else {
+        CubeCount::Static(MAX_GROUPS, groups.div_ceil(MAX_GROUPS), 1)
+    }
+}
+
+fn u32_bytes(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_ne_bytes()).collect()
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_ne_bytes()).collect()
+}
+
+/// An uninitialised contiguous f32 tensor on the same device as `like`.
+fn empty_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
+    let bytes = shape.num_elements() * DType::F32.size();
+    CubeTensor::new_contiguous(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        like.client.empty(bytes),
+        DType::F32,
+    )
+}
+
+fn launch(
+    like: &CubeTensor,
+    program: Program,
+    workgroup: u32,
+    count: CubeCount,
+    buffers: Vec<Handle>,
+) {
+    let arguments = buffers.into_iter().fold(KernelArguments::new(), |args, h| {
+        args.with_buffer(h.binding())
+    });
+    let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(workgroup));
+    like.client.launch(Box::new(kernel), count, arguments);
+}
+
+impl IstaOps for CubeBackend {
+    fn soft_threshold(x: FloatTensor<Self>, threshold: f32) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let shape = x.meta.shape().clone();
+        let n = shape.num_elements();
+        if n == 0 {
+            return x;
+        }
+        let out = empty_like(&x, shape);
+        let params = x
+            .client
+            .create_from_slice(&u32_bytes(&[n as u32, threshold.to_bits()]));
+        let groups = (n as u32).div_ceil(WORKGROUP);
+        launch(
+            &x,
+            Program::SoftThreshold,
+            WORKGROUP,
+            grid(groups),
+            vec![x.handle.clone(), out.handle.clone(), params],
+        );
+        out
+    }
+
+    fn masked_mixed_op(
+        ops: FloatTensor<Self>,
+        coeffs: FloatTensor<Self>,
+        support: Support,
+    ) -> FloatTensor<Self> {
+        let ops = into_contiguous(ops);
+        let coeffs = into_contiguous(coeffs);
+        let shape = super::mixed_shape(ops.meta.shape());
+        let width = shape.num_elements();
+        if support.is_empty() || width == 0 {
+            // Zero-size buffers cannot be bound: nothing active means a zero output.
+            return Self::float_zeros(shape, &ops.device, FloatDType::F32);
+        }
+        let out = empty_like(&ops, shape);
+        let support_buf = ops.client.create_from_slice(&u32_bytes(&support));
+        let params = ops
+            .client
+            .create_from_slice(&u32_bytes(&[width as u32, support.len() as u32]));
+        let groups = (width as u32).div_ceil(WORKGROUP);
+        launch(
+            &ops,
+            Program::MaskedMixedOp,
+            WORKGROUP,
+            grid(groups),
+            vec![
+                ops.handle.clone(),
+                coeffs.handle.clone(),
+                support_buf,
+                out.handle.clone(),
+                params,
+            ],
+        );
+        out
+    }
+}
+
+impl SolverOps for CubeBackend {
+    fn lasso_fista(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        state: FloatTensor<Self>,
+        launch_: FistaLaunch,
+    ) -> FloatTensor<Self> {
+        let a = into_contiguous(a);
+        let b = into_contiguous(b);
+        let state = into_contiguous(state);
+        let problems = a.meta.shape()[0];
+        if problems == 0 {
+            return state;
+        }
+        let lip = a.client.create_from_slice(&f32_bytes(&launch_.lipschitz));
+        let params = a.client.create_from_slice(&u32_bytes(&[
+            problems as u32,
+            launch_.max_iter,
+            launch_.lambda.to_bits(),
+            launch_.tol.to_bits(),
+            launch_.kkt_tol.to_bits(),
+            launch_.chunk,
+        ]));
+        let program = Program::LassoFista {
+            m: launch_.m as u32,
+            n: launch_.n as u32,
+        };
+        for _ in 0..launch_.dispatches {
+            launch(
+                &a,
+                program,
+                SOLVER_WORKGROUP,
+                grid(problems as u32),
+                vec![
+                    a.handle.clone(),
+                    b.handle.clone(),
+                    lip.clone(),
+                    params.clone(),
+                    state.handle.clone(),
+                ],
+            );
+        }
+        state
+    }
+}
+
+/// Loop iterations one solver invocation may spend per dispatch, under llvmpipe's budget of
+/// 65,535 per invocation (shared by every loop in the shader).
+const LOOP_BUDGET: usize = 50_000;
+
+/// FISTA iterations per dispatch for an M × N problem: a bound on the loop iterations of one
+/// iteration of `lasso_fista.wgsl`, and of one polish, keeps a dispatch inside [`LOOP_BUDGET`].
+pub fn fista_chunk(m: usize, n: usize) -> u32 {
+    let wg = SOLVER_WORKGROUP as usize;
+    let per_thread = n.div_ceil(wg);
+    let per_iteration = m.div_ceil(wg) * (n + 1) + per_thread * (m + 4) + 8;
+    let pm = if m <= MAX_POLISH_ROWS as usize { m } else { 0 };
+    let polish = pm * (n + 1)
+        + m * (pm + 1)
+        + pm * (4 * m + 2 * pm * m)
+        + pm * pm
+        + n * (m + pm + 1)
+        + per_thread * (pm + 1)
+        + per_thread;
+    let room = LOOP_BUDGET.saturating_sub(polish + n);
+    (room / per_iteration).clamp(1, 4096) as u32
+}

@@ -1,0 +1,10 @@
+//! ISTA-NAS: differentiable neural architecture search by sparse coding, on any GPU through
+//! Burn's wgpu backend, with WGSL kernels for the sparse parts.
+
+pub mod device;
+pub mod error;
+pub mod kernels;
+pub mod primitives;
+pub mod sparse;
+
+pub use error::{IstaError, Result};

@@ -1,0 +1,33 @@
+//! `ista-nas`: the command-line front end.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+/// ISTA-NAS: differentiable architecture search by sparse coding, on any GPU (wgpu: Vulkan, Metal, DX12).
+#[derive(Parser, Debug)]
+#[command(name = "ista-nas", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
+    Recover(commands::recover::RecoverArgs),
+    /// Show the adapter that `--device` selects.
+    Device(commands::device::DeviceArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Recover(args) => commands::recover::run(args),
+        Command::Device(args) => commands::device::run(args),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

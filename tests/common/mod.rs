@@ -1,0 +1,46 @@
+//! Shared test helpers: the Vulkan adapter (lavapipe in CI) and random data.
+#![allow(dead_code)]
+
+use burn::tensor::{Device, Tensor, TensorData};
+use ista_nas::device::{DeviceChoice, select_device};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// The Vulkan adapter the kernel tests run on; fails (never skips) when there is none.
+pub fn vulkan() -> Device {
+    let selected = select_device(DeviceChoice::Vulkan).unwrap_or_else(|e| {
+        panic!("kernel tests need a Vulkan adapter (CI: lavapipe from mesa-vulkan-drivers): {e}")
+    });
+    assert_eq!(
+        selected.info.api, "Vulkan",
+        "pinned API must be Vulkan: {}",
+        selected.info
+    );
+    eprintln!("kernel tests on: {}", selected.info);
+    selected.device
+}
+
+/// `len` values uniform in [-1, 1) from `seed`.
+pub fn uniform(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// A tensor of uniform values in [-1, 1).
+pub fn random<const D: usize>(shape: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
+    let len = shape.iter().product();
+    Tensor::from_data(TensorData::new(uniform(len, seed), shape), device)
+}
+
+/// Values of a tensor on the host.
+pub fn host<const D: usize>(x: Tensor<D>) -> Vec<f32> {
+    x.into_data().try_to_vec::<f32>().expect("f32 tensor")
+}
+
+/// Largest |a − b| over two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+}

@@ -1,0 +1,157 @@
+//! The WGSL kernels against their Burn-ops reference, forward and backward, on the Vulkan adapter.
+
+mod common;
+
+use burn::tensor::Tensor;
+use common::{host, max_abs_diff, random, vulkan};
+use ista_nas::kernels::{masked_mixed_op, reference, soft_threshold};
+
+/// Elements past 65,535 workgroups of 256 threads: forces the folded 2-D dispatch.
+const PAST_GROUP_LIMIT: usize = 65_535 * 256 + 1_000;
+
+#[test]
+fn adapter_is_vulkan_and_runs_the_wgsl_path() {
+    let device = vulkan();
+    assert!(ista_nas::device::runs_wgsl(&device));
+    assert!(ista_nas::device::runs_wgsl(&device.clone().autodiff()));
+}
+
+#[test]
+fn soft_threshold_matches_reference() {
+    let device = vulkan();
+    let x = random([100_003], 1, &device);
+    let got = host(soft_threshold(x.clone(), 0.3));
+    let want = host(reference::soft_threshold(x, 0.3));
+    assert_eq!(max_abs_diff(&got, &want), 0.0);
+    assert!(got.iter().any(|&v| v == 0.0) && got.iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn soft_threshold_non_contiguous_input() {
+    let device = vulkan();
+    let x = random([3, 5, 7, 11], 2, &device).swap_dims(1, 3); // [3, 11, 7, 5], strided
+    let got = host(soft_threshold(x.clone(), 0.25));
+    let want = host(reference::soft_threshold(x, 0.25));
+    assert_eq!(max_abs_diff(&got, &want), 0.0);
+}
+
+#[test]
+fn soft_threshold_past_workgroup_limit() {
+    let device = vulkan();
+    let x = random([PAST_GROUP_LIMIT], 3, &device);
+    let got = host(soft_threshold(x.clone(), 0.5));
+    let want = host(reference::soft_threshold(x, 0.5));
+    assert_eq!(max_abs_diff(&got, &want), 0.0);
+}
+
+#[test]
+fn soft_threshold_backward_matches_reference() {
+    let device = vulkan().autodiff();
+    let weights = random([4, 300], 5, &device);
+    let grad_of = |kernel: bool| {
+        let x = random([300, 4], 4, &device).swap_dims(0, 1).require_grad(); // non-contiguous
+        let y = if kernel {
+            soft_threshold(x.clone(), 0.2)
+        } else {
+            reference::soft_threshold(x.clone(), 0.2)
+        };
+        let grads = (y * weights.clone()).sum().backward();
+        host(x.grad(&grads).expect("x has a gradient"))
+    };
+    let (got, want) = (grad_of(true), grad_of(false));
+    assert_eq!(max_abs_diff(&got, &want), 0.0);
+    assert!(got.contains(&0.0), "shrunk entries get no gradient");
+}
+
+fn mix_case(device: &burn::tensor::Device, support: &[usize], width: usize, strided: bool) {
+    let n = 14;
+    let ops = if strided {
+        random([width, support.len()], 7, device).swap_dims(0, 1) // [S, N], strided
+    } else {
+        random([support.len(), width], 7, device)
+    };
+    let coeffs = random([n], 8, device);
+    let got = host(masked_mixed_op(ops.clone(), coeffs.clone(), support).unwrap());
+    let want = host(reference::masked_mixed_op(ops, coeffs, support));
+    assert!(
+        max_abs_diff(&got, &want) <= 1e-6,
+        "support {support:?}, width {width}"
+    );
+}
+
+#[test]
+fn masked_mixed_op_matches_reference() {
+    let device = vulkan();
+    mix_case(&device, &[1, 4, 6], 10_007, false);
+    mix_case(&device, &[13, 0], 4_099, true);
+    mix_case(&device, &[5], PAST_GROUP_LIMIT, false);
+}
+
+#[test]
+fn masked_mixed_op_empty_support_is_zero() {
+    let device = vulkan();
+    let ops = Tensor::<2>::zeros([0, 513], &device);
+    let out = host(masked_mixed_op(ops, random([14], 9, &device), &[]).unwrap());
+    assert_eq!(out, vec![0.0; 513]);
+}
+
+#[test]
+fn masked_mixed_op_rejects_mismatched_support() {
+    let device = vulkan();
+    let ops = random([2, 10], 1, &device);
+    assert!(masked_mixed_op(ops.clone(), random([14], 2, &device), &[3]).is_err());
+    assert!(masked_mixed_op(ops, random([14], 2, &device), &[3, 14]).is_err());
+}
+
+/// Gradients of ⟨mix(ops, coeffs), r⟩ w.r.t. ops and coeffs, through the kernel or the reference.
+fn mix_grads(
+    device: &burn::tensor::Device,
+    support: &[usize],
+    width: usize,
+    kernel: bool,
+) -> (Vec<f32>, Vec<f32>) {
+    let ops = random([width, support.len()], 11, device)
+        .swap_dims(0, 1)
+        .require_grad();
+    let coeffs = random([14], 12, device).require_grad();
+    let target = random([width], 13, device);
+    let out = if kernel {
+        masked_mixed_op(ops.clone(), coeffs.clone(), support).unwrap()
+    } else {
+        reference::masked_mixed_op(ops.clone(), coeffs.clone(), support)
+    };
+    let grads = (out * target).sum().backward();
+    let d_coeffs = host(coeffs.grad(&grads).expect("coeffs gradient"));
+    let d_ops = ops.grad(&grads).map(host).unwrap_or_default();
+    (d_ops, d_coeffs)
+}
+
+#[test]
+fn masked_mixed_op_backward_matches_reference() {
+    let device = vulkan().autodiff();
+    let support = [2, 9, 11];
+    let (ops_k, coeffs_k) = mix_grads(&device, &support, 5_003, true);
+    let (ops_r, coeffs_r) = mix_grads(&device, &support, 5_003, false);
+    assert!(max_abs_diff(&ops_k, &ops_r) <= 1e-6);
+    assert!(
+        max_abs_diff(&coeffs_k, &coeffs_r)
+            <= 1e-3 * coeffs_r.iter().fold(1.0f32, |m, v| m.max(v.abs()))
+    );
+    for (k, g) in coeffs_k.iter().enumerate() {
+        assert_eq!(*g == 0.0, !support.contains(&k), "d coeffs[{k}] = {g}");
+    }
+}
+
+#[test]
+fn masked_mixed_op_backward_empty_support() {
+    let device = vulkan().autodiff();
+    let ops = Tensor::<2>::zeros([0, 64], &device).require_grad();
+    let coeffs = random([14], 3, &device).require_grad();
+    let out = masked_mixed_op(ops, coeffs.clone(), &[]).unwrap();
+    let grads = (out * random([64], 4, &device)).sum().backward();
+    let d_coeffs = coeffs
+        .grad(&grads)
+        .map(host)
+        .unwrap_or_else(|| vec![0.0; 14]);
+    assert_eq!(d_coeffs, vec![0.0; 14]);
+}
