@@ -23,7 +23,7 @@ fn soft_threshold_matches_reference() {
     let got = host(soft_threshold(x.clone(), 0.3));
     let want = host(reference::soft_threshold(x, 0.3));
     assert_eq!(max_abs_diff(&got, &want), 0.0);
-    assert!(got.iter().any(|&v| v == 0.0) && got.iter().any(|&v| v != 0.0));
+    assert!(got.contains(&0.0) && got.iter().any(|&v| v != 0.0));
 }
 
 #[test]
@@ -154,4 +154,30 @@ fn masked_mixed_op_backward_empty_support() {
         .map(host)
         .unwrap_or_else(|| vec![0.0; 14]);
     assert_eq!(d_coeffs, vec![0.0; 14]);
+}
+
+#[test]
+fn burn_cpu_backend_runs_the_reference_path() {
+    let device = burn::tensor::Device::flex().autodiff();
+    assert!(!ista_nas::device::runs_wgsl(&device));
+    let x = random([64], 21, &device).require_grad();
+    let y = soft_threshold(x.clone(), 0.4);
+    assert_eq!(
+        host(y.clone()),
+        host(reference::soft_threshold(x.clone(), 0.4))
+    );
+    let ops = random([2, 32], 22, &device);
+    let coeffs = random([14], 23, &device).require_grad();
+    let mixed = masked_mixed_op(ops.clone(), coeffs.clone(), &[3, 7]).unwrap();
+    let want = reference::masked_mixed_op(ops, coeffs.clone(), &[3, 7]);
+    assert!(max_abs_diff(&host(mixed.clone()), &host(want)) <= 1e-6);
+    let grads = (mixed.sum() + y.sum()).backward();
+    let d_coeffs = host(coeffs.grad(&grads).expect("coeffs gradient"));
+    assert!(
+        d_coeffs
+            .iter()
+            .enumerate()
+            .all(|(k, g)| (*g != 0.0) == (k == 3 || k == 7))
+    );
+    assert!(x.grad(&grads).is_some());
 }

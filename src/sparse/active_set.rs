@@ -66,3 +66,48 @@ pub fn polish(a: &Matrix, b: &[f64], t: &[usize], sign: &[f64], lambda: f64) -> 
     }
     Some(z)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparse::lasso::{FistaOptions, kkt_violation, solve_cpu};
+    use crate::sparse::measurement::{MeasurementKind, draw};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn polishing_the_optimal_support_reproduces_the_optimum() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let a = draw(MeasurementKind::Gaussian, 10, 30, &mut rng);
+        let mut z_true = vec![0.0; 30];
+        z_true[4] = 1.0;
+        z_true[17] = -0.5;
+        let b = a.mul_vec(&z_true);
+        let lambda = 1e-3;
+        let solution = solve_cpu(
+            &a,
+            &b,
+            &FistaOptions {
+                lambda,
+                ..FistaOptions::default()
+            },
+        );
+        let z = solution.unwrap().z;
+        let (t, sign) = signed_support(&z, a.rows);
+        let polished = polish(&a, &b, &t, &sign, lambda).expect("optimal support polishes");
+        assert!(kkt_violation(&a, &b, &polished, lambda) < 1e-9);
+        for (p, q) in polished.iter().zip(&z) {
+            assert!((p - q).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn a_wrong_sign_or_oversized_support_is_refused() {
+        let a = Matrix::new(2, 3, vec![1.0, 0.0, 1.0, 0.0, 1.0, 1.0]);
+        let b = [1.0, 0.5];
+        assert!(polish(&a, &b, &[0], &[-1.0], 1e-3).is_none());
+        assert!(polish(&a, &b, &[0, 1, 2], &[1.0, 1.0, 1.0], 1e-3).is_none());
+        assert!(polish(&a, &b, &[], &[], 1e-3).is_none());
+        assert!(polish(&a, &b, &[0], &[1.0], 1e-3).is_some());
+    }
+}

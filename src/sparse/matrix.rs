@@ -82,3 +82,27 @@ impl Matrix {
         value
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn products_and_gram() {
+        let a = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(a.mul_vec(&[1.0, 0.0, -1.0]), vec![-2.0, -2.0]);
+        assert_eq!(a.t_mul_vec(&[1.0, 1.0]), vec![5.0, 7.0, 9.0]);
+        let g = a.gram();
+        assert_eq!(
+            g.data,
+            vec![17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]
+        );
+    }
+
+    #[test]
+    fn spectral_norm_of_a_diagonal_matrix() {
+        let a = Matrix::new(2, 2, vec![3.0, 0.0, 0.0, -2.0]);
+        assert!((a.spectral_norm_sq() - 9.0).abs() < 1e-9);
+        assert_eq!(Matrix::new(1, 2, vec![0.0, 0.0]).spectral_norm_sq(), 0.0);
+    }
+}

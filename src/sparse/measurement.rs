@@ -71,3 +71,47 @@ impl CellMeasurements {
         self.normal.iter().chain(&self.reduce)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_widths_match_the_cell() {
+        let widths: Vec<usize> = (0..4).map(|i| node_width(i, 7)).collect();
+        assert_eq!(widths, vec![14, 21, 28, 35]);
+    }
+
+    #[test]
+    fn uniform_entries_lie_in_unit_interval_and_are_seeded() {
+        let cells = CellMeasurements::draw(MeasurementKind::Uniform, 7, 4, 7, 11);
+        assert_eq!(
+            cells,
+            CellMeasurements::draw(MeasurementKind::Uniform, 7, 4, 7, 11)
+        );
+        assert_ne!(
+            cells,
+            CellMeasurements::draw(MeasurementKind::Uniform, 7, 4, 7, 12)
+        );
+        assert_ne!(cells.normal, cells.reduce);
+        for a in cells.all() {
+            assert_eq!(a.rows, 7);
+            assert!(a.data.iter().all(|v| (0.0..1.0).contains(v)));
+        }
+    }
+
+    #[test]
+    fn gaussian_columns_have_unit_norm() {
+        let a = draw(
+            MeasurementKind::Gaussian,
+            7,
+            35,
+            &mut StdRng::seed_from_u64(3),
+        );
+        for j in 0..35 {
+            let norm: f64 = (0..7).map(|i| a.get(i, j).powi(2)).sum();
+            assert!((norm - 1.0).abs() < 1e-12);
+        }
+        assert!(a.data.iter().any(|v| *v < 0.0));
+    }
+}

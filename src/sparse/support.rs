@@ -105,3 +105,33 @@ impl SupportTensors {
         w.reshape([n]) - self.bias.clone() // [n]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_s_orders_by_magnitude_and_breaks_ties_by_index() {
+        assert_eq!(top_s(&[0.1, -0.5, 0.3, 0.5], 2), vec![1, 3]);
+        assert_eq!(top_s(&[0.0, 0.0, 0.0], 2), vec![0, 1]);
+        assert_eq!(top_s(&[1.0], 3), vec![0]);
+    }
+
+    #[test]
+    fn bias_and_masks_follow_the_support() {
+        let a = Matrix::new(2, 3, vec![1.0, 2.0, 0.5, 0.0, 1.0, 3.0]);
+        let z = [0.2, 0.0, -0.7];
+        let node = NodeSupport::new(&a, &z, 2);
+        assert_eq!(node.support, vec![2, 0]);
+        assert_eq!(node.a_s.data, vec![1.0, 0.0, 0.5, 0.0, 0.0, 3.0]);
+        assert_eq!(node.z_s, vec![0.2, 0.0, -0.7]);
+        // E = AᵀA − I on columns {0, 2}: bias_k = Σ_j E_jk z_j.
+        let gram = a.gram();
+        let e = |j: usize, k: usize| gram.get(j, k) - if j == k { 1.0 } else { 0.0 };
+        for k in [0, 2] {
+            let want = e(0, k) * 0.2 + e(2, k) * -0.7;
+            assert!((node.bias[k] - want).abs() < 1e-12);
+        }
+        assert_eq!(node.bias[1], 0.0);
+    }
+}
