@@ -1,6 +1,7 @@
 //! ISTA-NAS: differentiable neural architecture search by sparse coding, on any GPU through
 //! Burn's wgpu backend, with WGSL kernels for the sparse parts.
 
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod kernels;

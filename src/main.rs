@@ -18,6 +18,8 @@ enum Command {
     Recover(commands::recover::RecoverArgs),
     /// Show the adapter that `--device` selects.
     Device(commands::device::DeviceArgs),
+    /// Read a data set (IDX, CIFAR-10 binary, ImageFolder; default: the embedded subset) and summarise it.
+    Data(commands::data::DataArgs),
 }
 
 fn main() {
@@ -25,6 +27,7 @@ fn main() {
     let result = match cli.command {
         Command::Recover(args) => commands::recover::run(args),
         Command::Device(args) => commands::device::run(args),
+        Command::Data(args) => commands::data::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

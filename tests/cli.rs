@@ -94,3 +94,23 @@ fn recover_demo_runs_and_reports_both_solvers() {
         assert!(stdout.contains(line), "output lacks {line:?}:\n{stdout}");
     }
 }
+
+#[test]
+fn data_command_summarises_the_embedded_set() {
+    let out = run(&["data"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("train: 6000 images of 1x28x28"), "{stdout}");
+    assert!(stdout.contains("ankle boot"), "{stdout}");
+}
+
+#[test]
+fn data_command_rejects_unknown_layouts() {
+    let dir = std::env::temp_dir().join(format!("ista-nas-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run(&["data", "--data", dir.to_str().unwrap()]);
+    assert_clean_failure(&out, "cannot tell the data format");
+    let out = run(&["data", "--data", dir.to_str().unwrap(), "--format", "cifar"]);
+    assert_clean_failure(&out, "no data_batch_*.bin file");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

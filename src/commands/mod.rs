@@ -1,4 +1,5 @@
 //! One file per subcommand.
 
+pub mod data;
 pub mod device;
 pub mod recover;

@@ -1,0 +1,57 @@
+//! `ista-nas data`: read a data set (or the embedded one) and summarise it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use ista_nas::data::{DataFormat, Dataset, embedded, load};
+
+/// Options of `ista-nas data`.
+#[derive(Args, Debug)]
+pub struct DataArgs {
+    /// Data folder (IDX files, CIFAR-10 binary batches, or an ImageFolder tree); default: the embedded Fashion-MNIST subset.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Layout of `--data`; detected when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+}
+
+fn describe(name: &str, data: &Dataset, class_names: &[String]) {
+    let counts: Vec<String> = (0..data.classes)
+        .map(|c| {
+            let n = data.labels.iter().filter(|&&l| l as usize == c).count();
+            format!("{}: {n}", class_names.get(c).map_or("?", |s| s.as_str()))
+        })
+        .collect();
+    println!(
+        "{name}: {} images of {}x{}x{}; per class {}",
+        data.len(),
+        data.channels,
+        data.height,
+        data.width,
+        counts.join(", ")
+    );
+}
+
+/// Runs `ista-nas data`.
+pub fn run(args: DataArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let splits = match &args.data {
+        Some(path) => {
+            load(path, args.format).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => embedded().context("reading the embedded data set")?,
+    };
+    println!(
+        "data: {} (read in {:.1} s)",
+        splits.source,
+        start.elapsed().as_secs_f64()
+    );
+    describe("train", &splits.train, &splits.class_names);
+    describe("test", &splits.test, &splits.class_names);
+    let (mean, std) = splits.train.channel_stats();
+    println!("normalisation (from train): mean {mean:.4?}, std {std:.4?}");
+    Ok(())
+}

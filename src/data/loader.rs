@@ -1,0 +1,142 @@
+//! Batches prepared on a worker thread, so the device never waits for decoding or augmentation.
+//! Every random choice is seeded from (seed, epoch, batch), so an epoch replays exactly.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::Dataset;
+use super::augment::{Augment, Normalization, prepare};
+
+/// Batches kept ready ahead of the consumer.
+const PREFETCH: usize = 4;
+
+/// One batch: images `[B, C, S, S]` (row-major) and class labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// Normalised, augmented pixels.
+    pub images: Vec<f32>,
+    /// Labels.
+    pub labels: Vec<i64>,
+    /// `[B, C, S, S]`.
+    pub shape: [usize; 4],
+}
+
+/// How batches are drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchPlan {
+    /// Images per batch (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Shuffle each epoch.
+    pub shuffle: bool,
+    /// Preprocessing.
+    pub augment: Augment,
+    /// Normalisation.
+    pub norm: Normalization,
+}
+
+impl BatchPlan {
+    /// Batches in one pass over `len` images.
+    pub fn batches(&self, len: usize) -> usize {
+        len.div_ceil(self.batch_size.max(1))
+    }
+}
+
+fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    // splitmix-style mixing so nearby (epoch, batch) pairs get unrelated streams
+    let mut z =
+        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The image order of an epoch.
+pub fn epoch_order(len: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    if shuffle {
+        order.shuffle(&mut StdRng::seed_from_u64(mix(seed, epoch, u64::MAX)));
+    }
+    order
+}
+
+/// Builds batch `index` of an epoch whose image order is `order`.
+pub fn make_batch(
+    data: &Dataset,
+    plan: &BatchPlan,
+    order: &[usize],
+    seed: u64,
+    epoch: u64,
+    index: usize,
+) -> Batch {
+    let ids = &order[index * plan.batch_size..((index + 1) * plan.batch_size).min(order.len())];
+    let mut rng = StdRng::seed_from_u64(mix(seed, epoch, index as u64));
+    let size = plan.augment.size;
+    let dims = (data.channels, data.height, data.width);
+    let mut images = Vec::with_capacity(ids.len() * data.channels * size * size);
+    for &i in ids {
+        images.extend(prepare(
+            data.image(i),
+            dims,
+            &plan.augment,
+            &plan.norm,
+            &mut rng,
+        ));
+    }
+    Batch {
+        images,
+        labels: ids.iter().map(|&i| data.labels[i] as i64).collect(),
+        shape: [ids.len(), data.channels, size, size],
+    }
+}
+
+/// One epoch of batches, produced by a worker thread; iterate to receive them in order.
+pub struct EpochLoader {
+    receiver: Receiver<Batch>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl EpochLoader {
+    /// Starts producing the batches of `epoch` from batch `first` on.
+    pub fn start(data: Arc<Dataset>, plan: BatchPlan, seed: u64, epoch: u64, first: usize) -> Self {
+        let (sender, receiver) = sync_channel(PREFETCH);
+        let worker = std::thread::spawn(move || {
+            let order = epoch_order(data.len(), plan.shuffle, seed, epoch);
+            for index in first..plan.batches(data.len()) {
+                if sender
+                    .send(make_batch(&data, &plan, &order, seed, epoch, index))
+                    .is_err()
+                {
+                    return; // the consumer stopped listening
+                }
+            }
+        });
+        Self {
+            receiver,
+            worker: Some(worker),
+        }
+    }
+}
+
+impl Iterator for EpochLoader {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        self.receiver.recv().ok()
+    }
+}
+
+impl Drop for EpochLoader {
+    fn drop(&mut self) {
+        // Unblock a worker waiting on a full channel, then wait for it.
+        let (_, empty) = sync_channel(0);
+        drop(std::mem::replace(&mut self.receiver, empty));
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Image-classification data: readers (IDX, CIFAR-10 binary, ImageFolder), the embedded
+//! Fashion-MNIST subset, augmentation and a batch loader that works off the training thread.
+
+pub mod augment;
+pub mod cifar;
+pub mod folder;
+pub mod idx;
+pub mod loader;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A labelled image set held in memory as bytes, `[N, C, H, W]` row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Pixels, image after image, channel-major within an image.
+    pub images: Vec<u8>,
+    /// One class index per image.
+    pub labels: Vec<u8>,
+    /// Channels per image (1 or 3).
+    pub channels: usize,
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// Number of classes (labels lie in `0..classes`).
+    pub classes: usize,
+}
+
+impl Dataset {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there is no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Bytes per image.
+    pub fn image_size(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// The pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let size = self.image_size();
+        &self.images[i * size..(i + 1) * size]
+    }
+
+    /// Images `range` as a new data set.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
+        let size = self.image_size();
+        Dataset {
+            images: self.images[range.start * size..range.end * size].to_vec(),
+            labels: self.labels[range].to_vec(),
+            ..*self
+        }
+    }
+
+    /// The search split: first half for weights, second half for the architecture (spec §4).
+    pub fn split_half(&self) -> (Dataset, Dataset) {
+        let half = self.len() / 2;
+        (self.slice(0..half), self.slice(half..self.len()))
+    }
+
+    /// Per-channel mean and standard deviation of the pixels, scaled to [0, 1].
+    pub fn channel_stats(&self) -> (Vec<f32>, Vec<f32>) {
+        let plane = self.height * self.width;
+        let mut sum = vec![0.0f64; self.channels];
+        let mut sum_sq = vec![0.0f64; self.channels];
+        for image in self.images.chunks_exact(self.image_size()) {
+            for (c, channel) in image.chunks_exact(plane).enumerate() {
+                for &p in channel {
+                    let v = p as f64 / 255.0;
+                    sum[c] += v;
+                    sum_sq[c] += v * v;
+                }
+            }
+        }
+        let count = (self.len() * plane).max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+        let std = sum_sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| ((s / count - m * m).max(0.0)).sqrt().max(1e-6) as f32)
+            .collect();
+        (mean.into_iter().map(|m| m as f32).collect(), std)
+    }
+
+    /// Checks that pixels and labels fit the declared shape and class count.
+    pub fn validate(&self, source: &Path) -> Result<(), DataError> {
+        let malformed = |why: String| DataError::Malformed {
+            path: source.into(),
+            why,
+        };
+        if self.images.len() != self.len() * self.image_size() {
+            return Err(malformed(format!(
+                "{} pixel bytes for {} images of {}x{}x{}",
+                self.images.len(),
+                self.len(),
+                self.channels,
+                self.height,
+                self.width
+            )));
+        }
+        if let Some(bad) = self.labels.iter().find(|&&l| l as usize >= self.classes) {
+            return Err(malformed(format!(
+                "label {bad} outside 0..{}",
+                self.classes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The training and test parts of a data set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Splits {
+    /// Training images.
+    pub train: Dataset,
+    /// Test images.
+    pub test: Dataset,
+    /// Class names, index order.
+    pub class_names: Vec<String>,
+    /// Where it came from (a path, or `embedded`).
+    pub source: String,
+}
+
+/// On-disk layouts the readers understand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// MNIST / Fashion-MNIST IDX files, plain or gzipped.
+    Idx,
+    /// CIFAR-10 binary batches (`data_batch_*.bin`, `test_batch.bin`).
+    Cifar,
+    /// One sub-folder per class under `train/` and `test/`, JPEG or PNG images.
+    Folder,
+}
+
+/// Why data could not be read.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// A file or folder could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The content is not what the format promises.
+    #[error("{path} is malformed: {why}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// The folder matches no known layout.
+    #[error("{path}: cannot tell the data format ({why}); pass --format idx|cifar|folder")]
+    UnknownFormat {
+        /// The folder.
+        path: PathBuf,
+        /// What was looked for.
+        why: String,
+    },
+}
+
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
+    move |source| DataError::Io {
+        path: path.into(),
+        source,
+    }
+}
+
+/// Where the embedded Fashion-MNIST subset lives in the source tree.
+pub fn embedded_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fashion-mnist-subset")
+}
+
+/// Fashion-MNIST class names.
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "t-shirt/top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+];
+
+/// The embedded real subset of Fashion-MNIST (6,000 train, 1,000 test images; MIT licence).
+pub fn embedded() -> Result<Splits, DataError> {
+    let mut splits = idx::load_dir(&embedded_dir())?;
+    splits.class_names = FASHION_MNIST_CLASSES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    splits.source = "embedded Fashion-MNIST subset".into();
+    Ok(splits)
+}
+
+/// Guesses the layout of a data folder.
+pub fn detect_format(path: &Path) -> Result<DataFormat, DataError> {
+    let names: Vec<String> = std::fs::read_dir(path)
+        .map_err(io_error(path))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if names.iter().any(|n| n.contains("idx3-ubyte")) {
+        Ok(DataFormat::Idx)
+    } else if names
+        .iter()
+        .any(|n| n.starts_with("data_batch_") && n.ends_with(".bin"))
+    {
+        Ok(DataFormat::Cifar)
+    } else if path.join("train").is_dir() && path.join("test").is_dir() {
+        Ok(DataFormat::Folder)
+    } else {
+        Err(DataError::UnknownFormat {
+            path: path.into(),
+            why: "no *idx3-ubyte*, data_batch_*.bin, or train/ and test/ folders".into(),
+        })
+    }
+}
+
+/// Reads a data set from `path`, in `format` or the detected one.
+pub fn load(path: &Path, format: Option<DataFormat>) -> Result<Splits, DataError> {
+    let format = match format {
+        Some(format) => format,
+        None => detect_format(path)?,
+    };
+    match format {
+        DataFormat::Idx => idx::load_dir(path),
+        DataFormat::Cifar => cifar::load_dir(path),
+        DataFormat::Folder => folder::load_dir(path),
+    }
+}
