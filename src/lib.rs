@@ -5,6 +5,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod kernels;
+pub mod model;
 pub mod primitives;
 pub mod sparse;
 

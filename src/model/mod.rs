@@ -1,0 +1,25 @@
+//! The search space as Burn modules: ops, cells and the search network.
+
+pub mod cell;
+pub mod network;
+pub mod norm;
+pub mod ops;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+
+/// Trainable parameters of a module living on an autodiff device (BN running statistics,
+/// which are buffers, are not counted; Burn's `num_params` counts them).
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    struct Count(usize);
+    impl ModuleVisitor for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.is_require_grad() {
+                self.0 += param.lazy_shape().num_elements();
+            }
+        }
+    }
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
+}

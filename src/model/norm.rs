@@ -1,0 +1,71 @@
+//! Batch normalisation (eps 1e-5, momentum 0.1) that can be non-affine, as inside search cells.
+
+use burn::module::{Module, Param, RunningState};
+use burn::tensor::module::{batch_norm, batch_norm_train};
+use burn::tensor::{Device, Tensor};
+
+/// Momentum of the running statistics.
+pub const BN_MOMENTUM: f64 = 0.1;
+/// Epsilon added to the variance.
+pub const BN_EPSILON: f64 = 1e-5;
+
+/// BatchNorm2d: batch statistics while training (autodiff device), running ones otherwise.
+#[derive(Module, Debug)]
+pub struct Norm {
+    /// Scale γ, when affine.
+    pub gamma: Option<Param<Tensor<1>>>,
+    /// Shift β, when affine.
+    pub beta: Option<Param<Tensor<1>>>,
+    /// Running mean.
+    pub running_mean: RunningState<Tensor<1>>,
+    /// Running (unbiased) variance.
+    pub running_var: RunningState<Tensor<1>>,
+    /// Channels.
+    pub channels: usize,
+}
+
+impl Norm {
+    /// A BN over `channels`, with learnable γ = 1, β = 0 when `affine`.
+    pub fn new(channels: usize, affine: bool, device: &Device) -> Self {
+        let param = |value: f32| Param::from_tensor(Tensor::full([channels], value, device));
+        Self {
+            gamma: affine.then(|| param(1.0)),
+            beta: affine.then(|| param(0.0)),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
+            channels,
+        }
+    }
+
+    fn scale_shift(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
+        match (&self.gamma, &self.beta) {
+            (Some(g), Some(b)) => (g.val(), b.val()),
+            _ => (
+                Tensor::ones([self.channels], device),
+                Tensor::zeros([self.channels], device),
+            ),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H, W]`.
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let device = input.device();
+        let (gamma, beta) = self.scale_shift(&device);
+        if !device.is_autodiff() {
+            let mean = self.running_mean.value().to_device(&device);
+            let var = self.running_var.value().to_device(&device);
+            return batch_norm(input, gamma, beta, mean, var, BN_EPSILON);
+        }
+        let [b, _, h, w] = input.dims();
+        let n = (b * h * w) as f64;
+        let result = batch_norm_train(input, gamma, beta, BN_EPSILON);
+        let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let mean = self.running_mean.value_sync().to_device(&device) * (1.0 - BN_MOMENTUM)
+            + result.mean.detach() * BN_MOMENTUM;
+        let var = self.running_var.value_sync().to_device(&device) * (1.0 - BN_MOMENTUM)
+            + result.variance.detach() * (BN_MOMENTUM * unbiased);
+        self.running_mean.update(mean.detach());
+        self.running_var.update(var.detach());
+        result.output
+    }
+}

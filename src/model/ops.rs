@@ -1,0 +1,221 @@
+//! The candidate operations (spec §2): pools, skip / FactorizedReduce, separable and dilated convs.
+
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::norm::Norm;
+
+/// A bias-free convolution.
+pub fn conv(
+    device: &Device,
+    (c_in, c_out): (usize, usize),
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+) -> Conv2d {
+    Conv2dConfig::new([c_in, c_out], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(
+            padding, padding, padding, padding,
+        ))
+        .with_dilation([dilation, dilation])
+        .with_groups(groups)
+        .with_bias(false)
+        .init(device)
+}
+
+/// ReLU, 1×1 conv, BN: the cell's input preprocessing.
+#[derive(Module, Debug)]
+pub struct ReluConvBn {
+    conv: Conv2d,
+    norm: Norm,
+}
+
+impl ReluConvBn {
+    /// C_in → C_out.
+    pub fn new(c_in: usize, c_out: usize, affine: bool, device: &Device) -> Self {
+        Self {
+            conv: conv(device, (c_in, c_out), 1, 1, 0, 1, 1),
+            norm: Norm::new(c_out, affine, device),
+        }
+    }
+
+    /// `[B, C_in, H, W]` → `[B, C_out, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.norm.forward(self.conv.forward(relu(x)))
+    }
+}
+
+/// ReLU, two 1×1 stride-2 convs (the second on the input shifted by one pixel), concat, BN.
+#[derive(Module, Debug)]
+pub struct FactorizedReduce {
+    conv_a: Conv2d,
+    conv_b: Conv2d,
+    norm: Norm,
+}
+
+impl FactorizedReduce {
+    /// C_in → C_out (even), halving height and width.
+    pub fn new(c_in: usize, c_out: usize, affine: bool, device: &Device) -> Self {
+        Self {
+            conv_a: conv(device, (c_in, c_out / 2), 1, 2, 0, 1, 1),
+            conv_b: conv(device, (c_in, c_out / 2), 1, 2, 0, 1, 1),
+            norm: Norm::new(c_out, affine, device),
+        }
+    }
+
+    /// `[B, C_in, H, W]` → `[B, C_out, H/2, W/2]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = relu(x);
+        let [b, c, h, w] = x.dims();
+        let shifted = x.clone().slice([0..b, 0..c, 1..h, 1..w]);
+        let out = Tensor::cat(
+            vec![self.conv_a.forward(x), self.conv_b.forward(shifted)],
+            1,
+        );
+        self.norm.forward(out)
+    }
+}
+
+/// ReLU, depthwise k×k (dilation d), 1×1 conv, BN: one half of a sep conv, or a dil conv.
+#[derive(Module, Debug)]
+pub struct DilConv {
+    depthwise: Conv2d,
+    pointwise: Conv2d,
+    norm: Norm,
+}
+
+impl DilConv {
+    /// `kernel`, `stride`, `padding`, `dilation` of the depthwise conv; C → C.
+    pub fn new(
+        c: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        affine: bool,
+        device: &Device,
+    ) -> Self {
+        Self {
+            depthwise: conv(device, (c, c), kernel, stride, padding, dilation, c),
+            pointwise: conv(device, (c, c), 1, 1, 0, 1, 1),
+            norm: Norm::new(c, affine, device),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H/stride, W/stride]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.norm
+            .forward(self.pointwise.forward(self.depthwise.forward(relu(x))))
+    }
+}
+
+/// Separable conv: two DilConv halves with dilation 1, the first carrying the stride.
+#[derive(Module, Debug)]
+pub struct SepConv {
+    first: DilConv,
+    second: DilConv,
+}
+
+impl SepConv {
+    /// k×k (padding k/2); C → C.
+    pub fn new(c: usize, kernel: usize, stride: usize, affine: bool, device: &Device) -> Self {
+        Self {
+            first: DilConv::new(c, kernel, stride, kernel / 2, 1, affine, device),
+            second: DilConv::new(c, kernel, 1, kernel / 2, 1, affine, device),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H/stride, W/stride]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.second.forward(self.first.forward(x))
+    }
+}
+
+/// Max pool 3×3 (pad 1), then BN.
+#[derive(Module, Debug)]
+pub struct MaxPoolBn {
+    pool: MaxPool2d,
+    norm: Norm,
+}
+
+/// Avg pool 3×3 (pad 1, padding not counted), then BN.
+#[derive(Module, Debug)]
+pub struct AvgPoolBn {
+    pool: AvgPool2d,
+    norm: Norm,
+}
+
+/// One candidate operation on one edge.
+#[derive(Module, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per edge; Burn's Module derive does not take boxed fields"
+)]
+pub enum Op {
+    /// Max pool 3×3 (pad 1), then BN (non-affine in search).
+    MaxPool(MaxPoolBn),
+    /// Avg pool 3×3 (pad 1, padding not counted), then BN.
+    AvgPool(AvgPoolBn),
+    /// Identity (skip at stride 1).
+    Identity(Identity),
+    /// FactorizedReduce (skip at stride 2).
+    Reduce(FactorizedReduce),
+    /// sep_conv_3x3 / sep_conv_5x5.
+    Sep(SepConv),
+    /// dil_conv_3x3 / dil_conv_5x5.
+    Dil(DilConv),
+}
+
+/// Stateless identity module.
+#[derive(Module, Debug, Default)]
+pub struct Identity;
+
+impl Op {
+    /// Op `index` of the search space (spec §2 order) on C channels at `stride`.
+    pub fn new(index: usize, c: usize, stride: usize, affine: bool, device: &Device) -> Self {
+        let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
+        match index {
+            0 => Op::MaxPool(MaxPoolBn {
+                pool: MaxPool2dConfig::new([3, 3])
+                    .with_strides([stride, stride])
+                    .with_padding(pad)
+                    .init(),
+                norm: Norm::new(c, affine, device),
+            }),
+            1 => Op::AvgPool(AvgPoolBn {
+                pool: AvgPool2dConfig::new([3, 3])
+                    .with_strides([stride, stride])
+                    .with_padding(pad)
+                    .with_count_include_pad(false)
+                    .init(),
+                norm: Norm::new(c, affine, device),
+            }),
+            2 if stride == 1 => Op::Identity(Identity),
+            2 => Op::Reduce(FactorizedReduce::new(c, c, affine, device)),
+            3 => Op::Sep(SepConv::new(c, 3, stride, affine, device)),
+            4 => Op::Sep(SepConv::new(c, 5, stride, affine, device)),
+            5 => Op::Dil(DilConv::new(c, 3, stride, 2, 2, affine, device)),
+            6 => Op::Dil(DilConv::new(c, 5, stride, 4, 2, affine, device)),
+            _ => panic!("op index {index} outside the 7 candidate ops"),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H/stride, W/stride]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Op::MaxPool(op) => op.norm.forward(op.pool.forward(x)),
+            Op::AvgPool(op) => op.norm.forward(op.pool.forward(x)),
+            Op::Identity(_) => x,
+            Op::Reduce(op) => op.forward(x),
+            Op::Sep(op) => op.forward(x),
+            Op::Dil(op) => op.forward(x),
+        }
+    }
+}
