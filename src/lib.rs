@@ -1,9 +1,11 @@
 //! ISTA-NAS: differentiable neural architecture search by sparse coding, on any GPU through
 //! Burn's wgpu backend, with WGSL kernels for the sparse parts.
 
+pub mod cell_svg;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod genotype;
 pub mod kernels;
 pub mod model;
 pub mod primitives;

@@ -1,0 +1,231 @@
+//! The genotype: per node of the normal and reduction cell, two (op, input) picks, plus the
+//! nodes concatenated into the output. Serialised as JSON in DARTS's shape, e.g.
+//! `{"normal": [["sep_conv_3x3", 0], ...], "normal_concat": [2, 3, 4, 5], "reduce": ..., "reduce_concat": ...}`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::primitives::{PRIMITIVES, STEPS};
+
+/// One pick: an op name and the index of the state it reads (0, 1: cell inputs; 2..: nodes).
+pub type Edge = (String, usize);
+
+/// A cell pair found by search (or published).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genotype {
+    /// Normal cell picks, two per node in node order.
+    pub normal: Vec<Edge>,
+    /// States concatenated into the normal cell's output.
+    pub normal_concat: Vec<usize>,
+    /// Reduction cell picks.
+    pub reduce: Vec<Edge>,
+    /// States concatenated into the reduction cell's output.
+    pub reduce_concat: Vec<usize>,
+}
+
+/// Why a genotype could not be read.
+#[derive(Debug, Error)]
+pub enum GenotypeError {
+    /// The file could not be read.
+    #[error("cannot read genotype {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not valid genotype JSON.
+    #[error("genotype {path} is not valid JSON: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        source: serde_json::Error,
+    },
+    /// Valid JSON that is no genotype of this search space.
+    #[error("invalid genotype: {0}")]
+    Invalid(String),
+}
+
+fn edges(list: &[(&str, usize)]) -> Vec<Edge> {
+    list.iter().map(|(op, i)| (op.to_string(), *i)).collect()
+}
+
+fn concat() -> Vec<usize> {
+    (2..2 + STEPS).collect()
+}
+
+/// Names of the built-in genotypes.
+pub const BUILTIN: [&str; 3] = ["DARTS_V2", "ISTA_NAS", "ISTA_NAS_ONE_STAGE"];
+
+impl Genotype {
+    /// A published genotype by name (case-insensitive): DARTS_V2, ISTA_NAS (two-stage), ISTA_NAS_ONE_STAGE.
+    pub fn builtin(name: &str) -> Option<Genotype> {
+        let (normal, reduce) = match name.to_ascii_uppercase().as_str() {
+            "DARTS_V2" => (
+                [
+                    ("sep_conv_3x3", 0),
+                    ("sep_conv_3x3", 1),
+                    ("sep_conv_3x3", 0),
+                    ("sep_conv_3x3", 1),
+                    ("sep_conv_3x3", 1),
+                    ("skip_connect", 0),
+                    ("skip_connect", 0),
+                    ("dil_conv_3x3", 2),
+                ],
+                [
+                    ("max_pool_3x3", 0),
+                    ("max_pool_3x3", 1),
+                    ("skip_connect", 2),
+                    ("max_pool_3x3", 1),
+                    ("max_pool_3x3", 0),
+                    ("skip_connect", 2),
+                    ("skip_connect", 2),
+                    ("max_pool_3x3", 1),
+                ],
+            ),
+            "ISTA_NAS" | "ISTA_NAS_TWO_STAGE" => (
+                [
+                    ("skip_connect", 0),
+                    ("dil_conv_3x3", 1),
+                    ("sep_conv_5x5", 0),
+                    ("dil_conv_3x3", 2),
+                    ("dil_conv_3x3", 1),
+                    ("sep_conv_3x3", 0),
+                    ("sep_conv_3x3", 2),
+                    ("skip_connect", 0),
+                ],
+                [
+                    ("avg_pool_3x3", 0),
+                    ("sep_conv_5x5", 1),
+                    ("dil_conv_5x5", 2),
+                    ("max_pool_3x3", 1),
+                    ("dil_conv_5x5", 3),
+                    ("sep_conv_3x3", 1),
+                    ("dil_conv_5x5", 4),
+                    ("sep_conv_5x5", 1),
+                ],
+            ),
+            "ISTA_NAS_ONE_STAGE" => (
+                [
+                    ("skip_connect", 0),
+                    ("dil_conv_3x3", 1),
+                    ("sep_conv_3x3", 1),
+                    ("dil_conv_5x5", 2),
+                    ("avg_pool_3x3", 3),
+                    ("sep_conv_3x3", 1),
+                    ("sep_conv_5x5", 1),
+                    ("sep_conv_3x3", 2),
+                ],
+                [
+                    ("avg_pool_3x3", 0),
+                    ("max_pool_3x3", 1),
+                    ("skip_connect", 0),
+                    ("max_pool_3x3", 1),
+                    ("sep_conv_5x5", 1),
+                    ("avg_pool_3x3", 0),
+                    ("max_pool_3x3", 0),
+                    ("dil_conv_5x5", 2),
+                ],
+            ),
+            _ => return None,
+        };
+        Some(Genotype {
+            normal: edges(&normal),
+            normal_concat: concat(),
+            reduce: edges(&reduce),
+            reduce_concat: concat(),
+        })
+    }
+
+    /// The genotype of per-node supports (coefficient k = input k / 7, op k % 7), largest first.
+    pub fn from_supports(normal: &[Vec<usize>], reduce: &[Vec<usize>]) -> Genotype {
+        let picks = |supports: &[Vec<usize>]| -> Vec<Edge> {
+            supports
+                .iter()
+                .flatten()
+                .map(|&k| {
+                    (
+                        PRIMITIVES[k % PRIMITIVES.len()].to_string(),
+                        k / PRIMITIVES.len(),
+                    )
+                })
+                .collect()
+        };
+        Genotype {
+            normal: picks(normal),
+            normal_concat: concat(),
+            reduce: picks(reduce),
+            reduce_concat: concat(),
+        }
+    }
+
+    /// Checks op names, input indices and concatenated states against the search space.
+    pub fn validate(&self) -> Result<(), GenotypeError> {
+        for (cell, picks, concat) in [
+            ("normal", &self.normal, &self.normal_concat),
+            ("reduce", &self.reduce, &self.reduce_concat),
+        ] {
+            if picks.is_empty() || picks.len() % STEPS != 0 {
+                return Err(GenotypeError::Invalid(format!(
+                    "{cell} has {} picks; expected the same number for each of the {STEPS} nodes",
+                    picks.len()
+                )));
+            }
+            let per_node = picks.len() / STEPS;
+            for (j, (op, input)) in picks.iter().enumerate() {
+                let node = j / per_node;
+                if !PRIMITIVES.contains(&op.as_str()) {
+                    return Err(GenotypeError::Invalid(format!(
+                        "{cell} pick {j}: unknown op {op:?} (known: {})",
+                        PRIMITIVES.join(", ")
+                    )));
+                }
+                if *input > node + 1 {
+                    return Err(GenotypeError::Invalid(format!(
+                        "{cell} pick {j}: node {node} can read states 0..={}, not {input}",
+                        node + 1
+                    )));
+                }
+            }
+            if concat.is_empty() || concat.iter().any(|&s| !(2..2 + STEPS).contains(&s)) {
+                return Err(GenotypeError::Invalid(format!(
+                    "{cell}_concat {concat:?} must name nodes 2..={}",
+                    STEPS + 1
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses and validates genotype JSON (`origin` names it in errors).
+    pub fn from_json(text: &str, origin: &str) -> Result<Genotype, GenotypeError> {
+        let genotype: Genotype =
+            serde_json::from_str(text).map_err(|source| GenotypeError::Json {
+                path: origin.into(),
+                source,
+            })?;
+        genotype.validate()?;
+        Ok(genotype)
+    }
+
+    /// A built-in name, or the path of a genotype JSON file.
+    pub fn load(name_or_path: &str) -> Result<Genotype, GenotypeError> {
+        if let Some(genotype) = Genotype::builtin(name_or_path) {
+            return Ok(genotype);
+        }
+        let path = Path::new(name_or_path);
+        let text = std::fs::read_to_string(path).map_err(|source| GenotypeError::Io {
+            path: format!("{name_or_path} (built-in names: {})", BUILTIN.join(", ")),
+            source,
+        })?;
+        Genotype::from_json(&text, name_or_path)
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a genotype always serialises")
+    }
+}

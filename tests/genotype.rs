@@ -1,0 +1,92 @@
+//! Genotype JSON, the published genotypes, validation errors, and the SVG drawing.
+
+use ista_nas::cell_svg::{cell_svg, genotype_svgs};
+use ista_nas::genotype::{BUILTIN, Genotype, GenotypeError};
+
+#[test]
+fn published_genotypes_are_built_in_and_valid() {
+    for name in BUILTIN {
+        let genotype = Genotype::builtin(name).expect(name);
+        genotype.validate().unwrap();
+        assert_eq!((genotype.normal.len(), genotype.reduce.len()), (8, 8));
+        assert_eq!(genotype.normal_concat, vec![2, 3, 4, 5]);
+    }
+    let two_stage = Genotype::load("ista_nas").unwrap();
+    assert_eq!(two_stage.normal[2], ("sep_conv_5x5".to_string(), 0));
+    assert_eq!(two_stage.reduce[6], ("dil_conv_5x5".to_string(), 4));
+    let one_stage = Genotype::builtin("ISTA_NAS_ONE_STAGE").unwrap();
+    assert_eq!(one_stage.normal[4], ("avg_pool_3x3".to_string(), 3));
+}
+
+#[test]
+fn json_round_trips_through_a_file() {
+    let genotype = Genotype::builtin("DARTS_V2").unwrap();
+    let text = genotype.to_json();
+    assert!(text.contains(r#""sep_conv_3x3","#) || text.contains("\"sep_conv_3x3\""));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.json");
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(Genotype::load(path.to_str().unwrap()).unwrap(), genotype);
+}
+
+fn invalid(text: &str, expected: &str) {
+    match Genotype::from_json(text, "test.json") {
+        Err(e) => assert!(e.to_string().contains(expected), "{e} lacks {expected:?}"),
+        Ok(g) => panic!("accepted {g:?}"),
+    }
+}
+
+#[test]
+fn bad_genotypes_are_clear_errors() {
+    let good = Genotype::builtin("ISTA_NAS").unwrap().to_json();
+    invalid("{ not json", "not valid JSON");
+    invalid(r#"{"normal": []}"#, "missing field");
+    invalid(
+        &good.replacen("skip_connect", "conv_9x9", 1),
+        "unknown op \"conv_9x9\"",
+    );
+    invalid(
+        &good.replacen(
+            "[\n      \"dil_conv_3x3\",\n      1\n    ]",
+            "[\"dil_conv_3x3\", 5]",
+            1,
+        ),
+        "node 0 can read states 0..=1, not 5",
+    );
+    let mut short = Genotype::builtin("ISTA_NAS").unwrap();
+    short.normal.pop();
+    invalid(&short.to_json(), "normal has 7 picks");
+    let mut concat = Genotype::builtin("ISTA_NAS").unwrap();
+    concat.reduce_concat = vec![1, 2];
+    invalid(&concat.to_json(), "reduce_concat [1, 2]");
+    match Genotype::load("/no/such/genotype.json") {
+        Err(GenotypeError::Io { path, .. }) => assert!(path.contains("DARTS_V2"), "{path}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn supports_become_picks() {
+    let normal = vec![vec![3, 7], vec![19, 0], vec![27, 6], vec![34, 1]]; // k = 7·input + op
+    let genotype = Genotype::from_supports(&normal, &normal);
+    genotype.validate().unwrap();
+    assert_eq!(genotype.normal[0], ("sep_conv_3x3".into(), 0));
+    assert_eq!(genotype.normal[1], ("max_pool_3x3".into(), 1));
+    assert_eq!(genotype.normal[2], ("dil_conv_3x3".into(), 2));
+    assert_eq!(genotype.normal[6], ("dil_conv_5x5".into(), 4));
+}
+
+#[test]
+fn svg_draws_every_pick_and_the_output() {
+    let genotype = Genotype::builtin("ISTA_NAS").unwrap();
+    let (normal, reduce) = genotype_svgs(&genotype);
+    for svg in [&normal, &reduce] {
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<path d=\"M").count(), 8);
+        assert_eq!(svg.matches("<line").count(), 4);
+        assert_eq!(svg.matches("<circle").count(), 6);
+    }
+    assert_eq!(normal.matches(">dil_conv_3x3<").count(), 3);
+    assert!(reduce.contains("reduction cell"));
+    assert!(cell_svg("x", &[], &[]).ends_with("</svg>\n"));
+}
