@@ -19,6 +19,9 @@ pub enum IstaError {
         /// What the runtime reported.
         message: String,
     },
+    /// A model or optimiser record could not be written or restored.
+    #[error("checkpoint record: {0}")]
+    Checkpoint(String),
     /// Tensor shapes that do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),

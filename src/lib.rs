@@ -9,6 +9,7 @@ pub mod genotype;
 pub mod kernels;
 pub mod model;
 pub mod primitives;
+pub mod search;
 pub mod sparse;
 
 pub use error::{IstaError, Result};

@@ -1,0 +1,159 @@
+//! The architecture: b_i ∈ R^m for every node of both cell types, recovered into sparse
+//! supports once per epoch (spec §3–4).
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::Result;
+use crate::genotype::Genotype;
+use crate::model::cell::NodeWeights;
+use crate::primitives::{PRIMITIVES, STEPS};
+use crate::sparse::matrix::Matrix;
+use crate::sparse::measurement::{CellMeasurements, MeasurementKind};
+use crate::sparse::recovery::{RecoverySolver, recover};
+use crate::sparse::support::{NodeSupport, SupportTensors};
+
+/// The trainable architecture parameters b.
+#[derive(Module, Debug)]
+pub struct ArchParams {
+    /// b of the normal cell's nodes, each `[m]`.
+    pub normal: Vec<Param<Tensor<1>>>,
+    /// b of the reduction cell's nodes.
+    pub reduce: Vec<Param<Tensor<1>>>,
+}
+
+impl ArchParams {
+    /// b = 1e-3 · N(0, 1), seeded.
+    pub fn new(m: usize, seed: u64, device: &Device) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut draw = || {
+            let values: Vec<f32> = (0..m)
+                .map(|_| 1e-3 * Distribution::<f64>::sample(&StandardNormal, &mut rng) as f32)
+                .collect();
+            Param::from_tensor(Tensor::from_data(TensorData::new(values, [m]), device))
+        };
+        let normal = (0..STEPS).map(|_| draw()).collect();
+        let reduce = (0..STEPS).map(|_| draw()).collect();
+        Self { normal, reduce }
+    }
+
+    /// b on the host, normal cell first.
+    pub fn to_host(&self) -> Vec<Vec<f64>> {
+        self.normal
+            .iter()
+            .chain(&self.reduce)
+            .map(|b| {
+                b.val()
+                    .into_data()
+                    .iter::<f32>()
+                    .map(|v| v as f64)
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// What recovery fixed for an epoch: per node its support, A_S and bias (normal, then reduce).
+#[derive(Clone, Debug)]
+pub struct EpochSupports {
+    /// Normal cell nodes.
+    pub normal: Vec<(NodeSupport, SupportTensors)>,
+    /// Reduction cell nodes.
+    pub reduce: Vec<(NodeSupport, SupportTensors)>,
+}
+
+impl EpochSupports {
+    /// Supports as index lists, normal then reduce.
+    pub fn supports(&self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+        let list = |cell: &[(NodeSupport, SupportTensors)]| {
+            cell.iter().map(|(s, _)| s.support.clone()).collect()
+        };
+        (list(&self.normal), list(&self.reduce))
+    }
+
+    /// The genotype of these supports.
+    pub fn genotype(&self) -> Genotype {
+        let (normal, reduce) = self.supports();
+        Genotype::from_supports(&normal, &reduce)
+    }
+
+    /// Node weights w = bᵀA_S − bias from the current b (gradient reaches b unless `detach`).
+    pub fn weights(&self, arch: &ArchParams, detach: bool) -> (Vec<NodeWeights>, Vec<NodeWeights>) {
+        let cell = |supports: &[(NodeSupport, SupportTensors)], b: &[Param<Tensor<1>>]| {
+            supports
+                .iter()
+                .zip(b)
+                .map(|((support, tensors), b)| {
+                    let b = if detach { b.val().detach() } else { b.val() };
+                    NodeWeights {
+                        support: support.support.clone(),
+                        w: tensors.weights(b),
+                    }
+                })
+                .collect()
+        };
+        (
+            cell(&self.normal, &arch.normal),
+            cell(&self.reduce, &arch.reduce),
+        )
+    }
+}
+
+/// Measurement matrices and the recovery settings.
+#[derive(Clone, Debug)]
+pub struct Architect {
+    /// A_i for both cells.
+    pub measurements: CellMeasurements,
+    /// Active ops per node s.
+    pub sparsity: usize,
+    /// LASSO weight λ.
+    pub lambda: f64,
+    /// Which solver recovers z.
+    pub solver: RecoverySolver,
+}
+
+impl Architect {
+    /// Draws A (m rows, `kind`) from `seed`.
+    pub fn new(
+        kind: MeasurementKind,
+        m: usize,
+        sparsity: usize,
+        lambda: f64,
+        solver: RecoverySolver,
+        seed: u64,
+    ) -> Self {
+        Self {
+            measurements: CellMeasurements::draw(kind, m, STEPS, PRIMITIVES.len(), seed),
+            sparsity,
+            lambda,
+            solver,
+        }
+    }
+
+    /// Recovers z from the current b for all nodes of both cells and fixes the supports.
+    pub fn recover(&self, arch: &ArchParams, device: &Device) -> Result<EpochSupports> {
+        let bs = arch.to_host();
+        let matrices: Vec<&Matrix> = self.measurements.all().collect();
+        let problems: Vec<(&Matrix, &[f64])> = matrices
+            .iter()
+            .zip(&bs)
+            .map(|(a, b)| (*a, b.as_slice()))
+            .collect();
+        let solver_device = device.clone().inner();
+        let recovery = recover(&problems, self.solver, self.lambda, &solver_device)?;
+        let mut nodes = matrices
+            .iter()
+            .zip(&recovery.solutions)
+            .map(|(a, solution)| {
+                let support = NodeSupport::new(a, &solution.z, self.sparsity);
+                let tensors = support.to_tensors(device);
+                (support, tensors)
+            });
+        let normal = nodes.by_ref().take(STEPS).collect();
+        let reduce = nodes.collect();
+        Ok(EpochSupports { normal, reduce })
+    }
+}

@@ -1,0 +1,110 @@
+//! Every setting of a search, saved with each run and checkpoint (spec §2–4 defaults).
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DataFormat;
+use crate::sparse::measurement::MeasurementKind;
+use crate::sparse::recovery::RecoverySolver;
+
+/// Settings of a two-stage ISTA-NAS search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchConfig {
+    /// Data folder; `None` for the embedded Fashion-MNIST subset.
+    pub data: Option<String>,
+    /// Layout of `data` (detected when `None`).
+    pub format: Option<DataFormat>,
+    /// Use at most this many training images (before the train/val halving); `None`: all.
+    pub train_images: Option<usize>,
+    /// Initial channels C.
+    pub channels: usize,
+    /// Cells L.
+    pub layers: usize,
+    /// Rows m of each measurement matrix.
+    pub m: usize,
+    /// Active ops per node s.
+    pub sparsity: usize,
+    /// LASSO weight λ.
+    pub lambda: f64,
+    /// How A is drawn.
+    pub measurement: MeasurementKind,
+    /// Which solver recovers z.
+    pub solver: RecoverySolver,
+    /// Epochs.
+    pub epochs: usize,
+    /// Images per batch (train and val).
+    pub batch_size: usize,
+    /// Weight learning rate at batch 256 (scaled linearly with the batch size).
+    pub lr: f64,
+    /// Final weight learning rate of the cosine schedule (same scaling).
+    pub lr_min: f64,
+    /// SGD momentum.
+    pub momentum: f64,
+    /// SGD weight decay.
+    pub weight_decay: f64,
+    /// Global gradient-norm clip of the weight step.
+    pub grad_clip: f32,
+    /// Adam learning rate of b.
+    pub arch_lr: f64,
+    /// Adam β₁ of b.
+    pub arch_beta1: f32,
+    /// Adam β₂ of b.
+    pub arch_beta2: f32,
+    /// Adam weight decay of b.
+    pub arch_weight_decay: f64,
+    /// Cutout side (None: no cutout, as in search).
+    pub cutout: Option<usize>,
+    /// Seed of weights, A, b and data order.
+    pub seed: u64,
+}
+
+impl SearchConfig {
+    /// The paper's search (C=16, L=8, 50 epochs, batch 256) on the given data.
+    pub fn paper() -> Self {
+        Self {
+            data: None,
+            format: None,
+            train_images: None,
+            channels: 16,
+            layers: 8,
+            m: 7,
+            sparsity: 2,
+            lambda: 1e-5,
+            measurement: MeasurementKind::Uniform,
+            solver: RecoverySolver::Cpu,
+            epochs: 50,
+            batch_size: 256,
+            lr: 0.1,
+            lr_min: 0.001,
+            momentum: 0.9,
+            weight_decay: 3e-4,
+            grad_clip: 5.0,
+            arch_lr: 6e-4,
+            arch_beta1: 0.5,
+            arch_beta2: 0.999,
+            arch_weight_decay: 1e-3,
+            cutout: None,
+            seed: 0,
+        }
+    }
+
+    /// A short real search on the embedded data that fits a CPU-only machine (lavapipe).
+    pub fn quick() -> Self {
+        Self {
+            channels: 4,
+            layers: 5,
+            epochs: 3,
+            batch_size: 32,
+            train_images: Some(1600),
+            ..Self::paper()
+        }
+    }
+
+    /// The weight learning rate of `epoch` (cosine from `lr` to `lr_min`, scaled by batch / 256).
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        let scale = self.batch_size as f64 / 256.0;
+        let progress = epoch as f64 / self.epochs.max(1) as f64;
+        scale
+            * (self.lr_min
+                + 0.5 * (self.lr - self.lr_min) * (1.0 + (std::f64::consts::PI * progress).cos()))
+    }
+}

@@ -1,0 +1,7 @@
+//! Two-stage ISTA-NAS search: architecture parameters, the training loop, settings, and clipping.
+
+pub mod architect;
+pub mod checkpoint;
+pub mod clip;
+pub mod config;
+pub mod trainer;
