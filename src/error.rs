@@ -19,6 +19,14 @@ pub enum IstaError {
         /// What the runtime reported.
         message: String,
     },
+    /// A file of a run could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A model or optimiser record could not be written or restored.
     #[error("checkpoint record: {0}")]
     Checkpoint(String),

@@ -13,7 +13,10 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per run")]
 enum Command {
+    /// Search for a cell architecture with two-stage ISTA-NAS (default: a short search on the embedded data).
+    Search(commands::search::SearchArgs),
     /// Sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
     Recover(commands::recover::RecoverArgs),
     /// Show the adapter that `--device` selects.
@@ -25,6 +28,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Search(args) => commands::search::run(args),
         Command::Recover(args) => commands::recover::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Data(args) => commands::data::run(args),

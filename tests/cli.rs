@@ -114,3 +114,82 @@ fn data_command_rejects_unknown_layouts() {
     assert_clean_failure(&out, "no data_batch_*.bin file");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn search_writes_a_complete_run_folder_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out_str = out.to_str().unwrap();
+    let args = [
+        "search",
+        "--device",
+        "vulkan",
+        "--epochs",
+        "1",
+        "--train-images",
+        "128",
+        "--batch-size",
+        "32",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--out",
+        out_str,
+    ];
+    let result = run(&args);
+    let stdout = text(&result.stdout);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    assert!(
+        stdout.contains("epoch 1/1: train loss") && stdout.contains("results in"),
+        "{stdout}"
+    );
+    for file in [
+        "config.json",
+        "metrics.csv",
+        "genotype.json",
+        "normal.svg",
+        "reduce.svg",
+        "checkpoint.bin",
+    ] {
+        assert!(out.join(file).is_file(), "missing {file}");
+    }
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert_eq!(lines[0], ista_nas::search::run_dir::METRICS_HEADER);
+    assert_eq!(lines.len(), 2, "{metrics}");
+    assert_eq!(lines[1].split(',').count(), 9, "{}", lines[1]);
+    let genotypes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("genotype.json")).unwrap()).unwrap();
+    let last = serde_json::to_string(&genotypes["final"]).unwrap();
+    ista_nas::genotype::Genotype::from_json(&last, "final").unwrap();
+    assert_eq!(genotypes["history"].as_array().unwrap().len(), 1);
+
+    // The same --out again is refused; --resume of a finished run has nothing left to do.
+    assert_clean_failure(&run(&args), "already holds a run");
+    let resumed = run(&["search", "--device", "vulkan", "--resume", out_str]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert!(
+        text(&resumed.stdout).contains("resuming"),
+        "{}",
+        text(&resumed.stdout)
+    );
+}
+
+#[test]
+fn bad_search_arguments_are_errors() {
+    assert_clean_failure(
+        &run(&["search", "--epochs", "0"]),
+        "--epochs, --batch-size and --channels",
+    );
+    assert_clean_failure(
+        &run(&["search", "--channels", "5"]),
+        "--channels must be even",
+    );
+    let missing = run(&["search", "--resume", "/no/such/run"]);
+    assert_clean_failure(&missing, "cannot resume");
+    assert_clean_failure(
+        &run(&["search", "--resume", "x", "--epochs", "3"]),
+        "cannot be used with",
+    );
+}

@@ -4,4 +4,5 @@ pub mod architect;
 pub mod checkpoint;
 pub mod clip;
 pub mod config;
+pub mod run_dir;
 pub mod trainer;

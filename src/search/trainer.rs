@@ -46,7 +46,7 @@ pub struct EpochRecord {
     pub val_acc: f64,
     /// Weight learning rate of the epoch.
     pub lr: f64,
-    /// Supports used during the epoch, `normal|reduce`, nodes separated by `;`.
+    /// Supports used during the epoch: `normal|reduce`, nodes separated by `;`, indices by spaces.
     pub supports: String,
     /// Wall-clock seconds of the epoch (steps and evaluation).
     pub seconds: f64,
@@ -359,10 +359,9 @@ impl Searcher {
         self.epochs_done += 1;
         let (normal, reduce) = used.supports();
         let fmt = |cell: &[Vec<usize>]| {
-            cell.iter()
-                .map(|s| format!("{s:?}"))
-                .collect::<Vec<_>>()
-                .join(";")
+            let node =
+                |s: &Vec<usize>| s.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+            cell.iter().map(node).collect::<Vec<_>>().join(";")
         };
         let peak = self
             .device

@@ -1,0 +1,258 @@
+//! `ista-nas search`: a two-stage ISTA-NAS search with a run folder, progress bars and resume.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use ista_nas::data::{DataFormat, Splits, embedded, load};
+use ista_nas::device::DeviceChoice;
+use ista_nas::search::checkpoint::Checkpoint;
+use ista_nas::search::config::SearchConfig;
+use ista_nas::search::run_dir::RunDir;
+use ista_nas::search::trainer::{EpochRecord, Searcher};
+use ista_nas::sparse::measurement::MeasurementKind;
+use ista_nas::sparse::recovery::RecoverySolver;
+
+/// Starting points for the settings.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Preset {
+    /// A short real search on the embedded data (C=4, L=5, 3 epochs, 1,024 images, higher learning rates): about 5 minutes on a 2-core CPU.
+    Quick,
+    /// The paper's search: C=16, L=8, 50 epochs, batch 256, all training images.
+    Paper,
+}
+
+/// Options of `ista-nas search`.
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Settings to start from; the options below override them.
+    #[arg(long, value_enum, default_value_t = Preset::Quick)]
+    pub preset: Preset,
+    /// Data folder (IDX, CIFAR-10 binary or ImageFolder); default: the embedded Fashion-MNIST subset.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Layout of `--data`; detected when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// Run folder for config, metrics, genotypes and checkpoints (default: runs/search-<seed>-<unix time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the stopped run in this folder (its settings come from its checkpoint).
+    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers"])]
+    pub resume: Option<PathBuf>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed of weights, measurement matrices, b and data order.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Initial channels C.
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Cells L.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Use only the first N training images (halved into weight / architecture splits).
+    #[arg(long)]
+    pub train_images: Option<usize>,
+    /// Rows m of each measurement matrix.
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// Active ops per node s.
+    #[arg(long)]
+    pub sparsity: Option<usize>,
+    /// LASSO weight λ.
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// How the measurement matrices are drawn.
+    #[arg(long, value_enum)]
+    pub measurement: Option<MeasurementKind>,
+    /// LASSO solver: cpu (f64, default), gpu (f32 batch) or hybrid.
+    #[arg(long, value_enum)]
+    pub solver: Option<RecoverySolver>,
+    /// Weight learning rate at batch 256 (scaled with the batch size).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Adam learning rate of b.
+    #[arg(long)]
+    pub arch_lr: Option<f64>,
+    /// Cutout side in pixels (off by default in search).
+    #[arg(long)]
+    pub cutout: Option<usize>,
+}
+
+impl SearchArgs {
+    fn config(&self) -> SearchConfig {
+        let mut c = match self.preset {
+            Preset::Quick => SearchConfig::quick(),
+            Preset::Paper => SearchConfig::paper(),
+        };
+        if let Some(path) = &self.data {
+            c.data = Some(path.display().to_string());
+            c.train_images = None;
+        }
+        c.format = self.format.or(c.format);
+        c.epochs = self.epochs.unwrap_or(c.epochs);
+        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
+        c.seed = self.seed.unwrap_or(c.seed);
+        c.channels = self.channels.unwrap_or(c.channels);
+        c.layers = self.layers.unwrap_or(c.layers);
+        c.train_images = self.train_images.or(c.train_images);
+        c.m = self.m.unwrap_or(c.m);
+        c.sparsity = self.sparsity.unwrap_or(c.sparsity);
+        c.lambda = self.lambda.unwrap_or(c.lambda);
+        c.measurement = self.measurement.unwrap_or(c.measurement);
+        c.solver = self.solver.unwrap_or(c.solver);
+        c.lr = self.lr.unwrap_or(c.lr);
+        c.arch_lr = self.arch_lr.unwrap_or(c.arch_lr);
+        c.cutout = self.cutout.or(c.cutout);
+        c
+    }
+}
+
+fn check(config: &SearchConfig) -> anyhow::Result<()> {
+    if config.epochs == 0 || config.batch_size == 0 || config.channels == 0 || config.layers < 3 {
+        bail!("--epochs, --batch-size and --channels must be at least 1, --layers at least 3");
+    }
+    if !config.channels.is_multiple_of(2) {
+        bail!("--channels must be even (reduction halves it in FactorizedReduce)");
+    }
+    if config.m == 0 || config.sparsity == 0 {
+        bail!("--m and --sparsity must be at least 1");
+    }
+    Ok(())
+}
+
+fn read_data(config: &SearchConfig) -> anyhow::Result<Splits> {
+    match &config.data {
+        Some(path) => {
+            load(Path::new(path), config.format).with_context(|| format!("reading {path}"))
+        }
+        None => embedded().context("reading the embedded data set"),
+    }
+}
+
+fn print_epoch(r: &EpochRecord, epochs: usize) {
+    let mem = r
+        .peak_memory_bytes
+        .map(|b| format!(", peak pool memory {:.1} MiB", b as f64 / 1048576.0))
+        .unwrap_or_default();
+    println!(
+        "epoch {}/{epochs}: train loss {:.4} acc {:.2} %, val loss {:.4} acc {:.2} %, lr {:.5}, {:.1} s{mem}",
+        r.epoch,
+        r.train_loss,
+        100.0 * r.train_acc,
+        r.val_loss,
+        100.0 * r.val_acc,
+        r.lr,
+        r.seconds
+    );
+}
+
+/// Runs `ista-nas search`.
+pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    let selected = super::device::open(args.device)?;
+    let (run, checkpoint) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir { path: dir.clone() };
+            let checkpoint = Checkpoint::load(&run.checkpoint_path()).context("cannot resume")?;
+            println!(
+                "resuming {} after epoch {}",
+                dir.display(),
+                checkpoint.header.epochs_done
+            );
+            (run, Some(checkpoint))
+        }
+        None => {
+            let config = args.config();
+            check(&config)?;
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let path = args
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("runs/search-{}-{stamp}", config.seed)));
+            let run = RunDir::create(&path)?;
+            run.write_config(&config)?;
+            (run, None)
+        }
+    };
+    let config = checkpoint
+        .as_ref()
+        .map_or_else(|| args.config(), |c| c.header.config.clone());
+    let splits = read_data(&config)?;
+    let train = match config.train_images {
+        Some(n) => splits.train.slice(0..n.min(splits.train.len())),
+        None => splits.train.clone(),
+    };
+    let (weights, arch) = train.split_half();
+    println!(
+        "data: {} — {} images for weights, {} for the architecture, {} classes",
+        splits.source,
+        weights.len(),
+        arch.len(),
+        splits.class_names.len()
+    );
+    let classes = splits.class_names.len();
+    let mut history = checkpoint
+        .as_ref()
+        .map(|c| c.header.history.clone())
+        .unwrap_or_default();
+    let mut search = match checkpoint {
+        Some(c) => Searcher::resume(c, weights, arch, classes, &selected.device)?,
+        None => Searcher::new(config.clone(), weights, arch, classes, &selected.device)?,
+    };
+    println!(
+        "search: C={} L={} m={} s={} λ={:e}, {} epochs of {} batches of {}; run folder {}",
+        config.channels,
+        config.layers,
+        config.m,
+        config.sparsity,
+        config.lambda,
+        config.epochs,
+        search.batches_per_epoch(),
+        config.batch_size,
+        run.path.display()
+    );
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    while search.epochs_done < config.epochs {
+        let bar = ProgressBar::new(search.batches_per_epoch() as u64)
+            .with_style(style.clone())
+            .with_prefix(format!(
+                "epoch {}/{}",
+                search.epochs_done + 1,
+                config.epochs
+            ));
+        let record = search.run_epoch(&mut |step| {
+            bar.set_position(step.batch as u64);
+            bar.set_message(format!(
+                "loss {:.4} acc {:.1} %",
+                step.loss,
+                100.0 * step.accuracy
+            ));
+        })?;
+        bar.finish_and_clear();
+        print_epoch(&record, config.epochs);
+        history.push(record);
+        run.write_epoch(&history, &search.checkpoint(&history)?)?;
+    }
+    if let Some(last) = history.last() {
+        println!("genotype: {}", serde_json::to_string(&last.genotype)?);
+    }
+    println!(
+        "results in {}: genotype.json, metrics.csv, normal.svg, reduce.svg, config.json, checkpoint.bin",
+        run.path.display()
+    );
+    Ok(())
+}
