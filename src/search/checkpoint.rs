@@ -10,8 +10,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+
 use super::config::SearchConfig;
-use super::trainer::{EpochRecord, ValCursor};
+use super::trainer::{EpochRecord, Searcher, ValCursor};
+use crate::data::Dataset;
+use crate::error::IstaError;
 
 const MAGIC: &[u8; 8] = b"ISTANAS\x01";
 
@@ -119,5 +125,85 @@ impl Checkpoint {
             record.to_vec()
         });
         Ok(Checkpoint { header, records })
+    }
+}
+
+impl Searcher {
+    /// Everything needed to resume, with the run's `history`.
+    pub fn checkpoint(&self, history: &[EpochRecord]) -> crate::error::Result<Checkpoint> {
+        let kernel = |what: &str| {
+            let what = what.to_string();
+            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
+        };
+        let records = [
+            self.model
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(kernel("model"))?
+                .to_vec(),
+            self.arch
+                .clone()
+                .into_record()
+                .into_bytes()
+                .map_err(kernel("b"))?
+                .to_vec(),
+            self.weight_optim
+                .into_bytes()
+                .map_err(kernel("weight optimiser"))?
+                .to_vec(),
+            self.arch_optim
+                .into_bytes()
+                .map_err(kernel("b optimiser"))?
+                .to_vec(),
+        ];
+        Ok(Checkpoint {
+            header: CheckpointHeader {
+                config: self.config.clone(),
+                epochs_done: self.epochs_done,
+                val_cursor: self.val_cursor,
+                history: history.to_vec(),
+                record_lengths: records.each_ref().map(Vec::len),
+            },
+            records,
+        })
+    }
+
+    /// Continues from a checkpoint, with the same data halves the run used.
+    pub fn resume(
+        checkpoint: Checkpoint,
+        train: Dataset,
+        val: Dataset,
+        classes: usize,
+        device: &Device,
+    ) -> crate::error::Result<Self> {
+        let mut search = Searcher::new(
+            checkpoint.header.config.clone(),
+            train,
+            val,
+            classes,
+            device,
+        )?;
+        let bad = |what: &'static str| {
+            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
+        };
+        let [model, arch, weight_optim, arch_optim] = checkpoint.records;
+        let record = |bytes: Vec<u8>| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes));
+        search.model = search
+            .model
+            .load_record(record(model).map_err(bad("model"))?);
+        search.arch = search.arch.load_record(record(arch).map_err(bad("b"))?);
+        search.weight_optim = search
+            .weight_optim
+            .from_bytes(Bytes::from_bytes_vec(weight_optim))
+            .map_err(bad("weight optimiser"))?;
+        search.arch_optim = search
+            .arch_optim
+            .from_bytes(Bytes::from_bytes_vec(arch_optim))
+            .map_err(bad("b optimiser"))?;
+        search.epochs_done = checkpoint.header.epochs_done;
+        search.val_cursor = checkpoint.header.val_cursor;
+        search.supports = search.architect.recover(&search.arch, &search.device)?;
+        Ok(search)
     }
 }

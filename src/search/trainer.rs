@@ -16,17 +16,13 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use burn::store::ModuleRecord;
-use burn::tensor::Bytes;
-
 use super::architect::{ArchParams, Architect, EpochSupports};
-use super::checkpoint::{Checkpoint, CheckpointHeader};
 use super::clip::clip_global_norm;
 use super::config::SearchConfig;
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::data::loader::{Batch, BatchPlan, EpochLoader};
-use crate::error::{IstaError, Result};
+use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::cell::NodeWeights;
 use crate::model::network::{NetworkConfig, SearchNetwork};
@@ -199,84 +195,6 @@ impl Searcher {
             eval_plan,
             loss,
         })
-    }
-
-    /// Everything needed to resume, with the run's `history`.
-    pub fn checkpoint(&self, history: &[EpochRecord]) -> Result<Checkpoint> {
-        let kernel = |what: &str| {
-            let what = what.to_string();
-            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
-        };
-        let records = [
-            self.model
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(kernel("model"))?
-                .to_vec(),
-            self.arch
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(kernel("b"))?
-                .to_vec(),
-            self.weight_optim
-                .into_bytes()
-                .map_err(kernel("weight optimiser"))?
-                .to_vec(),
-            self.arch_optim
-                .into_bytes()
-                .map_err(kernel("b optimiser"))?
-                .to_vec(),
-        ];
-        Ok(Checkpoint {
-            header: CheckpointHeader {
-                config: self.config.clone(),
-                epochs_done: self.epochs_done,
-                val_cursor: self.val_cursor,
-                history: history.to_vec(),
-                record_lengths: records.each_ref().map(Vec::len),
-            },
-            records,
-        })
-    }
-
-    /// Continues from a checkpoint, with the same data halves the run used.
-    pub fn resume(
-        checkpoint: Checkpoint,
-        train: Dataset,
-        val: Dataset,
-        classes: usize,
-        device: &Device,
-    ) -> Result<Self> {
-        let mut search = Searcher::new(
-            checkpoint.header.config.clone(),
-            train,
-            val,
-            classes,
-            device,
-        )?;
-        let bad = |what: &'static str| {
-            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
-        };
-        let [model, arch, weight_optim, arch_optim] = checkpoint.records;
-        let record = |bytes: Vec<u8>| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes));
-        search.model = search
-            .model
-            .load_record(record(model).map_err(bad("model"))?);
-        search.arch = search.arch.load_record(record(arch).map_err(bad("b"))?);
-        search.weight_optim = search
-            .weight_optim
-            .from_bytes(Bytes::from_bytes_vec(weight_optim))
-            .map_err(bad("weight optimiser"))?;
-        search.arch_optim = search
-            .arch_optim
-            .from_bytes(Bytes::from_bytes_vec(arch_optim))
-            .map_err(bad("b optimiser"))?;
-        search.epochs_done = checkpoint.header.epochs_done;
-        search.val_cursor = checkpoint.header.val_cursor;
-        search.supports = search.architect.recover(&search.arch, &search.device)?;
-        Ok(search)
     }
 
     /// Batches per epoch.
