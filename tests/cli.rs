@@ -158,7 +158,12 @@ fn search_writes_a_complete_run_folder_and_resumes() {
     let lines: Vec<&str> = metrics.lines().collect();
     assert_eq!(lines[0], ista_nas::search::run_dir::METRICS_HEADER);
     assert_eq!(lines.len(), 2, "{metrics}");
-    assert_eq!(lines[1].split(',').count(), 9, "{}", lines[1]);
+    assert_eq!(lines[1].split(',').count(), 10, "{}", lines[1]);
+    assert!(
+        lines[1].ends_with(",0"),
+        "the f64 recovery converges: {}",
+        lines[1]
+    );
     let genotypes: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("genotype.json")).unwrap()).unwrap();
     let last = serde_json::to_string(&genotypes["final"]).unwrap();

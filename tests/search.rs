@@ -85,6 +85,7 @@ fn tiny_search_learns_and_resumes_exactly() {
     for record in [&first, &second] {
         assert!(record.train_loss.is_finite() && record.val_loss.is_finite());
         record.genotype.validate().unwrap();
+        assert_eq!(record.recovery_unconverged, 0);
     }
     assert!(
         second.train_loss < first.train_loss - 0.05,

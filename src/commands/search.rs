@@ -244,6 +244,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         })?;
         bar.finish_and_clear();
         print_epoch(&record, config.epochs);
+        if record.recovery_unconverged > 0 {
+            println!(
+                "warning: {} of the recovery problems did not converge; their supports may be off (try --solver cpu)",
+                record.recovery_unconverged
+            );
+        }
         history.push(record);
         run.write_epoch(&history, &search.checkpoint(&history)?)?;
     }

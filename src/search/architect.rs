@@ -63,6 +63,8 @@ pub struct EpochSupports {
     pub normal: Vec<(NodeSupport, SupportTensors)>,
     /// Reduction cell nodes.
     pub reduce: Vec<(NodeSupport, SupportTensors)>,
+    /// Problems whose solver stopped without converging (iteration cap, or no GPU certificate).
+    pub unconverged: usize,
 }
 
 impl EpochSupports {
@@ -154,6 +156,11 @@ impl Architect {
             });
         let normal = nodes.by_ref().take(STEPS).collect();
         let reduce = nodes.collect();
-        Ok(EpochSupports { normal, reduce })
+        let unconverged = recovery.solutions.iter().filter(|s| !s.converged).count();
+        Ok(EpochSupports {
+            normal,
+            reduce,
+            unconverged,
+        })
     }
 }

@@ -14,8 +14,7 @@ use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
 
 /// Columns of metrics.csv.
-pub const METRICS_HEADER: &str =
-    "epoch,train_loss,train_acc,val_loss,val_acc,lr,supports,seconds,peak_memory_bytes";
+pub const METRICS_HEADER: &str = "epoch,train_loss,train_acc,val_loss,val_acc,lr,supports,seconds,peak_memory_bytes,recovery_unconverged";
 
 /// A run's folder.
 #[derive(Clone, Debug)]
@@ -87,7 +86,7 @@ impl RunDir {
                 .map(|b| b.to_string())
                 .unwrap_or_default();
             csv.push_str(&format!(
-                "{},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.2},{}\n",
+                "{},{:.6},{:.6},{:.6},{:.6},{:.6},{},{:.2},{},{}\n",
                 r.epoch,
                 r.train_loss,
                 r.train_acc,
@@ -96,7 +95,8 @@ impl RunDir {
                 r.lr,
                 r.supports,
                 r.seconds,
-                peak
+                peak,
+                r.recovery_unconverged
             ));
         }
         write_atomic(&self.path.join("metrics.csv"), csv.as_bytes())?;

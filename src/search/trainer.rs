@@ -50,6 +50,8 @@ pub struct EpochRecord {
     pub peak_memory_bytes: Option<u64>,
     /// Genotype recovered from b at the end of the epoch.
     pub genotype: Genotype,
+    /// Recovery problems of that genotype whose solver did not converge (0 when all did).
+    pub recovery_unconverged: usize,
 }
 
 /// Where the cycling val iterator stands: val pass number and next batch index.
@@ -296,6 +298,7 @@ impl Searcher {
             seconds: start.elapsed().as_secs_f64(),
             peak_memory_bytes: peak,
             genotype: self.supports.genotype(),
+            recovery_unconverged: self.supports.unconverged,
         })
     }
 
