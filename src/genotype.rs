@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::primitives::{PRIMITIVES, STEPS};
+use crate::primitives::{PRIMITIVES, STEPS, describe};
 
 /// One pick: an op name and the index of the state it reads (0, 1: cell inputs; 2..: nodes).
 pub type Edge = (String, usize);
@@ -147,10 +147,8 @@ impl Genotype {
                 .iter()
                 .flatten()
                 .map(|&k| {
-                    (
-                        PRIMITIVES[k % PRIMITIVES.len()].to_string(),
-                        k / PRIMITIVES.len(),
-                    )
+                    let (op, input) = describe(k);
+                    (op.to_string(), input)
                 })
                 .collect()
         };

@@ -9,7 +9,7 @@ use ista_nas::sparse::lasso_gpu::{GpuFistaOptions, solve_batch_gpu};
 use ista_nas::sparse::matrix::Matrix;
 use ista_nas::sparse::measurement::{CellMeasurements, MeasurementKind, draw};
 use ista_nas::sparse::recovery::{RecoverySolver, recover, resolve_uncertified};
-use ista_nas::sparse::support::top_s;
+use ista_nas::sparse::support::top_s_sorted;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -45,12 +45,6 @@ fn planted_problems() -> Vec<(Matrix, Vec<f64>, Vec<usize>)> {
         .collect()
 }
 
-fn sorted_top(z: &[f64], s: usize) -> Vec<usize> {
-    let mut top = top_s(z, s);
-    top.sort_unstable();
-    top
-}
-
 #[test]
 fn planted_support_recovered_by_f64_reference() {
     let s = PLANTED.2;
@@ -59,7 +53,7 @@ fn planted_support_recovered_by_f64_reference() {
         .filter(|(a, b, support)| {
             let sol = solve_cpu(a, b, &FistaOptions::default()).unwrap();
             assert!(sol.converged, "reference hit the cap");
-            sorted_top(&sol.z, s) == *support
+            top_s_sorted(&sol.z, s) == *support
         })
         .count();
     assert!(
@@ -78,7 +72,7 @@ fn planted_support_recovered_by_gpu_batch() {
     let exact = solutions
         .iter()
         .zip(&problems)
-        .filter(|(sol, (_, _, support))| sorted_top(&sol.z, s) == *support)
+        .filter(|(sol, (_, _, support))| top_s_sorted(&sol.z, s) == *support)
         .count();
     assert!(
         exact * 100 >= TRIALS * 99,
@@ -181,7 +175,8 @@ fn gpu_matches_f64_support_on_search_sizes() {
     let gpu = recover(&problems, RecoverySolver::Gpu, 1e-5, &device).unwrap();
     let mut hybrid = gpu.solutions.clone();
     let resolved = resolve_uncertified(&problems, &mut hybrid, 1e-5).unwrap();
-    let same = |x: &LassoSolution, y: &LassoSolution| sorted_top(&x.z, 2) == sorted_top(&y.z, 2);
+    let same =
+        |x: &LassoSolution, y: &LassoSolution| top_s_sorted(&x.z, 2) == top_s_sorted(&y.z, 2);
     let total = problems.len();
     let raw = reference
         .solutions

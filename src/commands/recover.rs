@@ -10,7 +10,7 @@ use ista_nas::sparse::lasso::LassoSolution;
 use ista_nas::sparse::matrix::Matrix;
 use ista_nas::sparse::measurement::{CellMeasurements, MeasurementKind};
 use ista_nas::sparse::recovery::{Recovery, RecoverySolver, recover, resolve_uncertified};
-use ista_nas::sparse::support::top_s;
+use ista_nas::sparse::support::{top_s, top_s_sorted};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -114,10 +114,7 @@ pub fn run(args: RecoverArgs) -> anyhow::Result<()> {
     );
     if let Some((gpu, gpu_ms)) = gpu {
         let same = |x: &LassoSolution, y: &LassoSolution| {
-            let (mut a, mut b) = (top_s(&x.z, args.sparsity), top_s(&y.z, args.sparsity));
-            a.sort_unstable();
-            b.sort_unstable();
-            a == b
+            top_s_sorted(&x.z, args.sparsity) == top_s_sorted(&y.z, args.sparsity)
         };
         let total = cpu.len();
         let raw = cpu

@@ -159,7 +159,7 @@ fn print_epoch(r: &EpochRecord, epochs: usize) {
 /// Runs `ista-nas search`.
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let selected = super::device::open(args.device)?;
-    let (run, checkpoint) = match &args.resume {
+    let (run, checkpoint, config) = match &args.resume {
         Some(dir) => {
             let run = RunDir { path: dir.clone() };
             let checkpoint = Checkpoint::load(&run.checkpoint_path()).context("cannot resume")?;
@@ -168,7 +168,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                 dir.display(),
                 checkpoint.header.epochs_done
             );
-            (run, Some(checkpoint))
+            let config = checkpoint.header.config.clone();
+            (run, Some(checkpoint), config)
         }
         None => {
             let config = args.config();
@@ -183,12 +184,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| PathBuf::from(format!("runs/search-{}-{stamp}", config.seed)));
             let run = RunDir::create(&path)?;
             run.write_config(&config)?;
-            (run, None)
+            (run, None, config)
         }
     };
-    let config = checkpoint
-        .as_ref()
-        .map_or_else(|| args.config(), |c| c.header.config.clone());
     let splits = read_data(&config)?;
     let train = match config.train_images {
         Some(n) => splits.train.slice(0..n.min(splits.train.len())),

@@ -273,7 +273,7 @@ impl Searcher {
             });
         }
         let used = self.supports.clone();
-        let (val_loss, val_acc) = self.evaluate(&self.val.clone(), &used)?;
+        let (val_loss, val_acc) = self.evaluate(&self.val, &used)?;
         // The recovery after the epoch gives its genotype and the next epoch's supports.
         self.supports = self.architect.recover(&self.arch, &self.device)?;
         self.epochs_done += 1;

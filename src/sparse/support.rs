@@ -12,6 +12,13 @@ pub fn top_s(z: &[f64], s: usize) -> Vec<usize> {
     order
 }
 
+/// The `s` largest |z| as a set: indices in increasing order (to compare supports).
+pub fn top_s_sorted(z: &[f64], s: usize) -> Vec<usize> {
+    let mut top = top_s(z, s);
+    top.sort_unstable();
+    top
+}
+
 /// What stays fixed for an epoch at one node: S, A_S, E restricted to S, and the bias.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeSupport {
@@ -115,6 +122,7 @@ mod tests {
         assert_eq!(top_s(&[0.1, -0.5, 0.3, 0.5], 2), vec![1, 3]);
         assert_eq!(top_s(&[0.0, 0.0, 0.0], 2), vec![0, 1]);
         assert_eq!(top_s(&[1.0], 3), vec![0]);
+        assert_eq!(top_s_sorted(&[0.1, -0.5, 0.3, 0.5], 3), vec![1, 2, 3]);
     }
 
     #[test]
