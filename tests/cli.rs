@@ -191,6 +191,11 @@ fn bad_search_arguments_are_errors() {
         &run(&["search", "--channels", "5"]),
         "--channels must be even",
     );
+    assert_clean_failure(
+        &run(&["search", "--m", "0"]),
+        "--m and --sparsity must be at least 1",
+    );
+    assert_clean_failure(&run(&["search", "--layers", "2"]), "--layers at least 3");
     let missing = run(&["search", "--resume", "/no/such/run"]);
     assert_clean_failure(&missing, "cannot resume");
     assert_clean_failure(
