@@ -58,10 +58,16 @@ fn concat() -> Vec<usize> {
 }
 
 /// Names of the built-in genotypes.
-pub const BUILTIN: [&str; 3] = ["DARTS_V2", "ISTA_NAS", "ISTA_NAS_ONE_STAGE"];
+pub const BUILTIN: [&str; 4] = [
+    "DARTS_V2",
+    "ISTA_NAS",
+    "ISTA_NAS_ONE_STAGE",
+    "ISTA_NAS_IMAGENET",
+];
 
 impl Genotype {
-    /// A published genotype by name (case-insensitive): DARTS_V2, ISTA_NAS (two-stage), ISTA_NAS_ONE_STAGE.
+    /// A published genotype by name (case-insensitive): DARTS_V2, ISTA_NAS (two-stage),
+    /// ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET (the cell the authors trained on ImageNet).
     pub fn builtin(name: &str) -> Option<Genotype> {
         let (normal, reduce) = match name.to_ascii_uppercase().as_str() {
             "DARTS_V2" => (
@@ -128,6 +134,28 @@ impl Genotype {
                     ("avg_pool_3x3", 0),
                     ("max_pool_3x3", 0),
                     ("dil_conv_5x5", 2),
+                ],
+            ),
+            "ISTA_NAS_IMAGENET" => (
+                [
+                    ("sep_conv_3x3", 1),
+                    ("sep_conv_3x3", 0),
+                    ("sep_conv_3x3", 1),
+                    ("skip_connect", 2),
+                    ("sep_conv_3x3", 1),
+                    ("sep_conv_3x3", 0),
+                    ("sep_conv_3x3", 1),
+                    ("dil_conv_5x5", 4),
+                ],
+                [
+                    ("skip_connect", 0),
+                    ("sep_conv_3x3", 1),
+                    ("dil_conv_5x5", 2),
+                    ("sep_conv_3x3", 0),
+                    ("sep_conv_3x3", 0),
+                    ("skip_connect", 2),
+                    ("sep_conv_3x3", 2),
+                    ("skip_connect", 3),
                 ],
             ),
             _ => return None,

@@ -7,7 +7,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
 use ista_nas::model::cell::NodeWeights;
 use ista_nas::model::network::{NetworkConfig, SearchNetwork};
-use ista_nas::model::ops::{FactorizedReduce, Op, ReluConvBn};
+use ista_nas::model::ops::{FactorizedReduce, Op, OpStyle, ReluConvBn};
 use ista_nas::model::trainable_params;
 use ista_nas::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
@@ -21,7 +21,7 @@ fn every_op_keeps_or_halves_the_resolution() {
     for device in [Device::flex(), Device::flex().autodiff()] {
         for (k, name) in PRIMITIVES.iter().enumerate() {
             for (stride, side) in [(1, 8), (2, 4)] {
-                let op = Op::new(k, 6, stride, false, &device);
+                let op = Op::new(k, 6, stride, OpStyle::SEARCH, &device);
                 let out = op.forward(input(&device, [2, 6, 8, 8]));
                 assert_eq!(out.dims(), [2, 6, side, side], "{name} at stride {stride}");
             }

@@ -4,7 +4,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use super::ops::{FactorizedReduce, Op, ReluConvBn};
+use super::ops::{FactorizedReduce, Op, OpStyle, ReluConvBn};
 use crate::error::{IstaError, Result};
 use crate::kernels::masked_mixed_op;
 use crate::primitives::{PRIMITIVES, STEPS};
@@ -31,6 +31,25 @@ pub enum Preprocess {
     Conv(ReluConvBn),
 }
 
+impl Preprocess {
+    /// FactorizedReduce when the cell two back reduced, else ReLU-conv-BN; C_in → C.
+    pub fn new(c_in: usize, c: usize, reduction_prev: bool, affine: bool, device: &Device) -> Self {
+        if reduction_prev {
+            Preprocess::Reduce(FactorizedReduce::new(c_in, c, affine, device))
+        } else {
+            Preprocess::Conv(ReluConvBn::new(c_in, c, affine, device))
+        }
+    }
+
+    /// `[B, C_in, H, W]` → `[B, C, H', W']`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Preprocess::Reduce(op) => op.forward(x),
+            Preprocess::Conv(op) => op.forward(x),
+        }
+    }
+}
+
 /// A search cell (normal or reduction).
 #[derive(Module, Debug)]
 pub struct SearchCell {
@@ -51,18 +70,20 @@ impl SearchCell {
         affine: bool,
         device: &Device,
     ) -> Self {
-        let preprocess0 = if reduction_prev {
-            Preprocess::Reduce(FactorizedReduce::new(c_prev_prev, c, affine, device))
-        } else {
-            Preprocess::Conv(ReluConvBn::new(c_prev_prev, c, affine, device))
-        };
+        let preprocess0 = Preprocess::new(c_prev_prev, c, reduction_prev, affine, device);
         let edges = (0..STEPS)
             .map(|node| {
                 (0..node + 2)
                     .map(|input| {
                         let stride = if reduction && input < 2 { 2 } else { 1 };
                         (0..PRIMITIVES.len())
-                            .map(|k| Op::new(k, c, stride, affine, device))
+                            .map(|k| {
+                                let style = OpStyle {
+                                    affine,
+                                    ..OpStyle::SEARCH
+                                };
+                                Op::new(k, c, stride, style, device)
+                            })
                             .collect()
                     })
                     .collect()
@@ -91,10 +112,7 @@ impl SearchCell {
                 self.edges.len()
             )));
         }
-        let s0 = match &self.preprocess0 {
-            Preprocess::Reduce(op) => op.forward(s0),
-            Preprocess::Conv(op) => op.forward(s0),
-        };
+        let s0 = self.preprocess0.forward(s0);
         let s1 = self.preprocess1.forward(s1);
         let [b, c, h, w] = s1.dims();
         let out_shape = if self.reduction {

@@ -1,6 +1,10 @@
-//! The search space as Burn modules: ops, cells and the search network.
+//! The search space as Burn modules: ops, search cells and network, evaluation cells and networks.
 
 pub mod cell;
+pub mod complexity;
+pub mod drop_path;
+pub mod eval_cell;
+pub mod eval_network;
 pub mod network;
 pub mod norm;
 pub mod ops;

@@ -138,18 +138,57 @@ impl SepConv {
     }
 }
 
-/// Max pool 3×3 (pad 1), then BN.
+/// How the ops of a cell are built: BN affinity, and where extra BNs go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpStyle {
+    /// Learnable γ, β in every BN (evaluation nets) or none (search cells).
+    pub affine: bool,
+    /// A BN after each pool (search cells and the one-stage net; not in DARTS evaluation nets).
+    pub pool_norm: bool,
+    /// A BN after the stride-1 identity (the one-stage net only).
+    pub identity_norm: bool,
+}
+
+impl OpStyle {
+    /// Two-stage search cells: non-affine BN, BN after pools.
+    pub const SEARCH: OpStyle = OpStyle {
+        affine: false,
+        pool_norm: true,
+        identity_norm: false,
+    };
+    /// DARTS-style evaluation nets: affine BN, bare pools and identity.
+    pub const EVAL: OpStyle = OpStyle {
+        affine: true,
+        pool_norm: false,
+        identity_norm: false,
+    };
+    /// One-stage evaluation nets: affine BN, also after pools and identity.
+    pub const ONE_STAGE: OpStyle = OpStyle {
+        affine: true,
+        pool_norm: true,
+        identity_norm: true,
+    };
+}
+
+/// Max pool 3×3 (pad 1), then an optional BN.
 #[derive(Module, Debug)]
 pub struct MaxPoolBn {
     pool: MaxPool2d,
-    norm: Norm,
+    norm: Option<Norm>,
 }
 
-/// Avg pool 3×3 (pad 1, padding not counted), then BN.
+/// Avg pool 3×3 (pad 1, padding not counted), then an optional BN.
 #[derive(Module, Debug)]
 pub struct AvgPoolBn {
     pool: AvgPool2d,
-    norm: Norm,
+    norm: Option<Norm>,
+}
+
+fn maybe_norm(norm: &Option<Norm>, x: Tensor<4>) -> Tensor<4> {
+    match norm {
+        Some(norm) => norm.forward(x),
+        None => x,
+    }
 }
 
 /// One candidate operation on one edge.
@@ -159,12 +198,14 @@ pub struct AvgPoolBn {
     reason = "built once per edge; Burn's Module derive does not take boxed fields"
 )]
 pub enum Op {
-    /// Max pool 3×3 (pad 1), then BN (non-affine in search).
+    /// Max pool 3×3 (pad 1), then an optional BN.
     MaxPool(MaxPoolBn),
-    /// Avg pool 3×3 (pad 1, padding not counted), then BN.
+    /// Avg pool 3×3 (pad 1, padding not counted), then an optional BN.
     AvgPool(AvgPoolBn),
     /// Identity (skip at stride 1).
     Identity(Identity),
+    /// Identity followed by BN (skip at stride 1 in the one-stage net).
+    IdentityNorm(Norm),
     /// FactorizedReduce (skip at stride 2).
     Reduce(FactorizedReduce),
     /// sep_conv_3x3 / sep_conv_5x5.
@@ -179,7 +220,9 @@ pub struct Identity;
 
 impl Op {
     /// Op `index` of the search space (spec §2 order) on C channels at `stride`.
-    pub fn new(index: usize, c: usize, stride: usize, affine: bool, device: &Device) -> Self {
+    pub fn new(index: usize, c: usize, stride: usize, style: OpStyle, device: &Device) -> Self {
+        let affine = style.affine;
+        let pool_norm = || style.pool_norm.then(|| Norm::new(c, affine, device));
         let pad = PaddingConfig2d::Explicit(1, 1, 1, 1);
         match index {
             0 => Op::MaxPool(MaxPoolBn {
@@ -187,7 +230,7 @@ impl Op {
                     .with_strides([stride, stride])
                     .with_padding(pad)
                     .init(),
-                norm: Norm::new(c, affine, device),
+                norm: pool_norm(),
             }),
             1 => Op::AvgPool(AvgPoolBn {
                 pool: AvgPool2dConfig::new([3, 3])
@@ -195,8 +238,11 @@ impl Op {
                     .with_padding(pad)
                     .with_count_include_pad(false)
                     .init(),
-                norm: Norm::new(c, affine, device),
+                norm: pool_norm(),
             }),
+            2 if stride == 1 && style.identity_norm => {
+                Op::IdentityNorm(Norm::new(c, affine, device))
+            }
             2 if stride == 1 => Op::Identity(Identity),
             2 => Op::Reduce(FactorizedReduce::new(c, c, affine, device)),
             3 => Op::Sep(SepConv::new(c, 3, stride, affine, device)),
@@ -210,12 +256,20 @@ impl Op {
     /// `[B, C, H, W]` → `[B, C, H/stride, W/stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Op::MaxPool(op) => op.norm.forward(op.pool.forward(x)),
-            Op::AvgPool(op) => op.norm.forward(op.pool.forward(x)),
+            Op::MaxPool(op) => maybe_norm(&op.norm, op.pool.forward(x)),
+            Op::AvgPool(op) => maybe_norm(&op.norm, op.pool.forward(x)),
             Op::Identity(_) => x,
+            Op::IdentityNorm(norm) => norm.forward(x),
             Op::Reduce(op) => op.forward(x),
             Op::Sep(op) => op.forward(x),
             Op::Dil(op) => op.forward(x),
         }
+    }
+}
+
+impl Op {
+    /// True for the stride-1 identity (with or without BN): drop path never applies to it.
+    pub fn is_identity(&self) -> bool {
+        matches!(self, Op::Identity(_) | Op::IdentityNorm(_))
     }
 }

@@ -1,0 +1,138 @@
+//! Parameter and multiply-add counts of an evaluation network, walked from its config the way
+//! the network is built (spec §8 quotes parameters without the auxiliary head).
+
+use super::eval_network::{EvalConfig, NetKind};
+use crate::genotype::Edge;
+
+/// Size of an evaluation network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Complexity {
+    /// Trainable parameters, auxiliary head excluded.
+    pub params: u64,
+    /// Trainable parameters of the auxiliary head (0 without one).
+    pub aux_params: u64,
+    /// Multiply-adds of the convolutions and the classifier for one image (inference).
+    pub multiply_adds: u64,
+}
+
+fn conv(c_in: u64, c_out: u64, k: u64, out_side: u64, groups: u64) -> (u64, u64) {
+    let weights = c_out * (c_in / groups) * k * k;
+    (weights, weights * out_side * out_side)
+}
+
+fn bn(c: u64) -> (u64, u64) {
+    (2 * c, 0)
+}
+
+fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
+    (a.0 + b.0, a.1 + b.1)
+}
+
+fn op(name: &str, c: u64, stride: u64, side_out: u64, extra_norms: bool) -> (u64, u64) {
+    let dil = |k: u64| {
+        add(
+            add(conv(c, c, k, side_out, c), conv(c, c, 1, side_out, 1)),
+            bn(c),
+        )
+    };
+    match name {
+        "max_pool_3x3" | "avg_pool_3x3" if extra_norms => bn(c),
+        "max_pool_3x3" | "avg_pool_3x3" => (0, 0),
+        "skip_connect" if stride == 1 && extra_norms => bn(c),
+        "skip_connect" if stride == 1 => (0, 0),
+        "skip_connect" => add(
+            conv(c, c / 2, 1, side_out, 1),
+            add(conv(c, c / 2, 1, side_out, 1), bn(c)),
+        ),
+        "sep_conv_3x3" => add(dil(3), dil(3)),
+        "sep_conv_5x5" => add(dil(5), dil(5)),
+        "dil_conv_3x3" => dil(3),
+        "dil_conv_5x5" => dil(5),
+        other => panic!("unknown op {other} in a validated genotype"),
+    }
+}
+
+/// Counts for `config` on square inputs of side `input`.
+pub fn complexity(config: &EvalConfig, input: usize) -> Complexity {
+    let (c, side) = (config.channels as u64, input as u64);
+    let c_in = config.in_channels as u64;
+    let mut total = (0, 0);
+    // (channels, side) of the two states a cell reads, and whether s0 is at twice the resolution.
+    let (mut prev_prev, mut prev, mut reduction_prev) = match config.kind {
+        NetKind::Cifar => {
+            total = add(conv(c_in, 3 * c, 3, side, 1), bn(3 * c));
+            ((3 * c, side), (3 * c, side), false)
+        }
+        NetKind::Imagenet => {
+            let (s2, s4, s8) = (side.div_ceil(2), side.div_ceil(4), side.div_ceil(8));
+            for stage in [
+                add(conv(c_in, c / 2, 3, s2, 1), bn(c / 2)),
+                add(conv(c / 2, c, 3, s4, 1), bn(c)),
+                add(conv(c, c, 3, s8, 1), bn(c)),
+            ] {
+                total = add(total, stage);
+            }
+            ((c, s4), (c, s8), true)
+        }
+    };
+    let mut c_curr = c;
+    let mut aux_params = 0;
+    let g = &config.genotype;
+    for i in 0..config.layers {
+        let reduction = config.is_reduction(i);
+        if reduction {
+            c_curr *= 2;
+        }
+        let side_in = prev.1;
+        let side_out = if reduction { side_in / 2 } else { side_in };
+        total = add(
+            total,
+            if reduction_prev {
+                add(
+                    add(
+                        conv(prev_prev.0, c_curr / 2, 1, side_in, 1),
+                        conv(prev_prev.0, c_curr / 2, 1, side_in, 1),
+                    ),
+                    bn(c_curr),
+                )
+            } else {
+                add(conv(prev_prev.0, c_curr, 1, side_in, 1), bn(c_curr))
+            },
+        );
+        total = add(total, add(conv(prev.0, c_curr, 1, side_in, 1), bn(c_curr)));
+        let (picks, concat): (&[Edge], &[usize]) = if reduction {
+            (&g.reduce, &g.reduce_concat)
+        } else {
+            (&g.normal, &g.normal_concat)
+        };
+        for (name, input) in picks {
+            let stride = if reduction && *input < 2 { 2 } else { 1 };
+            total = add(
+                total,
+                op(name, c_curr, stride, side_out, config.extra_norms),
+            );
+        }
+        reduction_prev = reduction;
+        (prev_prev, prev) = (prev, (concat.len() as u64 * c_curr, side_out));
+        if i == 2 * config.layers / 3 && config.auxiliary {
+            let norm2 = if config.kind == NetKind::Cifar {
+                2 * 768
+            } else {
+                0
+            };
+            aux_params = prev.0 * 128
+                + 2 * 128
+                + 128 * 768 * 4
+                + norm2
+                + 768 * config.classes as u64
+                + config.classes as u64;
+        }
+    }
+    let classes = config.classes as u64;
+    total = add(total, (prev.0 * classes + classes, prev.0 * classes));
+    Complexity {
+        params: total.0,
+        aux_params,
+        multiply_adds: total.1,
+    }
+}
