@@ -5,6 +5,7 @@ pub mod cell_svg;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod framed;
 pub mod genotype;
 pub mod kernels;
 pub mod model;

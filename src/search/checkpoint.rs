@@ -1,14 +1,10 @@
 //! One checkpoint holds everything a search needs to resume: settings, position, history,
-//! the model and b (with BN running statistics), and both optimisers' states. Written to a
-//! temporary file, synced, then renamed, so a crash never leaves a half-written checkpoint.
-//!
-//! Layout: `ISTANAS\x01`, u64 (LE) header length, JSON header, then the four binary records.
+//! the model and b (with BN running statistics), and both optimisers' states, in the
+//! project's framed file format (written atomically).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -18,29 +14,15 @@ use super::config::SearchConfig;
 use super::trainer::{EpochRecord, Searcher, ValCursor};
 use crate::data::Dataset;
 use crate::error::IstaError;
-
-const MAGIC: &[u8; 8] = b"ISTANAS\x01";
+use crate::framed::{self, FrameKind};
 
 /// Why a checkpoint could not be written or read.
-#[derive(Debug, Error)]
-pub enum CheckpointError {
-    /// File-system error.
-    #[error("checkpoint {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// Not a checkpoint, truncated, or from an incompatible version.
-    #[error("{path} is not a usable checkpoint: {why}")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        why: String,
-    },
-}
+pub use crate::framed::FileError as CheckpointError;
+
+const KIND: FrameKind = FrameKind {
+    magic: b"ISTANAS\x02",
+    name: "search checkpoint",
+};
 
 /// Everything but the binary records.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,8 +35,6 @@ pub struct CheckpointHeader {
     pub val_cursor: ValCursor,
     /// Per-epoch records so far.
     pub history: Vec<EpochRecord>,
-    /// Byte lengths of the model, b, weight-optimiser and b-optimiser records.
-    pub record_lengths: [usize; 4],
 }
 
 /// A full checkpoint.
@@ -69,61 +49,20 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// Writes atomically to `path`.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        let io = |source| CheckpointError::Io {
-            path: path.into(),
-            source,
-        };
-        let header = serde_json::to_vec(&self.header).expect("the header always serialises");
-        let tmp = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&tmp).map_err(io)?;
-        file.write_all(MAGIC).map_err(io)?;
-        file.write_all(&(header.len() as u64).to_le_bytes())
-            .map_err(io)?;
-        file.write_all(&header).map_err(io)?;
-        for record in &self.records {
-            file.write_all(record).map_err(io)?;
-        }
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io)
+        framed::save(path, KIND, &self.header, &self.records)
     }
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-            path: path.into(),
-            source,
-        })?;
-        let corrupt = |why: String| CheckpointError::Corrupt {
-            path: path.into(),
-            why,
-        };
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
-            return Err(corrupt("no ista-nas checkpoint signature".into()));
-        }
-        let header_len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-        let body = &bytes[16..];
-        if body.len() < header_len {
-            return Err(corrupt(format!(
-                "header of {header_len} bytes, only {} present",
-                body.len()
-            )));
-        }
-        let header: CheckpointHeader = serde_json::from_slice(&body[..header_len])
-            .map_err(|e| corrupt(format!("bad header: {e}")))?;
-        let mut rest = &body[header_len..];
-        let expected: usize = header.record_lengths.iter().sum();
-        if rest.len() != expected {
-            return Err(corrupt(format!(
-                "{} record bytes, expected {expected} (truncated?)",
-                rest.len()
-            )));
-        }
-        let records = header.record_lengths.map(|len| {
-            let (record, tail) = rest.split_at(len);
-            rest = tail;
-            record.to_vec()
-        });
+        let (header, records) = framed::load(path, KIND)?;
+        let records: [Vec<u8>; 4] =
+            records
+                .try_into()
+                .map_err(|r: Vec<Vec<u8>>| CheckpointError::Corrupt {
+                    path: path.into(),
+                    kind: KIND.name,
+                    why: format!("{} records, expected 4", r.len()),
+                })?;
         Ok(Checkpoint { header, records })
     }
 }
@@ -163,7 +102,6 @@ impl Searcher {
                 epochs_done: self.epochs_done,
                 val_cursor: self.val_cursor,
                 history: history.to_vec(),
-                record_lengths: records.each_ref().map(Vec::len),
             },
             records,
         })

@@ -11,6 +11,7 @@ use super::config::SearchConfig;
 use super::trainer::EpochRecord;
 use crate::cell_svg::genotype_svgs;
 use crate::error::{IstaError, Result};
+use crate::framed;
 use crate::genotype::Genotype;
 
 /// Columns of metrics.csv.
@@ -24,13 +25,10 @@ pub struct RunDir {
 }
 
 fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let io = |source| IstaError::Io {
+    framed::write_atomic(path, contents).map_err(|source| IstaError::Io {
         path: path.into(),
         source,
-    };
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, contents).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,132 @@
+//! The project's binary file frame, used by checkpoints and model files: an 8-byte signature,
+//! a u64 (LE) length, a JSON header (the caller's header plus the record lengths), then the
+//! binary records. Written to a temporary file, synced, then renamed, so a crash never leaves
+//! a half-written file. Also the atomic write of the run folders' text files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why a framed file could not be written or read.
+#[derive(Debug, Error)]
+pub enum FileError {
+    /// File-system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not this kind of file, truncated, or from an incompatible version.
+    #[error("{path} is not a usable {kind}: {why}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the file should have been.
+        kind: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// The kind of a framed file: its signature and its name in messages.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameKind {
+    /// First 8 bytes.
+    pub magic: &'static [u8; 8],
+    /// Name in error messages.
+    pub name: &'static str,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<H> {
+    header: H,
+    record_lengths: Vec<usize>,
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+/// Writes `header` and `records` atomically to `path` as a file of `kind`.
+pub fn save<H: Serialize>(
+    path: &Path,
+    kind: FrameKind,
+    header: &H,
+    records: &[Vec<u8>],
+) -> Result<(), FileError> {
+    let envelope = Envelope {
+        header,
+        record_lengths: records.iter().map(Vec::len).collect(),
+    };
+    let json = serde_json::to_vec(&envelope).expect("headers always serialise");
+    let mut bytes =
+        Vec::with_capacity(16 + json.len() + records.iter().map(Vec::len).sum::<usize>());
+    bytes.extend_from_slice(kind.magic);
+    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    for record in records {
+        bytes.extend_from_slice(record);
+    }
+    write_atomic(path, &bytes).map_err(|source| FileError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Reads and checks a file of `kind`: its header and records.
+pub fn load<H: DeserializeOwned>(
+    path: &Path,
+    kind: FrameKind,
+) -> Result<(H, Vec<Vec<u8>>), FileError> {
+    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let corrupt = |why: String| FileError::Corrupt {
+        path: path.into(),
+        kind: kind.name,
+        why,
+    };
+    if bytes.len() < 16 || &bytes[..8] != kind.magic {
+        return Err(corrupt(format!("no ista-nas {} signature", kind.name)));
+    }
+    let header_len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+    let body = &bytes[16..];
+    if body.len() < header_len {
+        return Err(corrupt(format!(
+            "header of {header_len} bytes, only {} present",
+            body.len()
+        )));
+    }
+    let envelope: Envelope<H> = serde_json::from_slice(&body[..header_len])
+        .map_err(|e| corrupt(format!("bad header: {e}")))?;
+    let mut rest = &body[header_len..];
+    let expected: usize = envelope.record_lengths.iter().sum();
+    if rest.len() != expected {
+        return Err(corrupt(format!(
+            "{} record bytes, expected {expected} (truncated?)",
+            rest.len()
+        )));
+    }
+    let records = envelope
+        .record_lengths
+        .iter()
+        .map(|&len| {
+            let (record, tail) = rest.split_at(len);
+            rest = tail;
+            record.to_vec()
+        })
+        .collect();
+    Ok((envelope.header, records))
+}
