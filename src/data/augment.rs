@@ -1,9 +1,12 @@
 //! Per-image preprocessing: centre padding to a square size (28 → 32), random crop with
-//! padding and horizontal flip, per-channel normalisation, cutout.
+//! padding and horizontal flip, per-channel normalisation, cutout; and the ImageNet variants
+//! (random-resized crop, resize + centre crop, colour jitter) from `resample`.
 
 use rand::RngExt;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
+
+use super::resample::{centre_region, colour_jitter, random_resized_region, resample};
 
 /// Per-channel normalisation (pixels scaled to [0, 1] first).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +28,15 @@ pub struct Augment {
     pub flip: bool,
     /// Cutout: zero one square of this side (after normalisation), centred anywhere, clipped at the border.
     pub cutout: Option<usize>,
+    /// Random-resized crop to `size` (ImageNet training) instead of pad-and-crop.
+    #[serde(default)]
+    pub random_resized_crop: bool,
+    /// Resize the short side to this, then centre-crop `size` (ImageNet evaluation).
+    #[serde(default)]
+    pub resize: Option<usize>,
+    /// Colour-jitter strength (0: none).
+    #[serde(default)]
+    pub colour_jitter: f32,
 }
 
 impl Augment {
@@ -35,6 +47,9 @@ impl Augment {
             crop_padding: 0,
             flip: false,
             cutout: None,
+            random_resized_crop: false,
+            resize: None,
+            colour_jitter: 0.0,
         }
     }
 
@@ -45,6 +60,25 @@ impl Augment {
             crop_padding: 4,
             flip: true,
             cutout,
+            ..Self::plain(size)
+        }
+    }
+
+    /// ImageNet training: random-resized crop to `size`, flip, colour jitter.
+    pub fn imagenet_train(size: usize, colour_jitter: f32) -> Self {
+        Self {
+            flip: true,
+            random_resized_crop: true,
+            colour_jitter,
+            ..Self::plain(size)
+        }
+    }
+
+    /// ImageNet evaluation: resize the short side to `resize`, centre-crop `size`.
+    pub fn imagenet_eval(resize: usize, size: usize) -> Self {
+        Self {
+            resize: Some(resize),
+            ..Self::plain(size)
         }
     }
 }
@@ -58,6 +92,28 @@ pub fn prepare(
     rng: &mut StdRng,
 ) -> Vec<f32> {
     let size = augment.size;
+    if augment.random_resized_crop || augment.resize.is_some() {
+        let region = match augment.resize {
+            Some(resize) if !augment.random_resized_crop => {
+                centre_region(height, width, resize, size)
+            }
+            _ => random_resized_region(height, width, rng),
+        };
+        let flip = augment.flip && rng.random::<bool>();
+        let mut out = resample(image, (channels, height, width), region, size, flip);
+        colour_jitter(&mut out, channels, augment.colour_jitter, rng);
+        let plane = size * size;
+        for (c, values) in out.chunks_mut(plane).enumerate() {
+            values
+                .iter_mut()
+                .for_each(|v| *v = (*v - norm.mean[c]) / norm.std[c]);
+        }
+        if let Some(side) = augment.cutout {
+            let (cy, cx) = (rng.random_range(0..size), rng.random_range(0..size));
+            cutout(&mut out, channels, size, side, cy, cx);
+        }
+        return out;
+    }
     let pad = augment.crop_padding;
     // Offsets of the image inside the padded square, then the crop inside that square.
     let (top, left) = (

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -24,6 +25,16 @@ pub struct Batch {
     pub labels: Vec<i64>,
     /// `[B, C, S, S]`.
     pub shape: [usize; 4],
+}
+
+impl Batch {
+    /// Images `[B, C, S, S]` and labels `[B]` on `device`.
+    pub fn tensors(self, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+        let n = self.labels.len();
+        let images = Tensor::from_data(TensorData::new(self.images, self.shape), device); // [B, C, S, S]
+        let labels = Tensor::from_data(TensorData::new(self.labels, [n]), device); // [B]
+        (images, labels)
+    }
 }
 
 /// How batches are drawn.
@@ -46,7 +57,8 @@ impl BatchPlan {
     }
 }
 
-fn mix(seed: u64, a: u64, b: u64) -> u64 {
+/// A well-mixed seed for the stream (a, b) of `seed` (splitmix-style).
+pub fn mix(seed: u64, a: u64, b: u64) -> u64 {
     // splitmix-style mixing so nearby (epoch, batch) pairs get unrelated streams
     let mut z =
         seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -6,6 +6,7 @@ pub mod cifar;
 pub mod folder;
 pub mod idx;
 pub mod loader;
+pub mod resample;
 
 use std::path::{Path, PathBuf};
 
