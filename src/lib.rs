@@ -12,5 +12,6 @@ pub mod model;
 pub mod primitives;
 pub mod search;
 pub mod sparse;
+pub mod train;
 
 pub use error::{IstaError, Result};

@@ -129,8 +129,12 @@ impl Searcher {
         let record = |bytes: Vec<u8>| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes));
         search.model = search
             .model
-            .load_record(record(model).map_err(bad("model"))?);
-        search.arch = search.arch.load_record(record(arch).map_err(bad("b"))?);
+            .try_load_record(record(model).map_err(bad("model"))?)
+            .map_err(bad("model"))?;
+        search.arch = search
+            .arch
+            .try_load_record(record(arch).map_err(bad("b"))?)
+            .map_err(bad("b"))?;
         search.weight_optim = search
             .weight_optim
             .from_bytes(Bytes::from_bytes_vec(weight_optim))

@@ -1,13 +1,12 @@
 //! The run folder of a search: `config.json`, `metrics.csv`, `genotype.json` (final genotype
 //! and per-epoch history), `normal.svg`, `reduce.svg` and `checkpoint.bin`, each rewritten
-//! atomically after every epoch.
+//! atomically after every epoch. Training runs use the same folder conventions.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::checkpoint::Checkpoint;
-use super::config::SearchConfig;
 use super::trainer::EpochRecord;
 use crate::cell_svg::genotype_svgs;
 use crate::error::{IstaError, Result};
@@ -70,9 +69,14 @@ impl RunDir {
     }
 
     /// Writes `config.json`.
-    pub fn write_config(&self, config: &SearchConfig) -> Result<()> {
+    pub fn write_config<C: Serialize>(&self, config: &C) -> Result<()> {
         let json = serde_json::to_string_pretty(config).expect("the config always serialises");
-        write_atomic(&self.path.join("config.json"), json.as_bytes())
+        self.write("config.json", json.as_bytes())
+    }
+
+    /// Writes the file `name` of the folder atomically.
+    pub fn write(&self, name: &str, contents: &[u8]) -> Result<()> {
+        write_atomic(&self.path.join(name), contents)
     }
 
     /// Writes the metrics, genotypes and drawings of `history`, then the checkpoint.

@@ -13,7 +13,7 @@ use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::architect::{ArchParams, Architect, EpochSupports};
@@ -21,7 +21,7 @@ use super::clip::clip_global_norm;
 use super::config::SearchConfig;
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
-use crate::data::loader::{Batch, BatchPlan, EpochLoader};
+use crate::data::loader::{BatchPlan, EpochLoader};
 use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::cell::NodeWeights;
@@ -105,14 +105,8 @@ pub struct StepReport {
     pub accuracy: f64,
 }
 
-fn batch_tensors(batch: Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-    let images = Tensor::from_data(TensorData::new(batch.images, batch.shape), device); // [B, C, S, S]
-    let n = batch.labels.len();
-    let labels = Tensor::from_data(TensorData::new(batch.labels, [n]), device); // [B]
-    (images, labels)
-}
-
-fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
+/// Correct top-1 predictions of `logits` `[B, classes]` for `labels` `[B]`.
+pub fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
     let predicted = logits.clone().argmax(1).flatten::<1>(0, 1); // [B]
     predicted
         .equal(labels.clone())
@@ -244,7 +238,7 @@ impl Searcher {
                 }
             };
             self.val_cursor.batch += 1;
-            let (x, y) = batch_tensors(val_batch, &self.device);
+            let (x, y) = val_batch.tensors(&self.device);
             let (normal, reduce) = self.supports.weights(&self.arch, false);
             let logits = self.model.forward(x, &normal, &reduce, &mut 0)?;
             let grads =
@@ -254,7 +248,7 @@ impl Searcher {
                 .step(self.config.arch_lr, self.arch.clone(), grads);
 
             // (b) weight step on the train batch, with b fixed.
-            let (x, y) = batch_tensors(batch, &self.device);
+            let (x, y) = batch.tensors(&self.device);
             let count = y.dims()[0];
             let (normal, reduce) = self.supports.weights(&self.arch, true);
             let logits = self.model.forward(x, &normal, &reduce, &mut 0)?;
@@ -319,7 +313,7 @@ impl Searcher {
         let loss = CrossEntropyLossConfig::new().init(&inner);
         let (mut loss_sum, mut seen, mut right) = (0.0, 0usize, 0usize);
         for batch in EpochLoader::start(data.clone(), self.eval_plan.clone(), 0, 0, 0) {
-            let (x, y) = batch_tensors(batch, &inner);
+            let (x, y) = batch.tensors(&inner);
             let count = y.dims()[0];
             let logits = model.forward(x, &normal, &reduce, &mut 0)?;
             right += correct(&logits, &y);

@@ -1,0 +1,144 @@
+//! Checkpoint and run folder of a training run: `config.json`, `metrics.csv`, `genotype.json`,
+//! the cell drawings, `best.model` / `last.model` with their SafeTensors exports, and
+//! `checkpoint.bin` (settings, position, history, model and optimiser), all written atomically.
+
+use std::path::Path;
+
+use burn::module::Module;
+use serde::{Deserialize, Serialize};
+
+use super::config::TrainConfig;
+use super::model_file::{export_safetensors, save_model};
+use super::trainer::{TrainRecord, Trainer};
+use crate::cell_svg::genotype_svgs;
+use crate::error::{IstaError, Result};
+use crate::framed::{self, FileError, FrameKind};
+use crate::search::run_dir::RunDir;
+
+const KIND: FrameKind = FrameKind {
+    magic: b"ISTATRN\x01",
+    name: "training checkpoint",
+};
+
+/// Columns of a training run's metrics.csv.
+pub const TRAIN_METRICS_HEADER: &str = "epoch,train_loss,train_acc,test_loss,test_acc,test_top5,lr,drop_path,seconds,peak_memory_bytes";
+
+/// Everything but the binary records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainCheckpointHeader {
+    /// Settings of the run.
+    pub config: TrainConfig,
+    /// Class names of the data.
+    pub class_names: Vec<String>,
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Per-epoch records so far.
+    pub history: Vec<TrainRecord>,
+}
+
+/// A full training checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainCheckpoint {
+    /// Settings, position and history.
+    pub header: TrainCheckpointHeader,
+    /// Model and optimiser records (Burn's binary format).
+    pub records: [Vec<u8>; 2],
+}
+
+impl TrainCheckpoint {
+    /// Writes atomically to `path`.
+    pub fn save(&self, path: &Path) -> std::result::Result<(), FileError> {
+        framed::save(path, KIND, &self.header, &self.records)
+    }
+
+    /// Reads and checks a checkpoint.
+    pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
+        let (header, records) = framed::load(path, KIND)?;
+        let records: [Vec<u8>; 2] =
+            records
+                .try_into()
+                .map_err(|r: Vec<Vec<u8>>| FileError::Corrupt {
+                    path: path.into(),
+                    kind: KIND.name,
+                    why: format!("{} records, expected 2", r.len()),
+                })?;
+        Ok(Self { header, records })
+    }
+}
+
+/// Index of the best epoch of `history` by test top-1 (the earliest among equals).
+pub fn best_epoch(history: &[TrainRecord]) -> Option<usize> {
+    history
+        .iter()
+        .enumerate()
+        .max_by(|(ia, a), (ib, b)| a.test.top1.total_cmp(&b.test.top1).then(ib.cmp(ia)))
+        .map(|(i, _)| i)
+}
+
+impl Trainer {
+    /// Everything needed to resume, with the run's `history`.
+    pub fn checkpoint(&self, history: &[TrainRecord]) -> Result<TrainCheckpoint> {
+        let bad = |what: &'static str| {
+            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
+        };
+        let model = self
+            .model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(bad("model"))?;
+        let optim = self.optim.into_bytes().map_err(bad("optimiser"))?;
+        Ok(TrainCheckpoint {
+            header: TrainCheckpointHeader {
+                config: self.config.clone(),
+                class_names: self.class_names.clone(),
+                epochs_done: self.epochs_done,
+                history: history.to_vec(),
+            },
+            records: [model.to_vec(), optim.to_vec()],
+        })
+    }
+
+    /// Writes metrics, genotype, drawings, the last model (and the best when the last epoch is
+    /// the best so far) with their exports, then the checkpoint.
+    pub fn write_epoch(&self, run: &RunDir, history: &[TrainRecord]) -> Result<()> {
+        let mut csv = format!("{TRAIN_METRICS_HEADER}\n");
+        for r in history {
+            let peak = r
+                .peak_memory_bytes
+                .map(|b| b.to_string())
+                .unwrap_or_default();
+            csv.push_str(&format!(
+                "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{:.2},{}\n",
+                r.epoch,
+                r.train_loss,
+                r.train_acc,
+                r.test.loss,
+                r.test.top1,
+                r.test.top5,
+                r.lr,
+                r.drop_path,
+                r.seconds,
+                peak
+            ));
+        }
+        run.write("metrics.csv", csv.as_bytes())?;
+        run.write("genotype.json", self.config.genotype.to_json().as_bytes())?;
+        let (normal, reduce) = genotype_svgs(&self.config.genotype);
+        run.write("normal.svg", normal.as_bytes())?;
+        run.write("reduce.svg", reduce.as_bytes())?;
+        if let Some(last) = history.last() {
+            let model = self.eval_model();
+            let header = self.model_header(last.test);
+            save_model(&run.path.join("last.model"), &header, &model)?;
+            export_safetensors(&run.path.join("last.safetensors"), &header, &model)?;
+            if best_epoch(history) == Some(history.len() - 1) {
+                save_model(&run.path.join("best.model"), &header, &model)?;
+                export_safetensors(&run.path.join("best.safetensors"), &header, &model)?;
+            }
+        }
+        self.checkpoint(history)?
+            .save(&run.checkpoint_path())
+            .map_err(|e| IstaError::Checkpoint(e.to_string()))
+    }
+}

@@ -1,0 +1,65 @@
+//! Scoring a network on a data set: loss, top-1 and top-5 accuracy, in eval mode.
+
+use std::sync::Arc;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::{Device, Int, Tensor};
+
+use super::model_file::Scores;
+use crate::data::Dataset;
+use crate::data::loader::{BatchPlan, EpochLoader};
+use crate::model::eval_network::EvalNetwork;
+
+/// Hits of `labels` `[B]` within the top 1 and top 5 of `logits` `[B, classes]`; a label
+/// counts as within the top k when fewer than k classes score strictly higher.
+pub fn top1_top5(logits: Tensor<2>, labels: Tensor<1, Int>) -> (usize, usize) {
+    let [_, classes] = logits.dims();
+    let scores = logits
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 logits");
+    let labels = labels
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("i64 labels");
+    let (mut top1, mut top5) = (0, 0);
+    for (row, &label) in scores.chunks(classes).zip(&labels) {
+        let own = row[label as usize];
+        let higher = row.iter().filter(|&&s| s > own).count();
+        top1 += usize::from(higher < 1);
+        top5 += usize::from(higher < 5);
+    }
+    (top1, top5)
+}
+
+/// Scores of `model` (a plain-device, eval-mode network) on `data` with `plan`;
+/// `progress(done, total)` after each batch.
+pub fn evaluate(
+    model: &EvalNetwork,
+    data: &Arc<Dataset>,
+    plan: &BatchPlan,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Scores {
+    let loss = CrossEntropyLossConfig::new().init(device);
+    let batches = plan.batches(data.len());
+    let (mut loss_sum, mut seen, mut top1, mut top5) = (0.0, 0usize, 0usize, 0usize);
+    for (index, batch) in EpochLoader::start(data.clone(), plan.clone(), 0, 0, 0).enumerate() {
+        let (x, y) = batch.tensors(device);
+        let count = y.dims()[0];
+        let logits = model.forward(x); // [B, classes]
+        loss_sum +=
+            loss.forward(logits.clone(), y.clone()).into_scalar::<f32>() as f64 * count as f64;
+        let (hits1, hits5) = top1_top5(logits, y);
+        (top1, top5, seen) = (top1 + hits1, top5 + hits5, seen + count);
+        progress(index + 1, batches);
+    }
+    let n = seen.max(1) as f64;
+    Scores {
+        loss: loss_sum / n,
+        top1: top1 as f64 / n,
+        top5: top5 as f64 / n,
+    }
+}

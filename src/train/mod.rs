@@ -1,0 +1,7 @@
+//! Training a found architecture from scratch and scoring it (spec §6).
+
+pub mod checkpoint;
+pub mod config;
+pub mod evaluate;
+pub mod model_file;
+pub mod trainer;

@@ -1,0 +1,104 @@
+//! A trained model as one file: the network's config (genotype included), the preprocessing
+//! it expects, its class names and scores, and Burn's record of its weights (BN statistics
+//! included). Also the SafeTensors export that other frameworks read.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::{ModuleRecord, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Bytes, Device};
+use serde::{Deserialize, Serialize};
+
+use crate::data::augment::{Augment, Normalization};
+use crate::error::{IstaError, Result};
+use crate::framed::{self, FileError, FrameKind};
+use crate::model::eval_network::{EvalConfig, EvalNetwork};
+
+const KIND: FrameKind = FrameKind {
+    magic: b"ISTAMDL\x01",
+    name: "ista-nas model file",
+};
+
+/// Test-set scores of a model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Mean cross-entropy (no label smoothing).
+    pub loss: f64,
+    /// Top-1 accuracy.
+    pub top1: f64,
+    /// Top-5 accuracy.
+    pub top5: f64,
+}
+
+/// What a model file says about its network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelHeader {
+    /// The network (genotype, C, L, classes, input channels).
+    pub network: EvalConfig,
+    /// Evaluation preprocessing.
+    pub augment: Augment,
+    /// Normalisation of the training set.
+    pub norm: Normalization,
+    /// Class names, index order.
+    pub class_names: Vec<String>,
+    /// Epochs trained.
+    pub epoch: usize,
+    /// Scores on the test set when saved.
+    pub scores: Scores,
+}
+
+/// Writes `model` with `header` atomically to `path`.
+pub fn save_model(path: &Path, header: &ModelHeader, model: &EvalNetwork) -> Result<()> {
+    let record = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| IstaError::Checkpoint(format!("model record: {e:?}")))?;
+    framed::save(path, KIND, header, &[record.to_vec()]).map_err(file_error)
+}
+
+fn file_error(e: FileError) -> IstaError {
+    match e {
+        FileError::Io { path, source } => IstaError::Io { path, source },
+        corrupt => IstaError::Checkpoint(corrupt.to_string()),
+    }
+}
+
+/// Reads a model file and builds its network on `device`.
+pub fn load_model(path: &Path, device: &Device) -> Result<(ModelHeader, EvalNetwork)> {
+    let (header, records): (ModelHeader, Vec<Vec<u8>>) =
+        framed::load(path, KIND).map_err(file_error)?;
+    let bad = |why: String| IstaError::Checkpoint(format!("{}: {why}", path.display()));
+    header
+        .network
+        .genotype
+        .validate()
+        .map_err(|e| bad(e.to_string()))?;
+    let [record]: [Vec<u8>; 1] = records
+        .try_into()
+        .map_err(|r: Vec<Vec<u8>>| bad(format!("{} records, expected 1", r.len())))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(record))
+        .map_err(|e| bad(format!("weights: {e:?}")))?;
+    let model = EvalNetwork::new(&header.network, device);
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| bad(format!("weights do not fit the network: {e:?}")))?;
+    Ok((header, model))
+}
+
+/// Exports the weights (BN statistics included) as SafeTensors, with the header as JSON in
+/// the metadata key `ista_nas`.
+pub fn export_safetensors(path: &Path, header: &ModelHeader, model: &EvalNetwork) -> Result<()> {
+    let json = serde_json::to_string(header).expect("headers always serialise");
+    let tmp = path.with_extension("tmp");
+    let mut store = SafetensorsStore::from_file(&tmp)
+        .metadata("ista_nas", json)
+        .overwrite(true);
+    model
+        .save_into(&mut store)
+        .map_err(|e| IstaError::Checkpoint(format!("safetensors export: {e}")))?;
+    std::fs::rename(&tmp, path).map_err(|source| IstaError::Io {
+        path: path.into(),
+        source,
+    })
+}

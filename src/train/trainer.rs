@@ -1,0 +1,265 @@
+//! Training a genotype from scratch (spec §6): an explicit loop of SGD steps with the auxiliary
+//! loss, drop path, gradient clipping and a per-epoch schedule; after each epoch, the test
+//! scores in eval mode.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::config::TrainConfig;
+use super::evaluate::{evaluate, top1_top5};
+use super::model_file::{ModelHeader, Scores};
+use crate::data::Dataset;
+use crate::data::augment::{Augment, Normalization};
+use crate::data::loader::{BatchPlan, EpochLoader, mix};
+use crate::error::Result;
+use crate::model::drop_path::DropPath;
+use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+use crate::search::clip::clip_global_norm;
+use crate::search::trainer::StepReport;
+
+/// What one epoch produced (a row of metrics.csv).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss (main head, with label smoothing when set).
+    pub train_loss: f64,
+    /// Training top-1 accuracy.
+    pub train_acc: f64,
+    /// Test-set scores, eval mode.
+    pub test: Scores,
+    /// Learning rate of the epoch.
+    pub lr: f64,
+    /// Drop-path probability of the epoch.
+    pub drop_path: f64,
+    /// Wall-clock seconds (steps and evaluation).
+    pub seconds: f64,
+    /// Peak bytes of the device's memory pools, when the device reports them.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// A training run in progress.
+pub struct Trainer {
+    /// Settings.
+    pub config: TrainConfig,
+    /// Training device (autodiff).
+    pub device: Device,
+    /// The network.
+    pub model: EvalNetwork,
+    /// SGD with momentum.
+    pub optim: ModuleOptimizer,
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// The network's shape.
+    pub network: EvalConfig,
+    /// Class names.
+    pub class_names: Vec<String>,
+    train: Arc<Dataset>,
+    test: Arc<Dataset>,
+    train_plan: BatchPlan,
+    test_plan: BatchPlan,
+    loss: CrossEntropyLoss,
+}
+
+impl Trainer {
+    /// A fresh run on `train`, scored on `test`.
+    pub fn new(
+        config: TrainConfig,
+        train: Dataset,
+        test: Dataset,
+        class_names: Vec<String>,
+        device: &Device,
+    ) -> Self {
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let (mean, std) = train.channel_stats();
+        let norm = Normalization { mean, std };
+        let (train_augment, test_augment) = match config.kind {
+            NetKind::Cifar => (
+                Augment::train(config.image_size, config.cutout),
+                Augment::plain(config.image_size),
+            ),
+            NetKind::Imagenet => {
+                let mut augment = Augment::imagenet_train(config.image_size, config.colour_jitter);
+                augment.cutout = config.cutout;
+                (
+                    augment,
+                    Augment::imagenet_eval(config.eval_resize, config.image_size),
+                )
+            }
+        };
+        let train_plan = BatchPlan {
+            batch_size: config.batch_size,
+            shuffle: true,
+            augment: train_augment,
+            norm,
+        };
+        let test_plan = BatchPlan {
+            shuffle: false,
+            augment: test_augment,
+            ..train_plan.clone()
+        };
+        let network = EvalConfig {
+            kind: config.kind,
+            genotype: config.genotype.clone(),
+            channels: config.channels,
+            layers: config.layers,
+            classes: class_names.len(),
+            in_channels: train.channels,
+            auxiliary: config.auxiliary_weight > 0.0,
+            extra_norms: config.extra_norms,
+        };
+        let model = EvalNetwork::new(&network, &device);
+        let optim = SgdConfig::new()
+            .with_momentum(Some(
+                MomentumConfig::new()
+                    .with_momentum(config.momentum)
+                    .with_dampening(0.0),
+            ))
+            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
+            .init();
+        let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32);
+        let loss = CrossEntropyLossConfig::new()
+            .with_smoothing(smoothing)
+            .init(&device);
+        Self {
+            config,
+            device,
+            model,
+            optim,
+            epochs_done: 0,
+            network,
+            class_names,
+            train: Arc::new(train),
+            test: Arc::new(test),
+            train_plan,
+            test_plan,
+            loss,
+        }
+    }
+
+    /// Batches per epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        self.train_plan.batches(self.train.len())
+    }
+
+    /// Runs the next epoch; `progress` sees every step.
+    pub fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> Result<TrainRecord> {
+        let start = Instant::now();
+        let epoch = self.epochs_done;
+        let (lr, drop_prob) = (self.config.lr_at(epoch), self.config.drop_path_at(epoch));
+        let loader = EpochLoader::start(
+            self.train.clone(),
+            self.train_plan.clone(),
+            self.config.seed,
+            epoch as u64,
+            0,
+        );
+        let batches = self.batches_per_epoch();
+        let (mut loss_sum, mut seen, mut right) = (0.0, 0usize, 0usize);
+        for (index, batch) in loader.enumerate() {
+            let (x, y) = batch.tensors(&self.device);
+            let count = y.dims()[0];
+            let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
+            let (logits, aux) = self
+                .model
+                .forward_train(x, &mut DropPath::new(drop_prob, seed));
+            let main = self.loss.forward(logits.clone(), y.clone());
+            loss_sum += main.clone().into_scalar::<f32>() as f64 * count as f64;
+            let loss = match aux {
+                Some(aux) => {
+                    main + self.loss.forward(aux, y.clone()) * self.config.auxiliary_weight
+                }
+                None => main,
+            };
+            right += top1_top5(logits.inner(), y.inner()).0;
+            seen += count;
+            let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
+            self.model = self.optim.step(lr, self.model.clone(), grads);
+            progress(StepReport {
+                batch: index + 1,
+                batches,
+                loss: loss_sum / seen as f64,
+                accuracy: right as f64 / seen as f64,
+            });
+        }
+        let test = self.evaluate(&mut |_, _| {});
+        self.epochs_done += 1;
+        let peak = self
+            .device
+            .memory_pool_report()
+            .map(|pools| pools.iter().map(|p| p.page_size * p.pages_peak).sum());
+        Ok(TrainRecord {
+            epoch: self.epochs_done,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_acc: right as f64 / seen.max(1) as f64,
+            test,
+            lr,
+            drop_path: drop_prob,
+            seconds: start.elapsed().as_secs_f64(),
+            peak_memory_bytes: peak,
+        })
+    }
+
+    /// Test-set scores of the current weights in eval mode.
+    pub fn evaluate(&self, progress: &mut dyn FnMut(usize, usize)) -> Scores {
+        let inner = self.device.clone().inner();
+        evaluate(
+            &self.model.valid(),
+            &self.test,
+            &self.test_plan,
+            &inner,
+            progress,
+        )
+    }
+
+    /// The model-file header of the current weights with `scores`.
+    pub fn model_header(&self, scores: Scores) -> ModelHeader {
+        ModelHeader {
+            network: self.network.clone(),
+            augment: self.test_plan.augment.clone(),
+            norm: self.test_plan.norm.clone(),
+            class_names: self.class_names.clone(),
+            epoch: self.epochs_done,
+            scores,
+        }
+    }
+
+    /// The eval-mode network (plain device), for saving and export.
+    pub fn eval_model(&self) -> EvalNetwork {
+        self.model.valid()
+    }
+
+    /// Continues from the records of a checkpoint.
+    pub fn restore(&mut self, model: Vec<u8>, optim: Vec<u8>, epochs_done: usize) -> Result<()> {
+        use crate::error::IstaError;
+        use burn::store::ModuleRecord;
+        use burn::tensor::Bytes;
+        let bad = |what: &'static str| {
+            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
+        };
+        let record =
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(model)).map_err(bad("model"))?;
+        self.model = self
+            .model
+            .clone()
+            .try_load_record(record)
+            .map_err(bad("model"))?;
+        self.optim = self
+            .optim
+            .clone()
+            .from_bytes(Bytes::from_bytes_vec(optim))
+            .map_err(bad("optimiser"))?;
+        self.epochs_done = epochs_done;
+        Ok(())
+    }
+}
