@@ -17,6 +17,12 @@ struct Cli {
 enum Command {
     /// Search for a cell architecture with two-stage ISTA-NAS (default: a short search on the embedded data).
     Search(commands::search::SearchArgs),
+    /// Train a genotype from scratch (default: a short run on the embedded data; --preset cifar / imagenet for the paper's protocols).
+    Train(commands::train::TrainArgs),
+    /// Score a saved model on a test set: top-1, top-5, loss.
+    Eval(commands::eval::EvalArgs),
+    /// Inspect genotypes: `genotype show NAME|FILE` prints the cells and network sizes (--json: the genotype file).
+    Genotype(commands::genotype::GenotypeArgs),
     /// Sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
     Recover(commands::recover::RecoverArgs),
     /// Show the adapter that `--device` selects.
@@ -29,12 +35,23 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => commands::search::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Genotype(args) => commands::genotype::run(args),
         Command::Recover(args) => commands::recover::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Data(args) => commands::data::run(args),
     };
     if let Err(error) = result {
-        eprintln!("error: {error:#}");
+        // The chain of causes, skipping those whose text a message already quotes.
+        let mut message = error.to_string();
+        for cause in error.chain().skip(1) {
+            let cause = cause.to_string();
+            if !message.contains(&cause) {
+                message = format!("{message}: {cause}");
+            }
+        }
+        eprintln!("error: {message}");
         std::process::exit(1);
     }
 }

@@ -1,11 +1,11 @@
 //! `ista-nas data`: read a data set (or the embedded one) and summarise it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use ista_nas::data::{DataFormat, Dataset, embedded, load};
+use ista_nas::data::{DataFormat, Dataset, Splits, embedded, load};
 
 /// Options of `ista-nas data`.
 #[derive(Args, Debug)]
@@ -35,15 +35,18 @@ fn describe(name: &str, data: &Dataset, class_names: &[String]) {
     );
 }
 
+/// Reads `data` (or the embedded set when `None`) with an error naming the folder.
+pub fn read_splits(data: Option<&Path>, format: Option<DataFormat>) -> anyhow::Result<Splits> {
+    match data {
+        Some(path) => load(path, format).with_context(|| format!("reading {}", path.display())),
+        None => embedded().context("reading the embedded data set"),
+    }
+}
+
 /// Runs `ista-nas data`.
 pub fn run(args: DataArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let splits = match &args.data {
-        Some(path) => {
-            load(path, args.format).with_context(|| format!("reading {}", path.display()))?
-        }
-        None => embedded().context("reading the embedded data set")?,
-    };
+    let splits = read_splits(args.data.as_deref(), args.format)?;
     println!(
         "data: {} (read in {:.1} s)",
         splits.source,

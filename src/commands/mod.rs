@@ -2,5 +2,8 @@
 
 pub mod data;
 pub mod device;
+pub mod eval;
+pub mod genotype;
 pub mod recover;
 pub mod search;
+pub mod train;

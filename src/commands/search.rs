@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use ista_nas::data::{DataFormat, Splits, embedded, load};
+use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::config::SearchConfig;
@@ -130,15 +130,6 @@ fn check(config: &SearchConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_data(config: &SearchConfig) -> anyhow::Result<Splits> {
-    match &config.data {
-        Some(path) => {
-            load(Path::new(path), config.format).with_context(|| format!("reading {path}"))
-        }
-        None => embedded().context("reading the embedded data set"),
-    }
-}
-
 fn print_epoch(r: &EpochRecord, epochs: usize) {
     let mem = r
         .peak_memory_bytes
@@ -187,7 +178,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             (run, None, config)
         }
     };
-    let splits = read_data(&config)?;
+    let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
     let train = match config.train_images {
         Some(n) => splits.train.slice(0..n.min(splits.train.len())),
         None => splits.train.clone(),

@@ -1,0 +1,91 @@
+//! `ista-nas genotype show`: a genotype's cells and the size of its evaluation networks.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use ista_nas::genotype::Genotype;
+use ista_nas::model::complexity::complexity;
+use ista_nas::model::eval_network::{EvalConfig, NetKind};
+
+/// Options of `ista-nas genotype`.
+#[derive(Args, Debug)]
+pub struct GenotypeArgs {
+    #[command(subcommand)]
+    command: GenotypeCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum GenotypeCommand {
+    /// Print a genotype's cells and the parameters of its CIFAR (C=36, L=20) and ImageNet (C=48, L=14) networks.
+    Show(ShowArgs),
+}
+
+/// Options of `ista-nas genotype show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET) or a genotype JSON file.
+    pub genotype: String,
+    /// Print the genotype as the project's JSON (what --genotype FILE reads) instead.
+    #[arg(long)]
+    pub json: bool,
+    /// Count the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE.
+    #[arg(long)]
+    pub one_stage_net: bool,
+    /// Classes of the CIFAR network.
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
+}
+
+fn print_cell(name: &str, picks: &[(String, usize)], concat: &[usize]) {
+    println!("{name} cell (output: concat of states {concat:?}):");
+    let per_node = picks.len() / ista_nas::primitives::STEPS;
+    for (node, chunk) in picks.chunks(per_node).enumerate() {
+        let terms: Vec<String> = chunk
+            .iter()
+            .map(|(op, input)| format!("{op}(state {input})"))
+            .collect();
+        println!("  state {} = {}", node + 2, terms.join(" + "));
+    }
+}
+
+/// Runs `ista-nas genotype`.
+pub fn run(args: GenotypeArgs) -> anyhow::Result<()> {
+    let GenotypeCommand::Show(args) = args.command;
+    let genotype = Genotype::load(&args.genotype).context("cannot read the genotype")?;
+    if args.json {
+        println!("{}", genotype.to_json());
+        return Ok(());
+    }
+    let extra_norms =
+        args.one_stage_net || args.genotype.eq_ignore_ascii_case("ISTA_NAS_ONE_STAGE");
+    print_cell("normal", &genotype.normal, &genotype.normal_concat);
+    print_cell("reduce", &genotype.reduce, &genotype.reduce_concat);
+    let style = if extra_norms {
+        " (one-stage net: BN after pool and identity ops)"
+    } else {
+        ""
+    };
+    for (kind, channels, layers, classes, input) in [
+        (NetKind::Cifar, 36, 20, args.classes, 32),
+        (NetKind::Imagenet, 48, 14, 1000, 224),
+    ] {
+        let config = EvalConfig {
+            kind,
+            genotype: genotype.clone(),
+            channels,
+            layers,
+            classes,
+            in_channels: 3,
+            auxiliary: true,
+            extra_norms,
+        };
+        let counts = complexity(&config, input);
+        println!(
+            "{kind:?} network C={channels} L={layers}, {classes} classes{style}: {} parameters ({:.3} M) without the auxiliary head, {} with it; {:.1} M multiply-adds per {input}x{input} image",
+            counts.params,
+            counts.params as f64 / 1e6,
+            counts.params + counts.aux_params,
+            counts.multiply_adds as f64 / 1e6
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! `ista-nas train`: train a genotype from scratch with the paper's protocol (or a short run
+//! on the embedded data), with a run folder, progress bars, best/last models and resume.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use ista_nas::data::DataFormat;
+use ista_nas::genotype::Genotype;
+use ista_nas::model::eval_network::NetKind;
+use ista_nas::search::run_dir::RunDir;
+use ista_nas::train::checkpoint::{TrainCheckpoint, best_epoch};
+use ista_nas::train::config::TrainConfig;
+use ista_nas::train::trainer::{TrainRecord, Trainer};
+
+/// Starting points for the settings.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TrainPreset {
+    /// A short run of a small net (C=8, L=5, 3 epochs, 2,048 images, batch 64, lr 0.1) on the embedded data.
+    Quick,
+    /// The CIFAR-10 protocol: C=36, L=20, auxiliary 0.4, 600 epochs, batch 96, lr 0.025 cosine, cutout 16, drop path 0.2.
+    Cifar,
+    /// The ImageNet protocol: C=48, L=14, 250 epochs, batch 1024, lr 0.5 (5 warm-up epochs, linear decay), label smoothing 0.1.
+    Imagenet,
+}
+
+/// Options of `ista-nas train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Compute device: auto, vulkan, metal, dx12, or cpu.
+    #[arg(long, value_enum, default_value_t = ista_nas::device::DeviceChoice::Auto)]
+    pub device: ista_nas::device::DeviceChoice,
+    /// The architecture: a built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET) or a genotype JSON file (e.g. a search's genotype.json).
+    #[arg(long, default_value = "ISTA_NAS")]
+    pub genotype: String,
+    /// Settings to start from; the options below override them.
+    #[arg(long, value_enum, default_value_t = TrainPreset::Quick)]
+    pub preset: TrainPreset,
+    /// Data folder (IDX, CIFAR-10 binary or ImageFolder with train/ and test/); default: the embedded Fashion-MNIST subset.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Layout of `--data`; detected when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// Run folder (default: runs/train-<seed>-<unix time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the stopped run in this folder (its settings come from its checkpoint).
+    #[arg(long, conflicts_with_all = ["out", "data", "format", "genotype", "preset", "epochs", "batch_size", "seed", "channels", "layers"])]
+    pub resume: Option<PathBuf>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed of weights, data order, augmentation and drop path.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Initial channels C.
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Cells L.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Use only the first N training images.
+    #[arg(long)]
+    pub train_images: Option<usize>,
+    /// Score on only the first N test images.
+    #[arg(long)]
+    pub test_images: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Auxiliary-head loss weight (0 removes the head).
+    #[arg(long)]
+    pub auxiliary_weight: Option<f64>,
+    /// Final drop-path probability (rises linearly from 0).
+    #[arg(long)]
+    pub drop_path: Option<f64>,
+    /// Cutout side in pixels (0: none).
+    #[arg(long)]
+    pub cutout: Option<usize>,
+    /// SGD weight decay.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Label smoothing (0: none).
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
+    /// Warm-up epochs (ImageNet schedule).
+    #[arg(long)]
+    pub warmup_epochs: Option<usize>,
+    /// Network input side in pixels (smaller images are centred on zeros).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Build the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE.
+    #[arg(long)]
+    pub one_stage_net: bool,
+}
+
+impl TrainArgs {
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        let genotype = Genotype::load(&self.genotype).context("--genotype")?;
+        let mut c = match self.preset {
+            TrainPreset::Quick => TrainConfig::quick(genotype),
+            TrainPreset::Cifar => TrainConfig::cifar(genotype),
+            TrainPreset::Imagenet => TrainConfig::imagenet(genotype),
+        };
+        if let Some(path) = &self.data {
+            c.data = Some(path.display().to_string());
+            c.train_images = None;
+        }
+        c.format = self.format.or(c.format);
+        c.epochs = self.epochs.unwrap_or(c.epochs);
+        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
+        c.seed = self.seed.unwrap_or(c.seed);
+        c.channels = self.channels.unwrap_or(c.channels);
+        c.layers = self.layers.unwrap_or(c.layers);
+        c.train_images = self.train_images.or(c.train_images);
+        c.test_images = self.test_images.or(c.test_images);
+        c.lr = self.lr.unwrap_or(c.lr);
+        c.auxiliary_weight = self.auxiliary_weight.unwrap_or(c.auxiliary_weight);
+        c.drop_path = self.drop_path.unwrap_or(c.drop_path);
+        c.cutout = self
+            .cutout
+            .map(|s| (s > 0).then_some(s))
+            .unwrap_or(c.cutout);
+        c.weight_decay = self.weight_decay.unwrap_or(c.weight_decay);
+        c.label_smoothing = self.label_smoothing.unwrap_or(c.label_smoothing);
+        c.warmup_epochs = self.warmup_epochs.unwrap_or(c.warmup_epochs);
+        c.image_size = self.image_size.unwrap_or(c.image_size);
+        c.extra_norms =
+            self.one_stage_net || self.genotype.eq_ignore_ascii_case("ISTA_NAS_ONE_STAGE");
+        Ok(c)
+    }
+}
+
+fn check(c: &TrainConfig) -> anyhow::Result<()> {
+    if c.epochs == 0 || c.batch_size == 0 || c.channels == 0 || c.layers < 3 {
+        bail!("--epochs, --batch-size and --channels must be at least 1, --layers at least 3");
+    }
+    if !c.channels.is_multiple_of(2) {
+        bail!("--channels must be even (FactorizedReduce halves it)");
+    }
+    if !(0.0..1.0).contains(&c.drop_path) || !(0.0..1.0).contains(&c.label_smoothing) {
+        bail!("--drop-path and --label-smoothing must lie in [0, 1)");
+    }
+    if c.kind == NetKind::Imagenet && c.warmup_epochs >= c.epochs {
+        bail!("--warmup-epochs must be fewer than --epochs");
+    }
+    Ok(())
+}
+
+fn print_epoch(r: &TrainRecord, epochs: usize) {
+    let mem = r
+        .peak_memory_bytes
+        .map(|b| format!(", peak pool memory {:.1} MiB", b as f64 / 1048576.0))
+        .unwrap_or_default();
+    println!(
+        "epoch {}/{epochs}: train loss {:.4} acc {:.2} %, test loss {:.4} top-1 {:.2} % top-5 {:.2} %, lr {:.5}, drop path {:.3}, {:.1} s{mem}",
+        r.epoch,
+        r.train_loss,
+        100.0 * r.train_acc,
+        r.test.loss,
+        100.0 * r.test.top1,
+        100.0 * r.test.top5,
+        r.lr,
+        r.drop_path,
+        r.seconds
+    );
+}
+
+/// Runs `ista-nas train`.
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let selected = super::device::open(args.device)?;
+    let (run, checkpoint, config) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir { path: dir.clone() };
+            let checkpoint =
+                TrainCheckpoint::load(&run.checkpoint_path()).context("cannot resume")?;
+            println!(
+                "resuming {} after epoch {}",
+                dir.display(),
+                checkpoint.header.epochs_done
+            );
+            let config = checkpoint.header.config.clone();
+            config
+                .genotype
+                .validate()
+                .context("the checkpoint's genotype")?;
+            check(&config)?;
+            (run, Some(checkpoint), config)
+        }
+        None => {
+            let config = args.config()?;
+            check(&config)?;
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let path = args
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("runs/train-{}-{stamp}", config.seed)));
+            let run = RunDir::create(&path)?;
+            run.write_config(&config)?;
+            (run, None, config)
+        }
+    };
+    let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
+    let take = |data: &ista_nas::data::Dataset, n: Option<usize>| match n {
+        Some(n) => data.slice(0..n.min(data.len())),
+        None => data.clone(),
+    };
+    let (train, test) = (
+        take(&splits.train, config.train_images),
+        take(&splits.test, config.test_images),
+    );
+    if config.kind == NetKind::Cifar && train.height.max(train.width) > config.image_size {
+        bail!(
+            "images are {}x{}, larger than --image-size {}; raise it or use --preset imagenet",
+            train.height,
+            train.width,
+            config.image_size
+        );
+    }
+    println!(
+        "data: {} — {} training and {} test images, {} classes",
+        splits.source,
+        train.len(),
+        test.len(),
+        splits.class_names.len()
+    );
+    let mut history = checkpoint
+        .as_ref()
+        .map(|c| c.header.history.clone())
+        .unwrap_or_default();
+    let mut trainer = Trainer::new(
+        config.clone(),
+        train,
+        test,
+        splits.class_names.clone(),
+        &selected.device,
+    );
+    if let Some(c) = checkpoint {
+        let [model, optim] = c.records;
+        trainer.restore(model, optim, c.header.epochs_done)?;
+    }
+    let counts = ista_nas::model::complexity::complexity(&trainer.network, config.image_size);
+    println!(
+        "train: {:?} net C={} L={}, {} parameters (+{} auxiliary), {} epochs of {} batches of {}; run folder {}",
+        config.kind,
+        config.channels,
+        config.layers,
+        counts.params,
+        counts.aux_params,
+        config.epochs,
+        trainer.batches_per_epoch(),
+        config.batch_size,
+        run.path.display()
+    );
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    while trainer.epochs_done < config.epochs {
+        let bar = ProgressBar::new(trainer.batches_per_epoch() as u64)
+            .with_style(style.clone())
+            .with_prefix(format!(
+                "epoch {}/{}",
+                trainer.epochs_done + 1,
+                config.epochs
+            ));
+        let record = trainer.run_epoch(&mut |step| {
+            bar.set_position(step.batch as u64);
+            bar.set_message(format!(
+                "loss {:.4} acc {:.1} %",
+                step.loss,
+                100.0 * step.accuracy
+            ));
+        })?;
+        bar.finish_and_clear();
+        print_epoch(&record, config.epochs);
+        history.push(record);
+        trainer.write_epoch(&run, &history)?;
+    }
+    if let Some(best) = best_epoch(&history) {
+        let r = &history[best];
+        println!(
+            "best: epoch {} with test top-1 {:.2} % (best.model)",
+            r.epoch,
+            100.0 * r.test.top1
+        );
+    }
+    println!(
+        "results in {}: best.model, last.model (+ .safetensors), metrics.csv, genotype.json, config.json, checkpoint.bin",
+        run.path.display()
+    );
+    Ok(())
+}
