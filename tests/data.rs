@@ -289,3 +289,48 @@ fn loader_covers_each_image_once_and_replays_exactly() {
     let mut partial = EpochLoader::start(data, plan, 7, 5, 0);
     assert!(partial.next().is_some());
 }
+
+#[test]
+fn imagenet_crops_stay_inside_the_image() {
+    use ista_nas::data::resample::{centre_region, random_resized_region};
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    for _ in 0..500 {
+        let (top, left, h, w) = random_resized_region(300, 400, &mut rng);
+        assert!(top >= 0.0 && left >= 0.0 && top + h <= 300.0 && left + w <= 400.0);
+        let area = h * w / (300.0 * 400.0);
+        assert!((0.07..=1.0).contains(&area), "area fraction {area}");
+        assert!((0.74..=1.36).contains(&(w / h)), "aspect {}", w / h);
+    }
+    // Resize 256 / centre crop 224 of a 512×384 image keeps the centred 336×336 square.
+    assert_eq!(
+        centre_region(384, 512, 256, 224),
+        (24.0, 88.0, 336.0, 336.0)
+    );
+}
+
+#[test]
+fn resampling_the_whole_image_at_its_size_is_exact() {
+    use ista_nas::data::resample::resample;
+    let image: Vec<u8> = (0..3 * 6 * 6).map(|i| (i * 7 % 256) as u8).collect();
+    let out = resample(&image, (3, 6, 6), (0.0, 0.0, 6.0, 6.0), 6, false);
+    let expected: Vec<f32> = image.iter().map(|&p| p as f32 / 255.0).collect();
+    assert!(out.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6));
+    let flipped = resample(&image, (3, 6, 6), (0.0, 0.0, 6.0, 6.0), 6, true);
+    assert_eq!(flipped[0], expected[5]);
+}
+
+#[test]
+fn colour_jitter_stays_in_range_and_zero_strength_is_identity() {
+    use ista_nas::data::resample::colour_jitter;
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let original: Vec<f32> = (0..3 * 16).map(|i| (i as f32 / 47.0).fract()).collect();
+    let mut same = original.clone();
+    colour_jitter(&mut same, 3, 0.0, &mut rng);
+    assert_eq!(same, original);
+    let mut changed = original.clone();
+    colour_jitter(&mut changed, 3, 0.4, &mut rng);
+    assert_ne!(changed, original);
+    assert!(changed.iter().all(|v| (0.0..=1.0).contains(v)));
+}
