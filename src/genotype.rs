@@ -226,13 +226,18 @@ impl Genotype {
         Ok(())
     }
 
-    /// Parses and validates genotype JSON (`origin` names it in errors).
+    /// Parses and validates genotype JSON (`origin` names it in errors); a search's
+    /// `genotype.json` (`{"final": …, "history": …}`) gives its final genotype.
     pub fn from_json(text: &str, origin: &str) -> Result<Genotype, GenotypeError> {
-        let genotype: Genotype =
-            serde_json::from_str(text).map_err(|source| GenotypeError::Json {
-                path: origin.into(),
-                source,
-            })?;
+        let json = |source| GenotypeError::Json {
+            path: origin.into(),
+            source,
+        };
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(json)?;
+        if let Some(last) = value.get_mut("final") {
+            value = last.take();
+        }
+        let genotype: Genotype = serde_json::from_value(value).map_err(json)?;
         genotype.validate()?;
         Ok(genotype)
     }

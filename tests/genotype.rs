@@ -90,3 +90,14 @@ fn svg_draws_every_pick_and_the_output() {
     assert!(reduce.contains("reduction cell"));
     assert!(cell_svg("x", &[], &[]).ends_with("</svg>\n"));
 }
+
+#[test]
+fn a_search_runs_genotype_file_gives_its_final_genotype() {
+    let last = Genotype::builtin("ISTA_NAS").unwrap();
+    let first = Genotype::builtin("DARTS_V2").unwrap();
+    let file = serde_json::json!({
+        "final": last,
+        "history": [{"epoch": 1, "genotype": first}, {"epoch": 2, "genotype": last}],
+    });
+    assert_eq!(Genotype::from_json(&file.to_string(), "run").unwrap(), last);
+}
