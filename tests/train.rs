@@ -2,12 +2,24 @@
 
 mod common;
 
+use std::sync::{Mutex, MutexGuard};
+
 use ista_nas::data::{Dataset, embedded};
 use ista_nas::genotype::Genotype;
 use ista_nas::train::checkpoint::TrainCheckpoint;
 use ista_nas::train::config::TrainConfig;
 use ista_nas::train::model_file::{export_safetensors, load_model, save_model};
 use ista_nas::train::trainer::{TrainRecord, Trainer};
+
+/// Weights are drawn from the device's seeded RNG, which every run in the process shares, so
+/// the tests that build networks take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A tiny net exercising every training feature: auxiliary head, drop path, cutout.
 fn tiny() -> TrainConfig {
@@ -18,6 +30,7 @@ fn tiny() -> TrainConfig {
         batch_size: 32,
         train_images: Some(192),
         test_images: Some(64),
+        auxiliary_weight: 0.4,
         drop_path: 0.2,
         cutout: Some(8),
         ..TrainConfig::quick(Genotype::builtin("ISTA_NAS").unwrap())
@@ -47,6 +60,7 @@ fn untimed(mut r: TrainRecord) -> TrainRecord {
 
 #[test]
 fn resume_matches_an_uninterrupted_run() {
+    let _serial = serial();
     let config = tiny();
     let mut straight = trainer(&config);
     let first = straight.run_epoch(&mut |_| {}).unwrap();
@@ -78,6 +92,7 @@ fn resume_matches_an_uninterrupted_run() {
 
 #[test]
 fn model_files_round_trip_and_export_safetensors() {
+    let _serial = serial();
     let config = TrainConfig {
         epochs: 1,
         ..tiny()
@@ -129,6 +144,7 @@ fn model_files_round_trip_and_export_safetensors() {
 
 #[test]
 fn malformed_model_files_are_clear_errors() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let device = common::vulkan();
     let path = dir.path().join("bad.model");
@@ -159,6 +175,7 @@ fn malformed_model_files_are_clear_errors() {
 
 #[test]
 fn imagenet_protocol_trains_a_step_on_small_images() {
+    let _serial = serial();
     let config = TrainConfig {
         channels: 4,
         layers: 3,

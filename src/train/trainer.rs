@@ -70,7 +70,8 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run on `train`, scored on `test`.
+    /// A fresh run on `train`, scored on `test`. The weights come from the device's RNG seeded
+    /// with the run's seed; runs built concurrently in one process share that RNG.
     pub fn new(
         config: TrainConfig,
         train: Dataset,
