@@ -84,6 +84,31 @@ pub fn save<H: Serialize>(
     })
 }
 
+/// Reads a file of `kind` that must hold exactly `N` records.
+pub fn load_exact<H: DeserializeOwned, const N: usize>(
+    path: &Path,
+    kind: FrameKind,
+) -> Result<(H, [Vec<u8>; N]), FileError> {
+    let (header, records) = load(path, kind)?;
+    let records = records
+        .try_into()
+        .map_err(|r: Vec<Vec<u8>>| FileError::Corrupt {
+            path: path.into(),
+            kind: kind.name,
+            why: format!("{} records, expected {N}", r.len()),
+        })?;
+    Ok((header, records))
+}
+
+impl From<FileError> for crate::error::IstaError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Io { path, source } => Self::Io { path, source },
+            corrupt => Self::Checkpoint(corrupt.to_string()),
+        }
+    }
+}
+
 /// Reads and checks a file of `kind`: its header and records.
 pub fn load<H: DeserializeOwned>(
     path: &Path,

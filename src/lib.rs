@@ -10,6 +10,7 @@ pub mod genotype;
 pub mod kernels;
 pub mod model;
 pub mod primitives;
+pub mod records;
 pub mod search;
 pub mod sparse;
 pub mod train;

@@ -6,15 +6,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::Device;
 
 use super::config::SearchConfig;
 use super::trainer::{EpochRecord, Searcher, ValCursor};
 use crate::data::Dataset;
-use crate::error::IstaError;
 use crate::framed::{self, FrameKind};
+use crate::records::{load_module, load_optimiser, module_bytes, optimiser_bytes};
 
 /// Why a checkpoint could not be written or read.
 pub use crate::framed::FileError as CheckpointError;
@@ -54,15 +52,7 @@ impl Checkpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
-        let (header, records) = framed::load(path, KIND)?;
-        let records: [Vec<u8>; 4] =
-            records
-                .try_into()
-                .map_err(|r: Vec<Vec<u8>>| CheckpointError::Corrupt {
-                    path: path.into(),
-                    kind: KIND.name,
-                    why: format!("{} records, expected 4", r.len()),
-                })?;
+        let (header, records) = framed::load_exact(path, KIND)?;
         Ok(Checkpoint { header, records })
     }
 }
@@ -70,31 +60,11 @@ impl Checkpoint {
 impl Searcher {
     /// Everything needed to resume, with the run's `history`.
     pub fn checkpoint(&self, history: &[EpochRecord]) -> crate::error::Result<Checkpoint> {
-        let kernel = |what: &str| {
-            let what = what.to_string();
-            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
-        };
         let records = [
-            self.model
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(kernel("model"))?
-                .to_vec(),
-            self.arch
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(kernel("b"))?
-                .to_vec(),
-            self.weight_optim
-                .into_bytes()
-                .map_err(kernel("weight optimiser"))?
-                .to_vec(),
-            self.arch_optim
-                .into_bytes()
-                .map_err(kernel("b optimiser"))?
-                .to_vec(),
+            module_bytes(&self.model, "model")?,
+            module_bytes(&self.arch, "b")?,
+            optimiser_bytes(&self.weight_optim, "weight optimiser")?,
+            optimiser_bytes(&self.arch_optim, "b optimiser")?,
         ];
         Ok(Checkpoint {
             header: CheckpointHeader {
@@ -122,27 +92,12 @@ impl Searcher {
             classes,
             device,
         )?;
-        let bad = |what: &'static str| {
-            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
-        };
         let [model, arch, weight_optim, arch_optim] = checkpoint.records;
-        let record = |bytes: Vec<u8>| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes));
-        search.model = search
-            .model
-            .try_load_record(record(model).map_err(bad("model"))?)
-            .map_err(bad("model"))?;
-        search.arch = search
-            .arch
-            .try_load_record(record(arch).map_err(bad("b"))?)
-            .map_err(bad("b"))?;
-        search.weight_optim = search
-            .weight_optim
-            .from_bytes(Bytes::from_bytes_vec(weight_optim))
-            .map_err(bad("weight optimiser"))?;
-        search.arch_optim = search
-            .arch_optim
-            .from_bytes(Bytes::from_bytes_vec(arch_optim))
-            .map_err(bad("b optimiser"))?;
+        search.model = load_module(search.model, model, "model")?;
+        search.arch = load_module(search.arch, arch, "b")?;
+        search.weight_optim =
+            load_optimiser(&search.weight_optim, weight_optim, "weight optimiser")?;
+        search.arch_optim = load_optimiser(&search.arch_optim, arch_optim, "b optimiser")?;
         search.epochs_done = checkpoint.header.epochs_done;
         search.val_cursor = checkpoint.header.val_cursor;
         search.supports = search.architect.recover(&search.arch, &search.device)?;

@@ -121,6 +121,6 @@ impl RunDir {
         }
         checkpoint
             .save(&self.checkpoint_path())
-            .map_err(|e| IstaError::Checkpoint(e.to_string()))
+            .map_err(IstaError::from)
     }
 }

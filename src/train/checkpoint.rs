@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use burn::module::Module;
+use crate::records::{module_bytes, optimiser_bytes};
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
@@ -53,15 +53,7 @@ impl TrainCheckpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
-        let (header, records) = framed::load(path, KIND)?;
-        let records: [Vec<u8>; 2] =
-            records
-                .try_into()
-                .map_err(|r: Vec<Vec<u8>>| FileError::Corrupt {
-                    path: path.into(),
-                    kind: KIND.name,
-                    why: format!("{} records, expected 2", r.len()),
-                })?;
+        let (header, records) = framed::load_exact(path, KIND)?;
         Ok(Self { header, records })
     }
 }
@@ -78,16 +70,8 @@ pub fn best_epoch(history: &[TrainRecord]) -> Option<usize> {
 impl Trainer {
     /// Everything needed to resume, with the run's `history`.
     pub fn checkpoint(&self, history: &[TrainRecord]) -> Result<TrainCheckpoint> {
-        let bad = |what: &'static str| {
-            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
-        };
-        let model = self
-            .model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(bad("model"))?;
-        let optim = self.optim.into_bytes().map_err(bad("optimiser"))?;
+        let model = module_bytes(&self.model, "model")?;
+        let optim = optimiser_bytes(&self.optim, "optimiser")?;
         Ok(TrainCheckpoint {
             header: TrainCheckpointHeader {
                 config: self.config.clone(),
@@ -95,7 +79,7 @@ impl Trainer {
                 epochs_done: self.epochs_done,
                 history: history.to_vec(),
             },
-            records: [model.to_vec(), optim.to_vec()],
+            records: [model, optim],
         })
     }
 
@@ -139,6 +123,6 @@ impl Trainer {
         }
         self.checkpoint(history)?
             .save(&run.checkpoint_path())
-            .map_err(|e| IstaError::Checkpoint(e.to_string()))
+            .map_err(IstaError::from)
     }
 }

@@ -4,15 +4,15 @@
 
 use std::path::Path;
 
-use burn::module::Module;
-use burn::store::{ModuleRecord, ModuleSnapshot, SafetensorsStore};
-use burn::tensor::{Bytes, Device};
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::data::augment::{Augment, Normalization};
 use crate::error::{IstaError, Result};
-use crate::framed::{self, FileError, FrameKind};
+use crate::framed::{self, FrameKind};
 use crate::model::eval_network::{EvalConfig, EvalNetwork};
+use crate::records::{load_module, module_bytes};
 
 const KIND: FrameKind = FrameKind {
     magic: b"ISTAMDL\x01",
@@ -49,40 +49,25 @@ pub struct ModelHeader {
 
 /// Writes `model` with `header` atomically to `path`.
 pub fn save_model(path: &Path, header: &ModelHeader, model: &EvalNetwork) -> Result<()> {
-    let record = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| IstaError::Checkpoint(format!("model record: {e:?}")))?;
-    framed::save(path, KIND, header, &[record.to_vec()]).map_err(file_error)
-}
-
-fn file_error(e: FileError) -> IstaError {
-    match e {
-        FileError::Io { path, source } => IstaError::Io { path, source },
-        corrupt => IstaError::Checkpoint(corrupt.to_string()),
-    }
+    let record = module_bytes(model, "model record")?;
+    Ok(framed::save(path, KIND, header, &[record])?)
 }
 
 /// Reads a model file and builds its network on `device`.
 pub fn load_model(path: &Path, device: &Device) -> Result<(ModelHeader, EvalNetwork)> {
-    let (header, records): (ModelHeader, Vec<Vec<u8>>) =
-        framed::load(path, KIND).map_err(file_error)?;
+    let (header, [record]): (ModelHeader, _) = framed::load_exact(path, KIND)?;
     let bad = |why: String| IstaError::Checkpoint(format!("{}: {why}", path.display()));
     header
         .network
         .genotype
         .validate()
         .map_err(|e| bad(e.to_string()))?;
-    let [record]: [Vec<u8>; 1] = records
-        .try_into()
-        .map_err(|r: Vec<Vec<u8>>| bad(format!("{} records, expected 1", r.len())))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(record))
-        .map_err(|e| bad(format!("weights: {e:?}")))?;
     let model = EvalNetwork::new(&header.network, device);
-    let model = model
-        .try_load_record(record)
-        .map_err(|e| bad(format!("weights do not fit the network: {e:?}")))?;
+    let model = load_module(model, record, "weights").map_err(|e| {
+        bad(format!(
+            "weights do not fit the network (or are corrupt): {e}"
+        ))
+    })?;
     Ok((header, model))
 }
 

@@ -22,6 +22,7 @@ use crate::data::loader::{BatchPlan, EpochLoader, mix};
 use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+use crate::records::{load_module, load_optimiser};
 use crate::search::clip::clip_global_norm;
 use crate::search::trainer::StepReport;
 
@@ -242,24 +243,8 @@ impl Trainer {
 
     /// Continues from the records of a checkpoint.
     pub fn restore(&mut self, model: Vec<u8>, optim: Vec<u8>, epochs_done: usize) -> Result<()> {
-        use crate::error::IstaError;
-        use burn::store::ModuleRecord;
-        use burn::tensor::Bytes;
-        let bad = |what: &'static str| {
-            move |e: burn::store::RecordError| IstaError::Checkpoint(format!("{what}: {e:?}"))
-        };
-        let record =
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(model)).map_err(bad("model"))?;
-        self.model = self
-            .model
-            .clone()
-            .try_load_record(record)
-            .map_err(bad("model"))?;
-        self.optim = self
-            .optim
-            .clone()
-            .from_bytes(Bytes::from_bytes_vec(optim))
-            .map_err(bad("optimiser"))?;
+        self.model = load_module(self.model.clone(), model, "model")?;
+        self.optim = load_optimiser(&self.optim, optim, "optimiser")?;
         self.epochs_done = epochs_done;
         Ok(())
     }

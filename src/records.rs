@@ -1,0 +1,43 @@
+//! Burn module and optimiser records as bytes (the records inside checkpoints and model
+//! files), with failures as typed errors naming what was being saved or restored.
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::{ModuleRecord, RecordError};
+use burn::tensor::Bytes;
+
+use crate::error::{IstaError, Result};
+
+fn record_error(what: &str) -> impl Fn(RecordError) -> IstaError + '_ {
+    move |e| IstaError::Checkpoint(format!("{what}: {e:?}"))
+}
+
+/// The record of `module` (parameters and BN statistics) as bytes.
+pub fn module_bytes<M: Module>(module: &M, what: &str) -> Result<Vec<u8>> {
+    let bytes = module.clone().into_record().into_bytes();
+    Ok(bytes.map_err(record_error(what))?.to_vec())
+}
+
+/// `module` with the record in `bytes` applied; an error when the record does not fit it.
+pub fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(record_error(what))?;
+    module.try_load_record(record).map_err(record_error(what))
+}
+
+/// The state of `optimiser` (momentum or moment buffers) as bytes.
+pub fn optimiser_bytes(optimiser: &ModuleOptimizer, what: &str) -> Result<Vec<u8>> {
+    Ok(optimiser.into_bytes().map_err(record_error(what))?.to_vec())
+}
+
+/// `optimiser` with the state in `bytes`.
+pub fn load_optimiser(
+    optimiser: &ModuleOptimizer,
+    bytes: Vec<u8>,
+    what: &str,
+) -> Result<ModuleOptimizer> {
+    optimiser
+        .clone()
+        .from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(record_error(what))
+}
