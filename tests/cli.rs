@@ -1,27 +1,8 @@
 //! The `ista-nas` binary: help text, device selection and bad input (clear error, non-zero exit, no panic).
 
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ista-nas"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_clean_failure(out: &Output, expected: &str) {
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "should fail: {stderr}");
-    assert!(
-        stderr.contains(expected),
-        "stderr lacks {expected:?}: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
-}
+use common::{assert_clean_failure, run, text};
 
 #[test]
 fn help_explains_the_device_choices() {

@@ -1,5 +1,7 @@
-//! Shared test helpers: the Vulkan adapter (lavapipe in CI) and random data.
+//! Shared test helpers: the Vulkan adapter (lavapipe in CI), random data, and running the binary.
 #![allow(dead_code)]
+
+use std::process::{Command, Output};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use ista_nas::device::{DeviceChoice, select_device};
@@ -43,4 +45,28 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
         .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// Runs the `ista-nas` binary with `args`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ista-nas"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The command failed with `expected` in its error output, and did not panic.
+pub fn assert_clean_failure(out: &Output, expected: &str) {
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "should fail: {stderr}");
+    assert!(
+        stderr.contains(expected),
+        "stderr lacks {expected:?}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
 }
