@@ -216,3 +216,11 @@ pub fn runs_wgsl(device: &Device) -> bool {
         burn::backend::DispatchDevice::Cube(_)
     )
 }
+
+/// Peak bytes held by the device's memory pools so far (Burn's page high-water mark), when the
+/// device reports its pools.
+pub fn peak_pool_bytes(device: &Device) -> Option<u64> {
+    device
+        .memory_pool_report()
+        .map(|pools| pools.iter().map(|p| p.page_size * p.pages_peak).sum())
+}

@@ -168,6 +168,21 @@ impl Genotype {
         })
     }
 
+    /// The picks and concatenated states of the reduction cell, or of the normal cell.
+    pub fn cell(&self, reduction: bool) -> (&[Edge], &[usize]) {
+        if reduction {
+            (&self.reduce, &self.reduce_concat)
+        } else {
+            (&self.normal, &self.normal_concat)
+        }
+    }
+
+    /// True for the name of the one-stage genotype, whose network has an extra BN after pool
+    /// and identity ops.
+    pub fn names_one_stage(name: &str) -> bool {
+        name.eq_ignore_ascii_case("ISTA_NAS_ONE_STAGE")
+    }
+
     /// The genotype of per-node supports (coefficient k = input k / 7, op k % 7), largest first.
     pub fn from_supports(normal: &[Vec<usize>], reduce: &[Vec<usize>]) -> Genotype {
         let picks = |supports: &[Vec<usize>]| -> Vec<Edge> {

@@ -9,6 +9,7 @@ pub mod framed;
 pub mod genotype;
 pub mod kernels;
 pub mod model;
+pub mod optim;
 pub mod primitives;
 pub mod records;
 pub mod search;

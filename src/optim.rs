@@ -1,9 +1,80 @@
-//! Gradient clipping by the global L2 norm over all parameters (as PyTorch's
-//! `clip_grad_norm_`; Burn's own clipping acts on each parameter separately).
+//! The weight optimiser as the PyTorch code runs it: SGD with undampened momentum and weight
+//! decay, gradient clipping by the global L2 norm over all parameters (`clip_grad_norm_`;
+//! Burn's own clipping acts on each parameter separately), and the running loss and accuracy
+//! of an epoch's steps.
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Tensor;
+
+/// SGD with momentum (dampening 0, as PyTorch; Burn defaults to 0.1) and weight decay.
+pub fn sgd(momentum: f64, weight_decay: f64) -> ModuleOptimizer {
+    SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(momentum)
+                .with_dampening(0.0),
+        ))
+        .with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)))
+        .init()
+}
+
+/// Progress of one step, for the caller's progress bar.
+#[derive(Clone, Copy, Debug)]
+pub struct StepReport {
+    /// Batch index within the epoch.
+    pub batch: usize,
+    /// Batches in the epoch.
+    pub batches: usize,
+    /// Mean training loss so far this epoch.
+    pub loss: f64,
+    /// Training accuracy so far this epoch.
+    pub accuracy: f64,
+}
+
+/// Running mean loss and accuracy over batches of an epoch or an evaluation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepStats {
+    loss_sum: f64,
+    seen: usize,
+    right: usize,
+}
+
+impl StepStats {
+    /// Adds a batch of `count` images with mean loss `loss`, `right` of them predicted correctly.
+    pub fn add(&mut self, loss: f64, count: usize, right: usize) {
+        self.loss_sum += loss * count as f64;
+        self.seen += count;
+        self.right += right;
+    }
+
+    /// Mean loss so far (0 before any batch).
+    pub fn loss(&self) -> f64 {
+        self.loss_sum / self.seen.max(1) as f64
+    }
+
+    /// Accuracy so far (0 before any batch).
+    pub fn accuracy(&self) -> f64 {
+        self.right as f64 / self.seen.max(1) as f64
+    }
+
+    /// Images seen so far.
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    /// The report after batch `batch` of `batches`.
+    pub fn report(&self, batch: usize, batches: usize) -> StepReport {
+        StepReport {
+            batch,
+            batches,
+            loss: self.loss(),
+            accuracy: self.accuracy(),
+        }
+    }
+}
 
 struct SquaredNorm<'a> {
     grads: &'a GradientsParams,

@@ -57,12 +57,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot load --model {}", args.model.display()))?;
     let splits = super::data::read_splits(args.data.as_deref(), args.format)?;
     let data = match args.split {
-        Split::Test => splits.test,
-        Split::Train => splits.train,
-    };
-    let data = match args.images {
-        Some(n) => data.slice(0..n.min(data.len())),
-        None => data,
+        Split::Test => splits.test.first(args.images),
+        Split::Train => splits.train.first(args.images),
     };
     let net = &header.network;
     if data.channels != net.in_channels || splits.class_names.len() != net.classes {

@@ -55,8 +55,7 @@ pub fn run(args: GenotypeArgs) -> anyhow::Result<()> {
         println!("{}", genotype.to_json());
         return Ok(());
     }
-    let extra_norms =
-        args.one_stage_net || args.genotype.eq_ignore_ascii_case("ISTA_NAS_ONE_STAGE");
+    let extra_norms = args.one_stage_net || Genotype::names_one_stage(&args.genotype);
     print_cell("normal", &genotype.normal, &genotype.normal_concat);
     print_cell("reduce", &genotype.reduce, &genotype.reduce_concat);
     let style = if extra_norms {

@@ -5,5 +5,6 @@ pub mod device;
 pub mod eval;
 pub mod genotype;
 pub mod recover;
+pub mod run_folder;
 pub mod search;
 pub mod train;

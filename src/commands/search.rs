@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::search::checkpoint::Checkpoint;
@@ -13,6 +12,8 @@ use ista_nas::search::run_dir::RunDir;
 use ista_nas::search::trainer::{EpochRecord, Searcher};
 use ista_nas::sparse::measurement::MeasurementKind;
 use ista_nas::sparse::recovery::RecoverySolver;
+
+use super::run_folder::{self, epoch_bar, show_step};
 
 /// Starting points for the settings.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -165,25 +166,12 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         None => {
             let config = args.config();
             check(&config)?;
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let path = args
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("runs/search-{}-{stamp}", config.seed)));
-            let run = RunDir::create(&path)?;
-            run.write_config(&config)?;
+            let run = run_folder::create(args.out.clone(), "search", config.seed, &config)?;
             (run, None, config)
         }
     };
     let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
-    let train = match config.train_images {
-        Some(n) => splits.train.slice(0..n.min(splits.train.len())),
-        None => splits.train.clone(),
-    };
-    let (weights, arch) = train.split_half();
+    let (weights, arch) = splits.train.first(config.train_images).split_half();
     println!(
         "data: {} — {} images for weights, {} for the architecture, {} classes",
         splits.source,
@@ -212,25 +200,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         config.batch_size,
         run.path.display()
     );
-    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-        .expect("valid template")
-        .progress_chars("=> ");
     while search.epochs_done < config.epochs {
-        let bar = ProgressBar::new(search.batches_per_epoch() as u64)
-            .with_style(style.clone())
-            .with_prefix(format!(
-                "epoch {}/{}",
-                search.epochs_done + 1,
-                config.epochs
-            ));
-        let record = search.run_epoch(&mut |step| {
-            bar.set_position(step.batch as u64);
-            bar.set_message(format!(
-                "loss {:.4} acc {:.1} %",
-                step.loss,
-                100.0 * step.accuracy
-            ));
-        })?;
+        let bar = epoch_bar(
+            search.epochs_done,
+            config.epochs,
+            search.batches_per_epoch(),
+        );
+        let record = search.run_epoch(&mut |step| show_step(&bar, step))?;
         bar.finish_and_clear();
         print_epoch(&record, config.epochs);
         if record.recovery_unconverged > 0 {

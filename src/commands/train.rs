@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use ista_nas::data::DataFormat;
 use ista_nas::genotype::Genotype;
 use ista_nas::model::eval_network::NetKind;
 use ista_nas::search::run_dir::RunDir;
-use ista_nas::train::checkpoint::{TrainCheckpoint, best_epoch};
+use ista_nas::train::checkpoint::{TrainCheckpoint, best_epoch, write_genotype};
 use ista_nas::train::config::TrainConfig;
 use ista_nas::train::trainer::{TrainRecord, Trainer};
+
+use super::run_folder::{self, epoch_bar, show_step};
 
 /// Starting points for the settings.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -130,8 +131,7 @@ impl TrainArgs {
         c.label_smoothing = self.label_smoothing.unwrap_or(c.label_smoothing);
         c.warmup_epochs = self.warmup_epochs.unwrap_or(c.warmup_epochs);
         c.image_size = self.image_size.unwrap_or(c.image_size);
-        c.extra_norms =
-            self.one_stage_net || self.genotype.eq_ignore_ascii_case("ISTA_NAS_ONE_STAGE");
+        c.extra_norms = self.one_stage_net || Genotype::names_one_stage(&self.genotype);
         Ok(c)
     }
 }
@@ -195,27 +195,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         None => {
             let config = args.config()?;
             check(&config)?;
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let path = args
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("runs/train-{}-{stamp}", config.seed)));
-            let run = RunDir::create(&path)?;
-            run.write_config(&config)?;
+            let run = run_folder::create(args.out.clone(), "train", config.seed, &config)?;
+            write_genotype(&run, &config.genotype)?;
             (run, None, config)
         }
     };
     let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
-    let take = |data: &ista_nas::data::Dataset, n: Option<usize>| match n {
-        Some(n) => data.slice(0..n.min(data.len())),
-        None => data.clone(),
-    };
     let (train, test) = (
-        take(&splits.train, config.train_images),
-        take(&splits.test, config.test_images),
+        splits.train.first(config.train_images),
+        splits.test.first(config.test_images),
     );
     if config.kind == NetKind::Cifar && train.height.max(train.width) > config.image_size {
         bail!(
@@ -260,25 +248,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         config.batch_size,
         run.path.display()
     );
-    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-        .expect("valid template")
-        .progress_chars("=> ");
     while trainer.epochs_done < config.epochs {
-        let bar = ProgressBar::new(trainer.batches_per_epoch() as u64)
-            .with_style(style.clone())
-            .with_prefix(format!(
-                "epoch {}/{}",
-                trainer.epochs_done + 1,
-                config.epochs
-            ));
-        let record = trainer.run_epoch(&mut |step| {
-            bar.set_position(step.batch as u64);
-            bar.set_message(format!(
-                "loss {:.4} acc {:.1} %",
-                step.loss,
-                100.0 * step.accuracy
-            ));
-        })?;
+        let bar = epoch_bar(
+            trainer.epochs_done,
+            config.epochs,
+            trainer.batches_per_epoch(),
+        );
+        let record = trainer.run_epoch(&mut |step| show_step(&bar, step))?;
         bar.finish_and_clear();
         print_epoch(&record, config.epochs);
         history.push(record);

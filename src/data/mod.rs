@@ -62,6 +62,11 @@ impl Dataset {
         }
     }
 
+    /// The first `n` images (all of them when `n` is `None` or exceeds the set).
+    pub fn first(&self, n: Option<usize>) -> Dataset {
+        self.slice(0..n.map_or(self.len(), |n| n.min(self.len())))
+    }
+
     /// The search split: first half for weights, second half for the architecture (spec §4).
     pub fn split_half(&self) -> (Dataset, Dataset) {
         let half = self.len() / 2;

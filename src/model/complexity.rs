@@ -2,7 +2,6 @@
 //! the network is built (spec §8 quotes parameters without the auxiliary head).
 
 use super::eval_network::{EvalConfig, NetKind};
-use crate::genotype::Edge;
 
 /// Size of an evaluation network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +27,17 @@ fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
     (a.0 + b.0, a.1 + b.1)
 }
 
+/// ReLU, 1×1 conv, BN.
+fn relu_conv_bn(c_in: u64, c_out: u64, side: u64) -> (u64, u64) {
+    add(conv(c_in, c_out, 1, side, 1), bn(c_out))
+}
+
+/// Two 1×1 stride-2 convs to C_out/2 each, concatenated, BN; `side_out` after the stride.
+fn factorized_reduce(c_in: u64, c_out: u64, side_out: u64) -> (u64, u64) {
+    let half = conv(c_in, c_out / 2, 1, side_out, 1);
+    add(add(half, half), bn(c_out))
+}
+
 fn op(name: &str, c: u64, stride: u64, side_out: u64, extra_norms: bool) -> (u64, u64) {
     let dil = |k: u64| {
         add(
@@ -40,10 +50,7 @@ fn op(name: &str, c: u64, stride: u64, side_out: u64, extra_norms: bool) -> (u64
         "max_pool_3x3" | "avg_pool_3x3" => (0, 0),
         "skip_connect" if stride == 1 && extra_norms => bn(c),
         "skip_connect" if stride == 1 => (0, 0),
-        "skip_connect" => add(
-            conv(c, c / 2, 1, side_out, 1),
-            add(conv(c, c / 2, 1, side_out, 1), bn(c)),
-        ),
+        "skip_connect" => factorized_reduce(c, c, side_out),
         "sep_conv_3x3" => add(dil(3), dil(3)),
         "sep_conv_5x5" => add(dil(5), dil(5)),
         "dil_conv_3x3" => dil(3),
@@ -77,7 +84,6 @@ pub fn complexity(config: &EvalConfig, input: usize) -> Complexity {
     };
     let mut c_curr = c;
     let mut aux_params = 0;
-    let g = &config.genotype;
     for i in 0..config.layers {
         let reduction = config.is_reduction(i);
         if reduction {
@@ -85,26 +91,16 @@ pub fn complexity(config: &EvalConfig, input: usize) -> Complexity {
         }
         let side_in = prev.1;
         let side_out = if reduction { side_in / 2 } else { side_in };
+        let preprocess0 = if reduction_prev {
+            factorized_reduce(prev_prev.0, c_curr, side_in)
+        } else {
+            relu_conv_bn(prev_prev.0, c_curr, side_in)
+        };
         total = add(
             total,
-            if reduction_prev {
-                add(
-                    add(
-                        conv(prev_prev.0, c_curr / 2, 1, side_in, 1),
-                        conv(prev_prev.0, c_curr / 2, 1, side_in, 1),
-                    ),
-                    bn(c_curr),
-                )
-            } else {
-                add(conv(prev_prev.0, c_curr, 1, side_in, 1), bn(c_curr))
-            },
+            add(preprocess0, relu_conv_bn(prev.0, c_curr, side_in)),
         );
-        total = add(total, add(conv(prev.0, c_curr, 1, side_in, 1), bn(c_curr)));
-        let (picks, concat): (&[Edge], &[usize]) = if reduction {
-            (&g.reduce, &g.reduce_concat)
-        } else {
-            (&g.normal, &g.normal_concat)
-        };
+        let (picks, concat) = config.genotype.cell(reduction);
         for (name, input) in picks {
             let stride = if reduction && *input < 2 { 2 } else { 1 };
             total = add(
@@ -114,7 +110,7 @@ pub fn complexity(config: &EvalConfig, input: usize) -> Complexity {
         }
         reduction_prev = reduction;
         (prev_prev, prev) = (prev, (concat.len() as u64 * c_curr, side_out));
-        if i == 2 * config.layers / 3 && config.auxiliary {
+        if i == config.aux_cell() && config.auxiliary {
             let norm2 = if config.kind == NetKind::Cifar {
                 2 * 768
             } else {

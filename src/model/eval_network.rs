@@ -16,6 +16,11 @@ use super::norm::Norm;
 use super::ops::{OpStyle, conv};
 use crate::genotype::Genotype;
 
+/// Index of the cell after which the auxiliary head sits in a net of `layers` cells.
+fn aux_cell(layers: usize) -> usize {
+    2 * layers / 3
+}
+
 /// Which evaluation network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +56,11 @@ impl EvalConfig {
     /// True when cell `i` is a reduction cell.
     pub fn is_reduction(&self, i: usize) -> bool {
         i == self.layers / 3 || i == 2 * self.layers / 3
+    }
+
+    /// Index of the cell the auxiliary head reads (2L/3).
+    pub fn aux_cell(&self) -> usize {
+        aux_cell(self.layers)
     }
 
     /// The op style of the cells.
@@ -137,7 +147,6 @@ pub struct EvalNetwork {
     stem1: Option<StemStage>,
     cells: Vec<EvalCell>,
     aux: Option<AuxHead>,
-    aux_after: usize,
     classifier: Linear,
 }
 
@@ -168,19 +177,13 @@ impl EvalNetwork {
             }
         };
         let (mut c_prev_prev, mut c_prev, mut c_curr) = (c_stem, c_stem, c);
-        let aux_after = 2 * config.layers / 3;
         let (mut cells, mut aux) = (Vec::with_capacity(config.layers), None);
-        let g = &config.genotype;
         for i in 0..config.layers {
             let reduction = config.is_reduction(i);
             if reduction {
                 c_curr *= 2;
             }
-            let (picks, concat) = if reduction {
-                (&g.reduce, &g.reduce_concat)
-            } else {
-                (&g.normal, &g.normal_concat)
-            };
+            let (picks, concat) = config.genotype.cell(reduction);
             let channels = (c_prev_prev, c_prev, c_curr);
             let cell = EvalCell::new(
                 picks,
@@ -194,7 +197,7 @@ impl EvalNetwork {
             reduction_prev = reduction;
             (c_prev_prev, c_prev) = (c_prev, cell.multiplier() * c_curr);
             cells.push(cell);
-            if i == aux_after && config.auxiliary {
+            if i == config.aux_cell() && config.auxiliary {
                 aux = Some(AuxHead::new(c_prev, config.classes, config.kind, device));
             }
         }
@@ -203,7 +206,6 @@ impl EvalNetwork {
             stem1,
             cells,
             aux,
-            aux_after,
             classifier: LinearConfig::new(c_prev, config.classes).init(device),
         }
     }
@@ -225,7 +227,7 @@ impl EvalNetwork {
         for (i, cell) in self.cells.iter().enumerate() {
             let next = cell.forward(s0, s1.clone(), drop.as_deref_mut());
             (s0, s1) = (s1, next);
-            if i == self.aux_after
+            if i == aux_cell(self.cells.len())
                 && drop.is_some()
                 && let Some(aux) = &self.aux
             {

@@ -74,6 +74,18 @@ impl RunDir {
         self.write("config.json", json.as_bytes())
     }
 
+    /// Copies the file `from` of the folder to `to`, atomically.
+    pub fn copy(&self, from: &str, to: &str) -> Result<()> {
+        let target = self.path.join(to);
+        let tmp = target.with_extension("tmp");
+        let io = |source| IstaError::Io {
+            path: target.clone(),
+            source,
+        };
+        std::fs::copy(self.path.join(from), &tmp).map_err(io)?;
+        std::fs::rename(&tmp, &target).map_err(io)
+    }
+
     /// Writes the file `name` of the folder atomically.
     pub fn write(&self, name: &str, contents: &[u8]) -> Result<()> {
         write_atomic(&self.path.join(name), contents)

@@ -11,21 +11,21 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::architect::{ArchParams, Architect, EpochSupports};
-use super::clip::clip_global_norm;
 use super::config::SearchConfig;
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::data::loader::{BatchPlan, EpochLoader};
+use crate::device::peak_pool_bytes;
 use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::cell::NodeWeights;
 use crate::model::network::{NetworkConfig, SearchNetwork};
+use crate::optim::{StepReport, StepStats, clip_global_norm, sgd};
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -92,21 +92,7 @@ pub struct Searcher {
     loss: CrossEntropyLoss,
 }
 
-/// Progress of one step, for the caller's progress bar.
-#[derive(Clone, Copy, Debug)]
-pub struct StepReport {
-    /// Batch index within the epoch.
-    pub batch: usize,
-    /// Batches in the epoch.
-    pub batches: usize,
-    /// Mean training loss so far this epoch.
-    pub loss: f64,
-    /// Training accuracy so far this epoch.
-    pub accuracy: f64,
-}
-
-/// Correct top-1 predictions of `logits` `[B, classes]` for `labels` `[B]`.
-pub fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
+fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
     let predicted = logits.clone().argmax(1).flatten::<1>(0, 1); // [B]
     predicted
         .equal(labels.clone())
@@ -157,14 +143,7 @@ impl Searcher {
             config.seed.wrapping_add(1),
         );
         let supports = architect.recover(&arch, &device)?;
-        let weight_optim = SgdConfig::new()
-            .with_momentum(Some(
-                MomentumConfig::new()
-                    .with_momentum(config.momentum)
-                    .with_dampening(0.0),
-            ))
-            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-            .init();
+        let weight_optim = sgd(config.momentum, config.weight_decay);
         let arch_optim = AdamConfig::new()
             .with_beta_1(config.arch_beta1)
             .with_beta_2(config.arch_beta2)
@@ -223,7 +202,7 @@ impl Searcher {
         );
         let batches = self.batches_per_epoch();
         let mut val = self.val_loader();
-        let (mut loss_sum, mut seen, mut right) = (0.0, 0usize, 0usize);
+        let mut stats = StepStats::default();
         for (index, batch) in train.enumerate() {
             // (a) architecture step on the next val batch (the val iterator cycles).
             let val_batch = match val.next() {
@@ -252,19 +231,13 @@ impl Searcher {
             let count = y.dims()[0];
             let (normal, reduce) = self.supports.weights(&self.arch, true);
             let logits = self.model.forward(x, &normal, &reduce, &mut 0)?;
-            right += correct(&logits, &y);
+            let right = correct(&logits, &y);
             let loss = self.loss.forward(logits, y);
-            loss_sum += loss.clone().into_scalar::<f32>() as f64 * count as f64;
-            seen += count;
+            stats.add(loss.clone().into_scalar::<f32>() as f64, count, right);
             let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
             clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
             self.model = self.weight_optim.step(lr, self.model.clone(), grads);
-            progress(StepReport {
-                batch: index + 1,
-                batches,
-                loss: loss_sum / seen as f64,
-                accuracy: right as f64 / seen as f64,
-            });
+            progress(stats.report(index + 1, batches));
         }
         let used = self.supports.clone();
         let (val_loss, val_acc) = self.evaluate(&self.val, &used)?;
@@ -277,20 +250,16 @@ impl Searcher {
                 |s: &Vec<usize>| s.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
             cell.iter().map(node).collect::<Vec<_>>().join(";")
         };
-        let peak = self
-            .device
-            .memory_pool_report()
-            .map(|pools| pools.iter().map(|p| p.page_size * p.pages_peak).sum());
         Ok(EpochRecord {
             epoch: self.epochs_done,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_acc: right as f64 / seen.max(1) as f64,
+            train_loss: stats.loss(),
+            train_acc: stats.accuracy(),
             val_loss,
             val_acc,
             lr,
             supports: format!("{}|{}", fmt(&normal), fmt(&reduce)),
             seconds: start.elapsed().as_secs_f64(),
-            peak_memory_bytes: peak,
+            peak_memory_bytes: peak_pool_bytes(&self.device),
             genotype: self.supports.genotype(),
             recovery_unconverged: self.supports.unconverged,
         })
@@ -311,18 +280,18 @@ impl Searcher {
         };
         let (normal, reduce) = (plain(normal), plain(reduce));
         let loss = CrossEntropyLossConfig::new().init(&inner);
-        let (mut loss_sum, mut seen, mut right) = (0.0, 0usize, 0usize);
+        let mut stats = StepStats::default();
         for batch in EpochLoader::start(data.clone(), self.eval_plan.clone(), 0, 0, 0) {
             let (x, y) = batch.tensors(&inner);
             let count = y.dims()[0];
             let logits = model.forward(x, &normal, &reduce, &mut 0)?;
-            right += correct(&logits, &y);
-            loss_sum += loss.forward(logits, y).into_scalar::<f32>() as f64 * count as f64;
-            seen += count;
+            let right = correct(&logits, &y);
+            stats.add(
+                loss.forward(logits, y).into_scalar::<f32>() as f64,
+                count,
+                right,
+            );
         }
-        Ok((
-            loss_sum / seen.max(1) as f64,
-            right as f64 / seen.max(1) as f64,
-        ))
+        Ok((stats.loss(), stats.accuracy()))
     }
 }

@@ -13,6 +13,7 @@ use super::trainer::{TrainRecord, Trainer};
 use crate::cell_svg::genotype_svgs;
 use crate::error::{IstaError, Result};
 use crate::framed::{self, FileError, FrameKind};
+use crate::genotype::Genotype;
 use crate::search::run_dir::RunDir;
 
 const KIND: FrameKind = FrameKind {
@@ -58,6 +59,14 @@ impl TrainCheckpoint {
     }
 }
 
+/// Writes the trained genotype and its drawings into a new run folder.
+pub fn write_genotype(run: &RunDir, genotype: &Genotype) -> Result<()> {
+    run.write("genotype.json", genotype.to_json().as_bytes())?;
+    let (normal, reduce) = genotype_svgs(genotype);
+    run.write("normal.svg", normal.as_bytes())?;
+    run.write("reduce.svg", reduce.as_bytes())
+}
+
 /// Index of the best epoch of `history` by test top-1 (the earliest among equals).
 pub fn best_epoch(history: &[TrainRecord]) -> Option<usize> {
     history
@@ -83,8 +92,8 @@ impl Trainer {
         })
     }
 
-    /// Writes metrics, genotype, drawings, the last model (and the best when the last epoch is
-    /// the best so far) with their exports, then the checkpoint.
+    /// Writes the metrics, the last model (and the best when the last epoch is the best so
+    /// far) with their exports, then the checkpoint.
     pub fn write_epoch(&self, run: &RunDir, history: &[TrainRecord]) -> Result<()> {
         let mut csv = format!("{TRAIN_METRICS_HEADER}\n");
         for r in history {
@@ -107,18 +116,14 @@ impl Trainer {
             ));
         }
         run.write("metrics.csv", csv.as_bytes())?;
-        run.write("genotype.json", self.config.genotype.to_json().as_bytes())?;
-        let (normal, reduce) = genotype_svgs(&self.config.genotype);
-        run.write("normal.svg", normal.as_bytes())?;
-        run.write("reduce.svg", reduce.as_bytes())?;
         if let Some(last) = history.last() {
             let model = self.eval_model();
             let header = self.model_header(last.test);
             save_model(&run.path.join("last.model"), &header, &model)?;
             export_safetensors(&run.path.join("last.safetensors"), &header, &model)?;
             if best_epoch(history) == Some(history.len() - 1) {
-                save_model(&run.path.join("best.model"), &header, &model)?;
-                export_safetensors(&run.path.join("best.safetensors"), &header, &model)?;
+                run.copy("last.model", "best.model")?;
+                run.copy("last.safetensors", "best.safetensors")?;
             }
         }
         self.checkpoint(history)?

@@ -9,6 +9,7 @@ use super::model_file::Scores;
 use crate::data::Dataset;
 use crate::data::loader::{BatchPlan, EpochLoader};
 use crate::model::eval_network::EvalNetwork;
+use crate::optim::StepStats;
 
 /// Hits of `labels` `[B]` within the top 1 and top 5 of `logits` `[B, classes]`; a label
 /// counts as within the top k when fewer than k classes score strictly higher.
@@ -45,21 +46,20 @@ pub fn evaluate(
 ) -> Scores {
     let loss = CrossEntropyLossConfig::new().init(device);
     let batches = plan.batches(data.len());
-    let (mut loss_sum, mut seen, mut top1, mut top5) = (0.0, 0usize, 0usize, 0usize);
+    let (mut stats, mut top5) = (StepStats::default(), 0usize);
     for (index, batch) in EpochLoader::start(data.clone(), plan.clone(), 0, 0, 0).enumerate() {
         let (x, y) = batch.tensors(device);
         let count = y.dims()[0];
         let logits = model.forward(x); // [B, classes]
-        loss_sum +=
-            loss.forward(logits.clone(), y.clone()).into_scalar::<f32>() as f64 * count as f64;
+        let mean_loss = loss.forward(logits.clone(), y.clone()).into_scalar::<f32>() as f64;
         let (hits1, hits5) = top1_top5(logits, y);
-        (top1, top5, seen) = (top1 + hits1, top5 + hits5, seen + count);
+        stats.add(mean_loss, count, hits1);
+        top5 += hits5;
         progress(index + 1, batches);
     }
-    let n = seen.max(1) as f64;
     Scores {
-        loss: loss_sum / n,
-        top1: top1 as f64 / n,
-        top5: top5 as f64 / n,
+        loss: stats.loss(),
+        top1: stats.accuracy(),
+        top5: top5 as f64 / stats.seen().max(1) as f64,
     }
 }

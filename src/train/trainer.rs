@@ -7,9 +7,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -19,12 +17,12 @@ use super::model_file::{ModelHeader, Scores};
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::data::loader::{BatchPlan, EpochLoader, mix};
+use crate::device::peak_pool_bytes;
 use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+use crate::optim::{StepReport, StepStats, clip_global_norm, sgd};
 use crate::records::{load_module, load_optimiser};
-use crate::search::clip::clip_global_norm;
-use crate::search::trainer::StepReport;
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,14 +118,7 @@ impl Trainer {
             extra_norms: config.extra_norms,
         };
         let model = EvalNetwork::new(&network, &device);
-        let optim = SgdConfig::new()
-            .with_momentum(Some(
-                MomentumConfig::new()
-                    .with_momentum(config.momentum)
-                    .with_dampening(0.0),
-            ))
-            .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-            .init();
+        let optim = sgd(config.momentum, config.weight_decay);
         let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32);
         let loss = CrossEntropyLossConfig::new()
             .with_smoothing(smoothing)
@@ -166,7 +157,7 @@ impl Trainer {
             0,
         );
         let batches = self.batches_per_epoch();
-        let (mut loss_sum, mut seen, mut right) = (0.0, 0usize, 0usize);
+        let mut stats = StepStats::default();
         for (index, batch) in loader.enumerate() {
             let (x, y) = batch.tensors(&self.device);
             let count = y.dims()[0];
@@ -175,40 +166,30 @@ impl Trainer {
                 .model
                 .forward_train(x, &mut DropPath::new(drop_prob, seed));
             let main = self.loss.forward(logits.clone(), y.clone());
-            loss_sum += main.clone().into_scalar::<f32>() as f64 * count as f64;
+            let main_loss = main.clone().into_scalar::<f32>() as f64;
             let loss = match aux {
                 Some(aux) => {
                     main + self.loss.forward(aux, y.clone()) * self.config.auxiliary_weight
                 }
                 None => main,
             };
-            right += top1_top5(logits.inner(), y.inner()).0;
-            seen += count;
+            stats.add(main_loss, count, top1_top5(logits.inner(), y.inner()).0);
             let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
             clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
             self.model = self.optim.step(lr, self.model.clone(), grads);
-            progress(StepReport {
-                batch: index + 1,
-                batches,
-                loss: loss_sum / seen as f64,
-                accuracy: right as f64 / seen as f64,
-            });
+            progress(stats.report(index + 1, batches));
         }
         let test = self.evaluate(&mut |_, _| {});
         self.epochs_done += 1;
-        let peak = self
-            .device
-            .memory_pool_report()
-            .map(|pools| pools.iter().map(|p| p.page_size * p.pages_peak).sum());
         Ok(TrainRecord {
             epoch: self.epochs_done,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_acc: right as f64 / seen.max(1) as f64,
+            train_loss: stats.loss(),
+            train_acc: stats.accuracy(),
             test,
             lr,
             drop_path: drop_prob,
             seconds: start.elapsed().as_secs_f64(),
-            peak_memory_bytes: peak,
+            peak_memory_bytes: peak_pool_bytes(&self.device),
         })
     }
 

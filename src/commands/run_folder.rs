@@ -1,0 +1,46 @@
+//! What the long-running commands (search, train) share: a new run folder and per-epoch
+//! progress bars.
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ista_nas::optim::StepReport;
+use ista_nas::search::run_dir::RunDir;
+use serde::Serialize;
+
+/// Creates the run folder `out` (default: runs/<kind>-<seed>-<unix time>) with its config.json.
+pub fn create(
+    out: Option<PathBuf>,
+    kind: &str,
+    seed: u64,
+    config: &impl Serialize,
+) -> anyhow::Result<RunDir> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("runs/{kind}-{seed}-{stamp}")));
+    let run = RunDir::create(&path)?;
+    run.write_config(config)?;
+    Ok(run)
+}
+
+/// The progress bar of epoch `done + 1` of `epochs`, over `batches` steps.
+pub fn epoch_bar(done: usize, epochs: usize, batches: usize) -> ProgressBar {
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    ProgressBar::new(batches as u64)
+        .with_style(style)
+        .with_prefix(format!("epoch {}/{epochs}", done + 1))
+}
+
+/// Shows a step's position and running loss and accuracy on `bar`.
+pub fn show_step(bar: &ProgressBar, step: StepReport) {
+    bar.set_position(step.batch as u64);
+    bar.set_message(format!(
+        "loss {:.4} acc {:.1} %",
+        step.loss,
+        100.0 * step.accuracy
+    ));
+}
