@@ -162,4 +162,112 @@ fn bad_train_and_eval_input_is_a_clear_error() {
         &run(&["train", "--resume", "/no/such/run"]),
         "cannot resume",
     );
+    // Valid JSON that names an op outside the search space.
+    let unknown_op = dir.path().join("unknown.json");
+    let json = ista_nas::genotype::Genotype::builtin("ISTA_NAS")
+        .unwrap()
+        .to_json()
+        .replace("sep_conv_5x5", "conv_9x9");
+    std::fs::write(&unknown_op, json).unwrap();
+    assert_clean_failure(
+        &run(&["train", "--genotype", unknown_op.to_str().unwrap()]),
+        "unknown op \"conv_9x9\"",
+    );
+    for (args, expected) in [
+        (
+            &["train", "--epochs", "0"][..],
+            "--epochs, --batch-size and --channels",
+        ),
+        (&["train", "--channels", "5"], "--channels must be even"),
+        (&["train", "--layers", "2"], "--layers at least 3"),
+        (&["train", "--label-smoothing", "1"], "--label-smoothing"),
+        (
+            &[
+                "train",
+                "--preset",
+                "imagenet",
+                "--epochs",
+                "3",
+                "--warmup-epochs",
+                "5",
+            ],
+            "--warmup-epochs must be fewer than --epochs",
+        ),
+        (
+            &["train", "--image-size", "16"],
+            "larger than --image-size 16",
+        ),
+        (
+            &["eval", "--model", "x.model", "--batch-size", "0"],
+            "--batch-size must be at least 1",
+        ),
+    ] {
+        assert_clean_failure(&run(args), expected);
+    }
+    // A search run's checkpoint is not a training checkpoint.
+    let search_run = dir.path().join("search-run");
+    std::fs::create_dir(&search_run).unwrap();
+    let mut search_checkpoint = b"ISTANAS\x02".to_vec();
+    search_checkpoint.extend(2u64.to_le_bytes());
+    search_checkpoint.extend(b"{}");
+    std::fs::write(search_run.join("checkpoint.bin"), search_checkpoint).unwrap();
+    assert_clean_failure(
+        &run(&["train", "--resume", search_run.to_str().unwrap()]),
+        "no ista-nas training checkpoint signature",
+    );
+}
+
+#[test]
+fn eval_refuses_data_the_model_was_not_built_for() {
+    use burn::tensor::Device;
+    use ista_nas::data::augment::{Augment, Normalization};
+    use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+    use ista_nas::train::model_file::{ModelHeader, save_model};
+    let network = EvalConfig {
+        kind: NetKind::Cifar,
+        genotype: ista_nas::genotype::Genotype::builtin("ISTA_NAS").unwrap(),
+        channels: 2,
+        layers: 3,
+        classes: 10,
+        in_channels: 3,
+        auxiliary: false,
+        extra_norms: false,
+    };
+    let header = ModelHeader {
+        network: network.clone(),
+        augment: Augment::plain(32),
+        norm: Normalization {
+            mean: vec![0.5; 3],
+            std: vec![0.25; 3],
+        },
+        class_names: (0..10).map(|c| c.to_string()).collect(),
+        epoch: 0,
+        scores: Default::default(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rgb.model");
+    save_model(&path, &header, &EvalNetwork::new(&network, &Device::flex())).unwrap();
+    // The embedded data is grey (1 channel).
+    assert_clean_failure(
+        &run(&["eval", "--model", path.to_str().unwrap()]),
+        "the model takes 3-channel images of 10 classes",
+    );
+    let grey = EvalConfig {
+        in_channels: 1,
+        ..network
+    };
+    let header = ModelHeader {
+        network: grey.clone(),
+        norm: Normalization {
+            mean: vec![0.5],
+            std: vec![0.25],
+        },
+        ..header
+    };
+    let path = dir.path().join("grey.model");
+    save_model(&path, &header, &EvalNetwork::new(&grey, &Device::flex())).unwrap();
+    assert_clean_failure(
+        &run(&["eval", "--model", path.to_str().unwrap(), "--images", "0"]),
+        "no images to score",
+    );
 }
