@@ -154,6 +154,6 @@ pub fn run(args: RecoverArgs) -> anyhow::Result<()> {
             pct(hybrid_agree)
         );
     }
-    println!("\n(recovery demo: the architecture search itself is not implemented yet)");
+    println!("\n(recovery demo on random b; `ista-nas search` recovers from the trained b)");
     Ok(())
 }
