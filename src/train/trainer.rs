@@ -197,7 +197,7 @@ impl Trainer {
     pub fn evaluate(&self, progress: &mut dyn FnMut(usize, usize)) -> Scores {
         let inner = self.device.clone().inner();
         evaluate(
-            &self.model.valid(),
+            &self.eval_model(),
             &self.test,
             &self.test_plan,
             &inner,
