@@ -204,6 +204,18 @@ fn bad_train_and_eval_input_is_a_clear_error() {
     ] {
         assert_clean_failure(&run(args), expected);
     }
+    // Input found bad only after reading the data leaves no run folder behind.
+    let never = dir.path().join("never");
+    let never_str = never.to_str().unwrap();
+    assert_clean_failure(
+        &run(&["train", "--image-size", "16", "--out", never_str]),
+        "larger than --image-size 16",
+    );
+    assert_clean_failure(
+        &run(&["search", "--data", "/no/such/data", "--out", never_str]),
+        "reading /no/such/data",
+    );
+    assert!(!never.exists(), "a failed start left {}", never.display());
     // A search run's checkpoint is not a training checkpoint.
     let search_run = dir.path().join("search-run");
     std::fs::create_dir(&search_run).unwrap();

@@ -151,7 +151,8 @@ fn print_epoch(r: &EpochRecord, epochs: usize) {
 /// Runs `ista-nas search`.
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let selected = super::device::open(args.device)?;
-    let (run, checkpoint, config) = match &args.resume {
+    // A new run's folder is created once its data has been read, so bad input leaves none.
+    let (resumed, checkpoint, config) = match &args.resume {
         Some(dir) => {
             let run = RunDir { path: dir.clone() };
             let checkpoint = Checkpoint::load(&run.checkpoint_path()).context("cannot resume")?;
@@ -161,17 +162,20 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                 checkpoint.header.epochs_done
             );
             let config = checkpoint.header.config.clone();
-            (run, Some(checkpoint), config)
+            (Some(run), Some(checkpoint), config)
         }
         None => {
             let config = args.config();
             check(&config)?;
-            let run = run_folder::create(args.out.clone(), "search", config.seed, &config)?;
-            (run, None, config)
+            (None, None, config)
         }
     };
     let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
     let (weights, arch) = splits.train.first(config.train_images).split_half();
+    let run = match resumed {
+        Some(run) => run,
+        None => run_folder::create(args.out.clone(), "search", config.seed, &config)?,
+    };
     println!(
         "data: {} — {} images for weights, {} for the architecture, {} classes",
         splits.source,

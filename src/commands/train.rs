@@ -174,7 +174,8 @@ fn print_epoch(r: &TrainRecord, epochs: usize) {
 /// Runs `ista-nas train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let selected = super::device::open(args.device)?;
-    let (run, checkpoint, config) = match &args.resume {
+    // A new run's folder is created once its data has been checked, so bad input leaves none.
+    let (resumed, checkpoint, config) = match &args.resume {
         Some(dir) => {
             let run = RunDir { path: dir.clone() };
             let checkpoint =
@@ -190,14 +191,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 .validate()
                 .context("the checkpoint's genotype")?;
             check(&config)?;
-            (run, Some(checkpoint), config)
+            (Some(run), Some(checkpoint), config)
         }
         None => {
             let config = args.config()?;
             check(&config)?;
-            let run = run_folder::create(args.out.clone(), "train", config.seed, &config)?;
-            write_genotype(&run, &config.genotype)?;
-            (run, None, config)
+            (None, None, config)
         }
     };
     let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
@@ -213,6 +212,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             config.image_size
         );
     }
+    let run = match resumed {
+        Some(run) => run,
+        None => {
+            let run = run_folder::create(args.out.clone(), "train", config.seed, &config)?;
+            write_genotype(&run, &config.genotype)?;
+            run
+        }
+    };
     println!(
         "data: {} — {} training and {} test images, {} classes",
         splits.source,
