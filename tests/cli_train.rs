@@ -197,6 +197,19 @@ fn bad_train_and_eval_input_is_a_clear_error() {
             &["train", "--image-size", "16"],
             "larger than --image-size 16",
         ),
+        (&["train", "--image-size", "34"], "which it must halve"),
+        (
+            &[
+                "train",
+                "--preset",
+                "imagenet",
+                "--image-size",
+                "64",
+                "--epochs",
+                "9",
+            ],
+            "too small for its 5x5 pool",
+        ),
         (
             &["eval", "--model", "x.model", "--batch-size", "0"],
             "--batch-size must be at least 1",

@@ -74,6 +74,26 @@ fn auxiliary_head_count_matches_the_built_head() {
 }
 
 #[test]
+fn paper_input_sizes_fit_and_others_are_explained() {
+    let cifar = config("ISTA_NAS", NetKind::Cifar, false);
+    let imagenet = config("ISTA_NAS_IMAGENET", NetKind::Imagenet, false);
+    assert_eq!(cifar.input_problem(32), None);
+    assert_eq!(imagenet.input_problem(224), None);
+    assert!(cifar.input_problem(30).unwrap().contains("must halve")); // 30 → 15 before the second reduction
+    assert!(
+        imagenet
+            .input_problem(64)
+            .unwrap()
+            .contains("auxiliary head")
+    );
+    let no_aux = EvalConfig {
+        auxiliary: false,
+        ..imagenet
+    };
+    assert_eq!(no_aux.input_problem(64), None);
+}
+
+#[test]
 fn imagenet_multiply_adds_at_224() {
     // Convolutions and classifier, per image, as counted by an independent script; the papers
     // quote 638M (ISTA-NAS) and 574M (DARTS) from counters that also count other layers.

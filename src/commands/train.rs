@@ -212,6 +212,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             config.image_size
         );
     }
+    let network = config.network(splits.class_names.len(), train.channels);
+    if let Some(why) = network.input_problem(config.image_size) {
+        bail!("--image-size {}: {why}", config.image_size);
+    }
     let run = match resumed {
         Some(run) => run,
         None => {

@@ -71,6 +71,43 @@ impl EvalConfig {
             OpStyle::EVAL
         }
     }
+
+    /// Why square inputs of side `input` do not fit the network, if they do not: every
+    /// resolution a stride-2 cell or FactorizedReduce halves must be even, and the auxiliary
+    /// head's 5×5 pool must leave at least 2×2 for its 2×2 conv.
+    pub fn input_problem(&self, input: usize) -> Option<String> {
+        let half = |s: usize| s.div_ceil(2); // 3×3 stride-2 convs with padding 1
+        let (mut s0, mut s1) = match self.kind {
+            NetKind::Cifar => (input, input),
+            NetKind::Imagenet => (half(half(input)), half(half(half(input)))),
+        };
+        let odd = |side: usize, i: usize| {
+            Some(format!(
+                "inputs of {input}x{input} reach cell {i} at {side}x{side}, which it must halve; \
+                 choose a side that stays even through the reductions"
+            ))
+        };
+        let mut reduction_prev = self.kind == NetKind::Imagenet;
+        for i in 0..self.layers {
+            if reduction_prev && (s0 % 2 != 0 || s0 / 2 != s1) {
+                return odd(s0, i);
+            }
+            let reduction = self.is_reduction(i);
+            if reduction && s1 % 2 != 0 {
+                return odd(s1, i);
+            }
+            let out = if reduction { s1 / 2 } else { s1 };
+            let stride = if self.kind == NetKind::Cifar { 3 } else { 2 };
+            if i == self.aux_cell() && self.auxiliary && (out < 5 || (out - 5) / stride + 1 < 2) {
+                return Some(format!(
+                    "inputs of {input}x{input} reach the auxiliary head at {out}x{out}, too small \
+                     for its 5x5 pool and 2x2 conv; use larger inputs or no auxiliary head"
+                ));
+            }
+            (s0, s1, reduction_prev) = (s1, out, reduction);
+        }
+        None
+    }
 }
 
 /// Auxiliary classifier: ReLU, avg pool 5 (stride 3 CIFAR, 2 ImageNet), 1×1 conv → 128, BN,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataFormat;
 use crate::genotype::Genotype;
-use crate::model::eval_network::NetKind;
+use crate::model::eval_network::{EvalConfig, NetKind};
 
 /// Learning-rate schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,6 +146,20 @@ impl TrainConfig {
             drop_path: 0.0,
             cutout: None,
             ..Self::cifar(genotype)
+        }
+    }
+
+    /// The network this run trains, for `classes` classes of `in_channels`-channel images.
+    pub fn network(&self, classes: usize, in_channels: usize) -> EvalConfig {
+        EvalConfig {
+            kind: self.kind,
+            genotype: self.genotype.clone(),
+            channels: self.channels,
+            layers: self.layers,
+            classes,
+            in_channels,
+            auxiliary: self.auxiliary_weight > 0.0,
+            extra_norms: self.extra_norms,
         }
     }
 

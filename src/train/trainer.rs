@@ -107,16 +107,7 @@ impl Trainer {
             augment: test_augment,
             ..train_plan.clone()
         };
-        let network = EvalConfig {
-            kind: config.kind,
-            genotype: config.genotype.clone(),
-            channels: config.channels,
-            layers: config.layers,
-            classes: class_names.len(),
-            in_channels: train.channels,
-            auxiliary: config.auxiliary_weight > 0.0,
-            extra_norms: config.extra_norms,
-        };
+        let network = config.network(class_names.len(), train.channels);
         let model = EvalNetwork::new(&network, &device);
         let optim = sgd(config.momentum, config.weight_decay);
         let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32);
