@@ -30,6 +30,9 @@ pub enum IstaError {
     /// A model or optimiser record could not be written or restored.
     #[error("checkpoint record: {0}")]
     Checkpoint(String),
+    /// A chart could not be drawn or written.
+    #[error("plot: {0}")]
+    Plot(String),
     /// Tensor shapes that do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),

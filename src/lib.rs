@@ -1,6 +1,7 @@
 //! ISTA-NAS: differentiable neural architecture search by sparse coding, on any GPU through
 //! Burn's wgpu backend, with WGSL kernels for the sparse parts.
 
+pub mod bench;
 pub mod cell_svg;
 pub mod data;
 pub mod device;
@@ -11,6 +12,7 @@ pub mod kernels;
 pub mod model;
 pub mod optim;
 pub mod primitives;
+pub mod rank;
 pub mod records;
 pub mod search;
 pub mod sparse;

@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 #[allow(clippy::large_enum_variant, reason = "parsed once per run")]
 enum Command {
-    /// Search for a cell architecture with two-stage ISTA-NAS (default: a short search on the embedded data).
+    /// Search for a cell architecture with two-stage ISTA-NAS, or the DARTS / PC-DARTS baselines (default: a short ISTA-NAS search on the embedded data).
     Search(commands::search::SearchArgs),
     /// Train a genotype from scratch (default: a short run on the embedded data; --preset cifar / imagenet for the paper's protocols).
     Train(commands::train::TrainArgs),
@@ -25,6 +25,11 @@ enum Command {
     Genotype(commands::genotype::GenotypeArgs),
     /// Sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
     Recover(commands::recover::RecoverArgs),
+    /// Time search steps of ISTA-NAS, DARTS and PC-DARTS side by side at several batch sizes (ms/step, images/s, peak memory, ratios to DARTS), then sparse recovery on GPU and CPU.
+    Bench(commands::bench::BenchArgs),
+    /// One bench case in its own process (used by `bench`).
+    #[command(hide = true)]
+    BenchCase(commands::bench::BenchCaseArgs),
     /// Show the adapter that `--device` selects.
     Device(commands::device::DeviceArgs),
     /// Read a data set (IDX, CIFAR-10 binary, ImageFolder; default: the embedded subset) and summarise it.
@@ -39,6 +44,8 @@ fn main() {
         Command::Eval(args) => commands::eval::run(args),
         Command::Genotype(args) => commands::genotype::run(args),
         Command::Recover(args) => commands::recover::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+        Command::BenchCase(args) => commands::bench::run_one(args),
         Command::Device(args) => commands::device::run(args),
         Command::Data(args) => commands::data::run(args),
     };

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use ista_nas::bench::recovery::random_bs;
 use ista_nas::device::DeviceChoice;
 use ista_nas::primitives::{PRIMITIVES, STEPS, describe};
 use ista_nas::sparse::lasso::LassoSolution;
@@ -11,9 +12,6 @@ use ista_nas::sparse::matrix::Matrix;
 use ista_nas::sparse::measurement::{CellMeasurements, MeasurementKind};
 use ista_nas::sparse::recovery::{Recovery, RecoverySolver, recover, resolve_uncertified};
 use ista_nas::sparse::support::{top_s, top_s_sorted};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
-use rand_distr::StandardNormal;
 
 /// Options of `ista-nas recover`.
 #[derive(Args, Debug)]
@@ -52,14 +50,12 @@ pub fn run(args: RecoverArgs) -> anyhow::Result<()> {
     let cells =
         CellMeasurements::draw(args.measurement, args.m, STEPS, PRIMITIVES.len(), args.seed);
     let matrices: Vec<&Matrix> = cells.all().collect();
-    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(1));
-    let bs: Vec<Vec<f64>> = (0..args.draws * matrices.len())
-        .map(|_| {
-            (0..args.m)
-                .map(|_| args.b_scale * rng.sample::<f64, _>(StandardNormal))
-                .collect()
-        })
-        .collect();
+    let bs = random_bs(
+        args.m,
+        args.draws * matrices.len(),
+        args.b_scale,
+        args.seed.wrapping_add(1),
+    );
     let problems: Vec<(&Matrix, &[f64])> = bs
         .iter()
         .enumerate()

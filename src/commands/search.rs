@@ -1,4 +1,4 @@
-//! `ista-nas search`: a two-stage ISTA-NAS search with a run folder, progress bars and resume.
+//! `ista-nas search`: an ISTA-NAS, DARTS or PC-DARTS search with a run folder, progress bars and resume.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::search::checkpoint::Checkpoint;
-use ista_nas::search::config::SearchConfig;
+use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::run_dir::RunDir;
 use ista_nas::search::trainer::{EpochRecord, Searcher};
 use ista_nas::sparse::measurement::MeasurementKind;
@@ -30,6 +30,9 @@ pub struct SearchArgs {
     /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    /// Search method: ista (two-stage ISTA-NAS), darts (first order) or pc-darts.
+    #[arg(long, value_enum, default_value_t = Method::Ista)]
+    pub method: Method,
     /// Settings to start from; the options below override them.
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     pub preset: Preset,
@@ -43,7 +46,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the stopped run in this folder (its settings come from its checkpoint).
-    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers"])]
+    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers", "method"])]
     pub resume: Option<PathBuf>,
     /// Epochs.
     #[arg(long)]
@@ -84,6 +87,9 @@ pub struct SearchArgs {
     /// Adam learning rate of b.
     #[arg(long)]
     pub arch_lr: Option<f64>,
+    /// PC-DARTS's K: 1/K of the channels go through the mixed op (C must be a multiple of 2K).
+    #[arg(long)]
+    pub partial_channels: Option<usize>,
     /// Cutout side in pixels (off by default in search).
     #[arg(long)]
     pub cutout: Option<usize>,
@@ -92,8 +98,8 @@ pub struct SearchArgs {
 impl SearchArgs {
     fn config(&self) -> SearchConfig {
         let mut c = match self.preset {
-            Preset::Quick => SearchConfig::quick(),
-            Preset::Paper => SearchConfig::paper(),
+            Preset::Quick => SearchConfig::quick().for_method(self.method, false),
+            Preset::Paper => SearchConfig::paper().for_method(self.method, true),
         };
         if let Some(path) = &self.data {
             c.data = Some(path.display().to_string());
@@ -114,6 +120,7 @@ impl SearchArgs {
         c.lr = self.lr.unwrap_or(c.lr);
         c.arch_lr = self.arch_lr.unwrap_or(c.arch_lr);
         c.cutout = self.cutout.or(c.cutout);
+        c.partial_channels = self.partial_channels.unwrap_or(c.partial_channels);
         c
     }
 }
@@ -124,6 +131,14 @@ fn check(config: &SearchConfig) -> anyhow::Result<()> {
     }
     if !config.channels.is_multiple_of(2) {
         bail!("--channels must be even (reduction halves it in FactorizedReduce)");
+    }
+    let k = config.partial_channels;
+    if config.method == Method::PcDarts && (k == 0 || !config.channels.is_multiple_of(2 * k)) {
+        bail!(
+            "pc-darts sends C/K channels through each op and halves them in FactorizedReduce: \
+             --channels ({}) must be a multiple of 2·K (K = --partial-channels = {k})",
+            config.channels
+        );
     }
     if config.m == 0 || config.sparsity == 0 {
         bail!("--m and --sparsity must be at least 1");
@@ -174,7 +189,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let (weights, arch) = splits.train.first(config.train_images).split_half();
     let run = match resumed {
         Some(run) => run,
-        None => run_folder::create(args.out.clone(), "search", config.seed, &config)?,
+        None => {
+            let prefix = match config.method {
+                Method::Ista => "search".to_string(),
+                other => format!("search-{}", other.name()),
+            };
+            run_folder::create(args.out.clone(), &prefix, config.seed, &config)?
+        }
     };
     println!(
         "data: {} — {} images for weights, {} for the architecture, {} classes",
@@ -192,13 +213,18 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         Some(c) => Searcher::resume(c, weights, arch, classes, &selected.device)?,
         None => Searcher::new(config.clone(), weights, arch, classes, &selected.device)?,
     };
+    let method = match config.method {
+        Method::Ista => format!(
+            "ISTA-NAS m={} s={} λ={:e}",
+            config.m, config.sparsity, config.lambda
+        ),
+        Method::Darts => "DARTS (first order)".into(),
+        Method::PcDarts => format!("PC-DARTS K={}", config.partial_channels),
+    };
     println!(
-        "search: C={} L={} m={} s={} λ={:e}, {} epochs of {} batches of {}; run folder {}",
+        "search: {method}, C={} L={}, {} epochs of {} batches of {}; run folder {}",
         config.channels,
         config.layers,
-        config.m,
-        config.sparsity,
-        config.lambda,
         config.epochs,
         search.batches_per_epoch(),
         config.batch_size,

@@ -5,6 +5,8 @@ pub mod complexity;
 pub mod drop_path;
 pub mod eval_cell;
 pub mod eval_network;
+pub mod mixed_cell;
+pub mod mixed_network;
 pub mod network;
 pub mod norm;
 pub mod ops;

@@ -51,7 +51,7 @@ pub struct SearchNetwork {
 }
 
 /// Channels multiplier of the stem.
-const STEM_MULTIPLIER: usize = 3;
+pub const STEM_MULTIPLIER: usize = 3;
 
 impl SearchNetwork {
     /// Builds the network (BN inside cells non-affine, as in two-stage search).

@@ -135,6 +135,35 @@ impl Architect {
         }
     }
 
+    /// Supports that run the picks of `genotype` (two per node, s = 2) instead of recovered
+    /// ones: z is 1 on the picks, so w = bᵀA_S − bias as in a search. For benchmarks and parity runs.
+    pub fn supports_of(&self, genotype: &Genotype, device: &Device) -> Result<EpochSupports> {
+        let cell = |picks: &[(String, usize)], matrices: &[Matrix]| {
+            matrices
+                .iter()
+                .zip(picks.chunks(2))
+                .map(|(a, node)| {
+                    let mut z = vec![0.0; a.cols];
+                    for (op, input) in node {
+                        let k = PRIMITIVES.iter().position(|p| p == op).unwrap_or(0);
+                        z[input * PRIMITIVES.len() + k] = 1.0;
+                    }
+                    let support = NodeSupport::new(a, &z, node.len());
+                    let tensors = support.to_tensors(device);
+                    (support, tensors)
+                })
+                .collect::<Vec<_>>()
+        };
+        genotype
+            .validate()
+            .map_err(|e| crate::error::IstaError::Shape(e.to_string()))?;
+        Ok(EpochSupports {
+            normal: cell(&genotype.normal, &self.measurements.normal),
+            reduce: cell(&genotype.reduce, &self.measurements.reduce),
+            unconverged: 0,
+        })
+    }
+
     /// Recovers z from the current b for all nodes of both cells and fixes the supports.
     pub fn recover(&self, arch: &ArchParams, device: &Device) -> Result<EpochSupports> {
         let bs = arch.to_host();

@@ -1,5 +1,5 @@
 //! One checkpoint holds everything a search needs to resume: settings, position, history,
-//! the model and b (with BN running statistics), and both optimisers' states, in the
+//! the model and its architecture parameters (with BN running statistics), and both optimisers' states, in the
 //! project's framed file format (written atomically).
 
 use std::path::Path;
@@ -12,7 +12,7 @@ use super::config::SearchConfig;
 use super::trainer::{EpochRecord, Searcher, ValCursor};
 use crate::data::Dataset;
 use crate::framed::{self, FrameKind};
-use crate::records::{load_module, load_optimiser, module_bytes, optimiser_bytes};
+use crate::records::{load_optimiser, optimiser_bytes};
 
 /// Why a checkpoint could not be written or read.
 pub use crate::framed::FileError as CheckpointError;
@@ -40,7 +40,7 @@ pub struct CheckpointHeader {
 pub struct Checkpoint {
     /// Settings, position and history.
     pub header: CheckpointHeader,
-    /// Model, b, weight-optimiser and b-optimiser records (Burn's binary format).
+    /// Model, architecture (b or α), weight-optimiser and architecture-optimiser records (Burn's binary format).
     pub records: [Vec<u8>; 4],
 }
 
@@ -60,9 +60,10 @@ impl Checkpoint {
 impl Searcher {
     /// Everything needed to resume, with the run's `history`.
     pub fn checkpoint(&self, history: &[EpochRecord]) -> crate::error::Result<Checkpoint> {
+        let [model, arch] = self.net.records()?;
         let records = [
-            module_bytes(&self.model, "model")?,
-            module_bytes(&self.arch, "b")?,
+            model,
+            arch,
             optimiser_bytes(&self.weight_optim, "weight optimiser")?,
             optimiser_bytes(&self.arch_optim, "b optimiser")?,
         ];
@@ -93,14 +94,12 @@ impl Searcher {
             device,
         )?;
         let [model, arch, weight_optim, arch_optim] = checkpoint.records;
-        search.model = load_module(search.model, model, "model")?;
-        search.arch = load_module(search.arch, arch, "b")?;
+        search.net.restore([model, arch], &search.device)?;
         search.weight_optim =
             load_optimiser(&search.weight_optim, weight_optim, "weight optimiser")?;
         search.arch_optim = load_optimiser(&search.arch_optim, arch_optim, "b optimiser")?;
         search.epochs_done = checkpoint.header.epochs_done;
         search.val_cursor = checkpoint.header.val_cursor;
-        search.supports = search.architect.recover(&search.arch, &search.device)?;
         Ok(search)
     }
 }

@@ -1,14 +1,45 @@
 //! Every setting of a search, saved with each run and checkpoint (spec §2–4 defaults).
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataFormat;
 use crate::sparse::measurement::MeasurementKind;
 use crate::sparse::recovery::RecoverySolver;
 
-/// Settings of a two-stage ISTA-NAS search.
+/// The search method.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Two-stage ISTA-NAS: sparse recovery once per epoch, only the supported ops run.
+    #[default]
+    Ista,
+    /// DARTS, first order: softmax over all 8 ops on every edge.
+    Darts,
+    /// PC-DARTS: 1/K of the channels through the mixed op, channel shuffle, edge normalisation.
+    PcDarts,
+}
+
+impl Method {
+    /// The name the CLI takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Ista => "ista",
+            Method::Darts => "darts",
+            Method::PcDarts => "pc-darts",
+        }
+    }
+}
+
+/// Settings of a search (ISTA-NAS, DARTS or PC-DARTS).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchConfig {
+    /// The search method (absent in older checkpoints: ISTA-NAS).
+    #[serde(default)]
+    pub method: Method,
+    /// PC-DARTS's K: 1/K of the channels go through the mixed op.
+    #[serde(default = "default_partial")]
+    pub partial_channels: usize,
     /// Data folder; `None` for the embedded Fashion-MNIST subset.
     pub data: Option<String>,
     /// Layout of `data` (detected when `None`).
@@ -43,24 +74,30 @@ pub struct SearchConfig {
     pub weight_decay: f64,
     /// Global gradient-norm clip of the weight step.
     pub grad_clip: f32,
-    /// Adam learning rate of b.
+    /// Adam learning rate of the architecture parameters (b; α and β in DARTS / PC-DARTS).
     pub arch_lr: f64,
-    /// Adam β₁ of b.
+    /// Adam β₁ of the architecture parameters.
     pub arch_beta1: f32,
-    /// Adam β₂ of b.
+    /// Adam β₂ of the architecture parameters.
     pub arch_beta2: f32,
-    /// Adam weight decay of b.
+    /// Adam weight decay of the architecture parameters.
     pub arch_weight_decay: f64,
     /// Cutout side (None: no cutout, as in search).
     pub cutout: Option<usize>,
-    /// Seed of weights, A, b and data order.
+    /// Seed of weights, A, b (or α) and data order.
     pub seed: u64,
+}
+
+fn default_partial() -> usize {
+    4
 }
 
 impl SearchConfig {
     /// The paper's search (C=16, L=8, 50 epochs, batch 256) on the given data.
     pub fn paper() -> Self {
         Self {
+            method: Method::Ista,
+            partial_channels: default_partial(),
             data: None,
             format: None,
             train_images: None,
@@ -102,6 +139,24 @@ impl SearchConfig {
             arch_lr: 0.03,
             ..Self::paper()
         }
+    }
+
+    /// `self` for `method` with that method's published settings: DARTS at batch 64 with α's
+    /// Adam at lr 3e-4; PC-DARTS at batch 256 with lr 6e-4 and C a multiple of 2K. The weight
+    /// learning rate per image is the same for all three (0.1 at batch 256, 0.025 at 64).
+    pub fn for_method(self, method: Method, paper: bool) -> Self {
+        let mut c = Self { method, ..self };
+        match (method, paper) {
+            (Method::Ista, _) => {}
+            (Method::Darts, true) => {
+                c.batch_size = 64;
+                c.arch_lr = 3e-4;
+            }
+            (Method::PcDarts, true) => c.arch_lr = 6e-4,
+            (Method::Darts, false) => {}
+            (Method::PcDarts, false) => c.channels = c.channels.max(2 * c.partial_channels),
+        }
+        c
     }
 
     /// The weight learning rate of `epoch` (cosine from `lr` to `lr_min`, scaled by batch / 256).

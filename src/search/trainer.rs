@@ -1,5 +1,6 @@
-//! The two-stage search loop (Algorithm 1): recovery once per epoch, then per train batch an
-//! architecture step on the next val batch and a weight step on the train batch.
+//! The search loop (Algorithm 1; DARTS and PC-DARTS share it): per train batch an architecture
+//! step on the next val batch and a weight step on the train batch; ISTA-NAS recovers its
+//! supports once per epoch.
 //!
 //! Ops outside a node's support take no part in the forward pass, so they get no gradient; the
 //! optimisers skip parameters without a gradient entirely: their momentum buffers stay as they
@@ -8,24 +9,24 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::architect::{ArchParams, Architect, EpochSupports};
-use super::config::SearchConfig;
+use super::architect::{ArchParams, Architect};
+use super::config::{Method, SearchConfig};
+use super::darts::DartsSupernet;
+use super::supernet::{IstaSupernet, Supernet};
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::data::loader::{BatchPlan, EpochLoader};
 use crate::device::peak_pool_bytes;
-use crate::error::Result;
+use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
-use crate::model::cell::NodeWeights;
 use crate::model::network::{NetworkConfig, SearchNetwork};
-use crate::optim::{StepReport, StepStats, clip_global_norm, sgd};
+use crate::optim::{StepReport, StepStats, sgd};
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,28 +64,22 @@ pub struct ValCursor {
     pub batch: usize,
 }
 
-/// A search in progress: model, architecture, optimisers, data and position.
+/// A search in progress: supernet, optimisers, data and position.
 pub struct Searcher {
     /// Settings.
     pub config: SearchConfig,
     /// Training device (autodiff).
     pub device: Device,
-    /// The supernet.
-    pub model: SearchNetwork,
-    /// The architecture parameters b.
-    pub arch: ArchParams,
-    /// Measurement matrices and recovery.
-    pub architect: Architect,
+    /// The method's supernet and architecture parameters.
+    pub net: Box<dyn Supernet>,
     /// SGD on the weights.
     pub weight_optim: ModuleOptimizer,
-    /// Adam on b.
+    /// Adam on the architecture parameters.
     pub arch_optim: ModuleOptimizer,
     /// Epochs completed.
     pub epochs_done: usize,
     /// Position of the val iterator.
     pub val_cursor: ValCursor,
-    /// Supports for the next epoch.
-    pub supports: EpochSupports,
     train: Arc<Dataset>,
     val: Arc<Dataset>,
     train_plan: BatchPlan,
@@ -99,6 +94,37 @@ fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
         .int()
         .sum()
         .into_scalar::<i64>() as usize
+}
+
+/// The supernet of `config.method` (weights seeded through the device, architecture by `seed`).
+fn supernet(
+    config: &SearchConfig,
+    network: &NetworkConfig,
+    device: &Device,
+) -> Result<Box<dyn Supernet>> {
+    let seed = config.seed.wrapping_add(2);
+    Ok(match config.method {
+        Method::Ista => {
+            let model = SearchNetwork::new(network, device);
+            let arch = ArchParams::new(config.m, seed, device);
+            let architect = Architect::new(
+                config.measurement,
+                config.m,
+                config.sparsity,
+                config.lambda,
+                config.solver,
+                config.seed.wrapping_add(1),
+            );
+            Box::new(IstaSupernet::new(model, arch, architect, device)?)
+        }
+        Method::Darts => Box::new(DartsSupernet::new(network, 1, seed, device)),
+        Method::PcDarts => Box::new(DartsSupernet::new(
+            network,
+            config.partial_channels,
+            seed,
+            device,
+        )),
+    })
 }
 
 impl Searcher {
@@ -132,17 +158,7 @@ impl Searcher {
             classes,
             in_channels: train.channels,
         };
-        let model = SearchNetwork::new(&network, &device);
-        let arch = ArchParams::new(config.m, config.seed.wrapping_add(2), &device);
-        let architect = Architect::new(
-            config.measurement,
-            config.m,
-            config.sparsity,
-            config.lambda,
-            config.solver,
-            config.seed.wrapping_add(1),
-        );
-        let supports = architect.recover(&arch, &device)?;
+        let net = supernet(&config, &network, &device)?;
         let weight_optim = sgd(config.momentum, config.weight_decay);
         let arch_optim = AdamConfig::new()
             .with_beta_1(config.arch_beta1)
@@ -156,14 +172,11 @@ impl Searcher {
         Ok(Self {
             config,
             device,
-            model,
-            arch,
-            architect,
+            net,
             weight_optim,
             arch_optim,
             epochs_done: 0,
             val_cursor: ValCursor::default(),
-            supports,
             train: Arc::new(train),
             val: Arc::new(val),
             train_plan,
@@ -218,38 +231,17 @@ impl Searcher {
             };
             self.val_cursor.batch += 1;
             let (x, y) = val_batch.tensors(&self.device);
-            let (normal, reduce) = self.supports.weights(&self.arch, false);
-            let logits = self.model.forward(x, &normal, &reduce, &mut 0)?;
-            let grads =
-                GradientsParams::from_grads(self.loss.forward(logits, y).backward(), &self.arch);
-            self.arch = self
-                .arch_optim
-                .step(self.config.arch_lr, self.arch.clone(), grads);
+            self.arch_step(x, y)?;
 
-            // (b) weight step on the train batch, with b fixed.
+            // (b) weight step on the train batch, with the architecture fixed.
             let (x, y) = batch.tensors(&self.device);
-            let count = y.dims()[0];
-            let (normal, reduce) = self.supports.weights(&self.arch, true);
-            let logits = self.model.forward(x, &normal, &reduce, &mut 0)?;
-            let right = correct(&logits, &y);
-            let loss = self.loss.forward(logits, y);
-            stats.add(loss.clone().into_scalar::<f32>() as f64, count, right);
-            let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
-            self.model = self.weight_optim.step(lr, self.model.clone(), grads);
+            let (loss, count, right) = self.weight_step(x, y, lr)?;
+            stats.add(loss, count, right);
             progress(stats.report(index + 1, batches));
         }
-        let used = self.supports.clone();
-        let (val_loss, val_acc) = self.evaluate(&self.val, &used)?;
-        // The recovery after the epoch gives its genotype and the next epoch's supports.
-        self.supports = self.architect.recover(&self.arch, &self.device)?;
+        let (val_loss, val_acc) = self.evaluate(&self.val)?;
+        let arch = self.net.end_epoch(&self.device)?;
         self.epochs_done += 1;
-        let (normal, reduce) = used.supports();
-        let fmt = |cell: &[Vec<usize>]| {
-            let node =
-                |s: &Vec<usize>| s.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
-            cell.iter().map(node).collect::<Vec<_>>().join(";")
-        };
         Ok(EpochRecord {
             epoch: self.epochs_done,
             train_loss: stats.loss(),
@@ -257,34 +249,80 @@ impl Searcher {
             val_loss,
             val_acc,
             lr,
-            supports: format!("{}|{}", fmt(&normal), fmt(&reduce)),
+            supports: arch.supports,
             seconds: start.elapsed().as_secs_f64(),
             peak_memory_bytes: peak_pool_bytes(&self.device),
-            genotype: self.supports.genotype(),
-            recovery_unconverged: self.supports.unconverged,
+            genotype: arch.genotype,
+            recovery_unconverged: arch.unconverged,
         })
     }
 
-    /// Loss and accuracy of the supernet (eval mode, no augmentation) on `data` with `supports`.
-    pub fn evaluate(&self, data: &Arc<Dataset>, supports: &EpochSupports) -> Result<(f64, f64)> {
-        let model = self.model.valid();
-        let inner = self.device.clone().inner();
-        let (normal, reduce) = supports.weights(&self.arch, true);
-        let plain = |w: Vec<NodeWeights>| -> Vec<NodeWeights> {
-            w.into_iter()
-                .map(|n| NodeWeights {
-                    support: n.support,
-                    w: n.w.inner(),
-                })
-                .collect()
+    /// Runs `genotype`'s ops until the epoch ends (see [`Supernet::use_genotype`]).
+    pub fn use_genotype(&mut self, genotype: &Genotype) -> Result<()> {
+        self.net.use_genotype(genotype, &self.device)
+    }
+
+    /// `count` search steps (architecture, then weights) on the first train and val batches,
+    /// for benchmarks: batches are prepared once, so the steps time the device alone.
+    pub fn repeat_first_step(&mut self, count: usize) -> Result<()> {
+        let first = |data: &Arc<Dataset>| {
+            EpochLoader::start(
+                data.clone(),
+                self.train_plan.clone(),
+                self.config.seed,
+                0,
+                0,
+            )
+            .next()
+            .ok_or_else(|| IstaError::Shape("no images to benchmark on".into()))
         };
-        let (normal, reduce) = (plain(normal), plain(reduce));
+        let (train, val) = (first(&self.train)?, first(&self.val)?);
+        let lr = self.config.lr_at(0);
+        for _ in 0..count {
+            let (x, y) = val.clone().tensors(&self.device);
+            self.arch_step(x, y)?;
+            let (x, y) = train.clone().tensors(&self.device);
+            self.weight_step(x, y, lr)?;
+        }
+        Ok(())
+    }
+
+    /// One architecture step on a val batch (the weights get no update).
+    pub fn arch_step(&mut self, images: Tensor<4>, labels: Tensor<1, Int>) -> Result<()> {
+        let logits = self.net.logits(images, false)?;
+        let loss = self.loss.forward(logits, labels);
+        self.net
+            .step_arch(loss, &mut self.arch_optim, self.config.arch_lr);
+        Ok(())
+    }
+
+    /// One weight step at learning rate `lr`, the architecture fixed: (loss, images, right).
+    pub fn weight_step(
+        &mut self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        lr: f64,
+    ) -> Result<(f64, usize, usize)> {
+        let count = labels.dims()[0];
+        let logits = self.net.logits(images, true)?;
+        let right = correct(&logits, &labels);
+        let loss = self.loss.forward(logits, labels);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        self.net
+            .step_weights(loss, &mut self.weight_optim, lr, self.config.grad_clip);
+        Ok((value, count, right))
+    }
+
+    /// Loss and accuracy of the supernet (eval mode, no augmentation) on `data`.
+    pub fn evaluate(&self, data: &Arc<Dataset>) -> Result<(f64, f64)> {
+        let inner = self.device.clone().inner();
+        let forward = self.net.evaluator();
         let loss = CrossEntropyLossConfig::new().init(&inner);
         let mut stats = StepStats::default();
         for batch in EpochLoader::start(data.clone(), self.eval_plan.clone(), 0, 0, 0) {
             let (x, y) = batch.tensors(&inner);
             let count = y.dims()[0];
-            let logits = model.forward(x, &normal, &reduce, &mut 0)?;
+            let logits = forward(x)?;
             let right = correct(&logits, &y);
             stats.add(
                 loss.forward(logits, y).into_scalar::<f32>() as f64,

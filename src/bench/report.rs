@@ -1,0 +1,103 @@
+//! The bench's results: one row per (method, batch size), ratios to DARTS measured in the same
+//! run, as a CSV file and a printed table.
+
+use serde::{Deserialize, Serialize};
+
+use super::{BenchCase, CaseTiming};
+use crate::search::config::Method;
+
+/// Columns of bench.csv.
+pub const BENCH_CSV_HEADER: &str = "method,batch_size,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,ms_ratio_to_darts,memory_ratio_to_darts,status";
+
+/// One case and its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchRow {
+    /// What was run.
+    pub case: BenchCase,
+    /// What it measured; `None` when it was skipped or failed.
+    pub timing: Option<CaseTiming>,
+    /// `ok`, or why there is no timing (skipped, did not fit, failed).
+    pub status: String,
+}
+
+impl BenchRow {
+    fn darts<'a>(&self, rows: &'a [BenchRow]) -> Option<&'a CaseTiming> {
+        rows.iter()
+            .find(|r| r.case.method == Method::Darts && r.case.batch_size == self.case.batch_size)
+            .and_then(|r| r.timing.as_ref())
+    }
+
+    /// ms/step of this row over DARTS's at the same batch size, when both were measured.
+    pub fn ms_ratio(&self, rows: &[BenchRow]) -> Option<f64> {
+        Some(self.timing.as_ref()?.ms_per_step / self.darts(rows)?.ms_per_step)
+    }
+
+    /// Peak memory of this row over DARTS's at the same batch size, when both were measured.
+    pub fn memory_ratio(&self, rows: &[BenchRow]) -> Option<f64> {
+        let mine = self.timing.as_ref()?.peak_memory_bytes? as f64;
+        Some(mine / self.darts(rows)?.peak_memory_bytes? as f64)
+    }
+}
+
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The rows as CSV (header included); empty fields where nothing was measured.
+pub fn to_csv(rows: &[BenchRow]) -> String {
+    let mut csv = format!("{BENCH_CSV_HEADER}\n");
+    for row in rows {
+        let c = &row.case;
+        let t = row.timing.as_ref();
+        let status = row.status.replace([',', '\n'], ";");
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
+            c.method.name(),
+            c.batch_size,
+            c.channels,
+            c.layers,
+            opt(t.map(|t| t.image_size)),
+            c.warmup,
+            c.steps,
+            opt(t.map(|t| format!("{:.3}", t.ms_per_step))),
+            opt(t.map(|t| format!("{:.2}", t.images_per_s))),
+            opt(t.and_then(|t| t.peak_memory_bytes)),
+            opt(row.ms_ratio(rows).map(|r| format!("{r:.4}"))),
+            opt(row.memory_ratio(rows).map(|r| format!("{r:.4}"))),
+        ));
+    }
+    csv
+}
+
+/// A Markdown table of the rows, for the terminal and the README.
+pub fn to_table(rows: &[BenchRow]) -> String {
+    let mut table = String::from(
+        "| method | batch | ms/step | images/s | peak memory | time vs DARTS | memory vs DARTS |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let ratio = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or("–".into());
+        let line = match &row.timing {
+            Some(t) => format!(
+                "| {} | {} | {:.1} | {:.1} | {} | {} | {} |\n",
+                row.case.method.name(),
+                row.case.batch_size,
+                t.ms_per_step,
+                t.images_per_s,
+                t.peak_memory_bytes
+                    .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
+                    .unwrap_or("n/a".into()),
+                ratio(row.ms_ratio(rows)),
+                ratio(row.memory_ratio(rows)),
+            ),
+            None => format!(
+                "| {} | {} | {} | | | | |\n",
+                row.case.method.name(),
+                row.case.batch_size,
+                row.status
+            ),
+        };
+        table.push_str(&line);
+    }
+    table
+}

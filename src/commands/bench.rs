@@ -1,0 +1,309 @@
+//! `ista-nas bench`: every method at every batch size, each case in its own process so that its
+//! peak memory is its own and a case that does not fit cannot take the others down; then the
+//! recovery micro-benchmark. Prints a table; writes bench.csv, bench.svg, bench.md, recovery.csv.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use ista_nas::bench::plot::bench_svg;
+use ista_nas::bench::recovery::{recovery_bench, recovery_csv};
+use ista_nas::bench::report::{BenchRow, to_csv, to_table};
+use ista_nas::bench::{BenchCase, CaseTiming, run_case};
+use ista_nas::data::DataFormat;
+use ista_nas::device::DeviceChoice;
+use ista_nas::search::config::Method;
+use ista_nas::search::run_dir::RunDir;
+
+/// Prefix of the line a case process prints its result on.
+const RESULT_PREFIX: &str = "BENCH_CASE_RESULT ";
+
+/// Options of `ista-nas bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Methods to run, side by side.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Method::Ista, Method::Darts, Method::PcDarts])]
+    pub methods: Vec<Method>,
+    /// Batch sizes (each method runs each; larger ones are skipped once one does not fit).
+    #[arg(long, value_delimiter = ',', default_values_t = [64, 256, 512])]
+    pub batch_sizes: Vec<usize>,
+    /// Initial channels C of the supernets (the paper's search: 16; PC-DARTS needs a multiple of 8).
+    #[arg(long, default_value_t = 16)]
+    pub channels: usize,
+    /// Cells L.
+    #[arg(long, default_value_t = 8)]
+    pub layers: usize,
+    /// Untimed steps before timing (kernel compilation, memory-pool growth).
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Timed search steps (each an architecture step and a weight step).
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Seed of weights and architecture parameters.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Data folder for the batches; default: the embedded Fashion-MNIST subset (32×32 after padding).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Layout of `--data`; detected when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// The genotype whose ops ISTA-NAS runs (a built-in name or a file); DARTS methods run all ops.
+    #[arg(long, default_value = "ISTA_NAS")]
+    pub genotype: String,
+    /// Skip cases predicted to need more memory than this (MiB); default: the free system memory on software adapters, no limit on GPUs.
+    #[arg(long)]
+    pub memory_limit_mib: Option<f64>,
+    /// Random b per node in the recovery micro-benchmark's large set (0: no recovery benchmark).
+    #[arg(long, default_value_t = 100)]
+    pub recovery_draws: usize,
+    /// Folder for bench.csv, bench.svg, bench.md and recovery.csv (default: runs/bench-<unix time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of the hidden `bench-case` command: one case, its result printed as JSON.
+#[derive(Args, Debug)]
+pub struct BenchCaseArgs {
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// The case, as JSON.
+    #[arg(long)]
+    pub case: String,
+    /// Data folder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Layout of `--data`.
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// Genotype whose ops ISTA-NAS runs.
+    #[arg(long, default_value = "ISTA_NAS")]
+    pub genotype: String,
+}
+
+/// Runs one case in this process and prints its timing.
+pub fn run_one(args: BenchCaseArgs) -> anyhow::Result<()> {
+    let case: BenchCase = serde_json::from_str(&args.case).context("bad --case JSON")?;
+    let selected = ista_nas::device::select_device(args.device)?;
+    let genotype = ista_nas::genotype::Genotype::load(&args.genotype)?;
+    let splits = super::data::read_splits(args.data.as_deref(), args.format)?;
+    let classes = splits.class_names.len();
+    let timing = run_case(&case, &splits.train, classes, &genotype, &selected.device)?;
+    println!("{RESULT_PREFIX}{}", serde_json::to_string(&timing)?);
+    Ok(())
+}
+
+fn run_in_child(args: &BenchArgs, case: &BenchCase) -> anyhow::Result<Result<CaseTiming, String>> {
+    let exe = std::env::current_exe().context("cannot find the ista-nas executable")?;
+    let mut command = Command::new(exe);
+    command
+        .arg("bench-case")
+        .arg("--device")
+        .arg(value_name(&args.device))
+        .arg("--case")
+        .arg(serde_json::to_string(case)?)
+        .arg("--genotype")
+        .arg(&args.genotype);
+    if let Some(data) = &args.data {
+        command.arg("--data").arg(data);
+    }
+    if let Some(format) = args.format {
+        command.arg("--format").arg(value_name(&format));
+    }
+    let output = command.output().context("cannot start a bench case")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if let Some(json) = stdout.lines().find_map(|l| l.strip_prefix(RESULT_PREFIX)) {
+        return Ok(Ok(serde_json::from_str(json)?));
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reason = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("note:"))
+        .unwrap_or("no output")
+        .trim()
+        .to_string();
+    Ok(Err(format!("failed ({}): {reason}", output.status)))
+}
+
+/// The command-line spelling of an option value.
+fn value_name<T: ValueEnum>(value: &T) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// Free system memory in MiB (Linux), the limit on software adapters.
+fn available_mib() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Peak MiB at `batch` extrapolated from this method's measured (batch, MiB) points.
+fn predicted_mib(points: &[(usize, f64)], batch: usize) -> Option<f64> {
+    match points {
+        [] => None,
+        [(b0, m0)] => Some(m0 * batch as f64 / *b0 as f64),
+        [.., (b0, m0), (b1, m1)] => {
+            let slope = (m1 - m0) / (*b1 as f64 - *b0 as f64);
+            Some(m1 + slope.max(0.0) * (batch as f64 - *b1 as f64))
+        }
+    }
+}
+
+/// Runs `ista-nas bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.methods.is_empty() || args.batch_sizes.contains(&0) || args.steps == 0 {
+        bail!("--methods must name a method, --batch-sizes be at least 1 and --steps at least 1");
+    }
+    if args.channels == 0 || !args.channels.is_multiple_of(2) || args.layers < 3 {
+        bail!("--channels must be even and --layers at least 3");
+    }
+    ista_nas::genotype::Genotype::load(&args.genotype)?;
+    let selected = super::device::open(args.device)?;
+    let limit = args
+        .memory_limit_mib
+        .or_else(|| (selected.info.kind == "Cpu").then(available_mib).flatten());
+    let mut batches = args.batch_sizes.clone();
+    batches.sort_unstable();
+    batches.dedup();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/bench-{stamp}")));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let run = RunDir { path: out.clone() };
+    println!(
+        "bench: C={} L={}, {} warm-up + {} timed steps per case, ISTA-NAS runs {}; memory limit {}",
+        args.channels,
+        args.layers,
+        args.warmup,
+        args.steps,
+        args.genotype,
+        limit.map_or("none".into(), |l| format!("{l:.0} MiB"))
+    );
+    let mut rows: Vec<BenchRow> = Vec::new();
+    for &method in &args.methods {
+        let mut points: Vec<(usize, f64)> = Vec::new();
+        let mut failed: Option<usize> = None;
+        for &batch_size in &batches {
+            let case = BenchCase {
+                method,
+                batch_size,
+                channels: args.channels,
+                layers: args.layers,
+                warmup: args.warmup,
+                steps: args.steps,
+                seed: args.seed,
+            };
+            let predicted = predicted_mib(&points, batch_size);
+            let outcome = if method == Method::PcDarts && !args.channels.is_multiple_of(8) {
+                Err("skipped: PC-DARTS (K = 4) needs --channels a multiple of 8".into())
+            } else if let Some(smaller) = failed {
+                Err(format!("skipped: batch {smaller} did not fit"))
+            } else if let Some((p, l)) = predicted.zip(limit).filter(|(p, l)| p > l) {
+                Err(format!("skipped: predicted {p:.0} MiB > limit {l:.0} MiB"))
+            } else {
+                run_in_child(&args, &case)?
+            };
+            let row = match outcome {
+                Ok(timing) => {
+                    if let Some(bytes) = timing.peak_memory_bytes {
+                        points.push((batch_size, bytes as f64 / 1048576.0));
+                    }
+                    BenchRow {
+                        case,
+                        timing: Some(timing),
+                        status: "ok".into(),
+                    }
+                }
+                Err(status) => {
+                    if status.starts_with("failed") {
+                        failed = Some(batch_size);
+                    }
+                    BenchRow {
+                        case,
+                        timing: None,
+                        status,
+                    }
+                }
+            };
+            match &row.timing {
+                Some(t) => println!(
+                    "{} batch {batch_size}: {:.1} ms/step, {:.1} images/s, peak {}",
+                    method.name(),
+                    t.ms_per_step,
+                    t.images_per_s,
+                    t.peak_memory_bytes
+                        .map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+                ),
+                None => println!("{} batch {batch_size}: {}", method.name(), row.status),
+            }
+            rows.push(row);
+        }
+    }
+    let title = format!(
+        "search step, C={} L={}, {} ({})",
+        args.channels, args.layers, selected.info.name, selected.info.api
+    );
+    let table = to_table(&rows);
+    println!("\n{title}\n{table}");
+    run.write("bench.csv", to_csv(&rows).as_bytes())?;
+    run.write("bench.md", format!("{title}\n\n{table}").as_bytes())?;
+    bench_svg(&rows, &title, &out.join("bench.svg"))?;
+    if args.recovery_draws > 0 {
+        recovery(&args, &selected, &run)?;
+    }
+    println!(
+        "results in {}: bench.csv, bench.md, bench.svg{}",
+        out.display(),
+        if args.recovery_draws > 0 {
+            ", recovery.csv"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn recovery(
+    args: &BenchArgs,
+    selected: &ista_nas::device::SelectedDevice,
+    run: &RunDir,
+) -> anyhow::Result<()> {
+    let gpu = selected.info.wgsl_kernels;
+    let rows = recovery_bench(7, args.recovery_draws, 5, gpu, args.seed, &selected.device)?;
+    println!("recovery (m = 7, λ = 1e-5, all 8 nodes per set; fastest of 5):");
+    println!(
+        "| solver | problems | ms | problems/s | same support as f64 | time vs f64 CPU |\n|---|---|---|---|---|---|"
+    );
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {}/{} | {:.2}× |",
+            r.solver,
+            r.problems,
+            r.ms,
+            r.problems_per_s,
+            r.same_support,
+            r.problems,
+            r.ratio_to_cpu
+        );
+    }
+    if !gpu {
+        println!("(not a wgpu adapter: only the f64 CPU solver ran)");
+    }
+    run.write("recovery.csv", recovery_csv(&rows).as_bytes())?;
+    Ok(())
+}

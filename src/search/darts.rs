@@ -1,0 +1,108 @@
+//! The DARTS (first order) and PC-DARTS baselines in the same search loop (spec §7): the
+//! supernet runs all 8 ops on every edge, weighted by softmax(α); α (and PC-DARTS's β) are
+//! trained by Adam on val batches, the weights by SGD on train batches.
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Device, Tensor};
+
+use super::alphas::ArchAlphas;
+use super::supernet::{EpochArchitecture, Evaluator, Supernet, format_supports, module_step};
+use crate::error::Result;
+use crate::genotype::Genotype;
+use crate::model::mixed_cell::MixedWeights;
+use crate::model::mixed_network::MixedNetwork;
+use crate::model::network::NetworkConfig;
+use crate::primitives::PRIMITIVES;
+
+/// A DARTS or PC-DARTS supernet with its α (and β).
+pub struct DartsSupernet {
+    /// The supernet.
+    pub model: MixedNetwork,
+    /// α, and β for PC-DARTS.
+    pub alphas: ArchAlphas,
+}
+
+impl DartsSupernet {
+    /// DARTS when `partial` is 1; PC-DARTS (K = `partial`, with edge normalisation) otherwise.
+    pub fn new(network: &NetworkConfig, partial: usize, seed: u64, device: &Device) -> Self {
+        Self {
+            model: MixedNetwork::new(network, partial, device),
+            alphas: ArchAlphas::new(partial > 1, seed, device),
+        }
+    }
+}
+
+fn inner(w: MixedWeights) -> MixedWeights {
+    MixedWeights {
+        ops: w.ops.inner(),
+        edges: w.edges.map(|e| e.inner()),
+    }
+}
+
+/// A genotype's picks as support indices per node (input · 7 + op).
+fn genotype_supports(picks: &[(String, usize)]) -> Vec<Vec<usize>> {
+    picks
+        .chunks(2)
+        .map(|node| {
+            node.iter()
+                .map(|(op, input)| {
+                    let k = PRIMITIVES.iter().position(|p| p == op).unwrap_or(0);
+                    input * PRIMITIVES.len() + k
+                })
+                .collect()
+        })
+        .collect()
+}
+
+impl Supernet for DartsSupernet {
+    fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>> {
+        let (normal, reduce) = self.alphas.weights(fixed_arch);
+        self.model.forward(images, &normal, &reduce, &mut 0)
+    }
+
+    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {
+        module_step(&mut self.alphas, loss, optim, lr, None);
+    }
+
+    fn step_weights(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64, clip: f32) {
+        module_step(&mut self.model, loss, optim, lr, Some(clip));
+    }
+
+    fn evaluator(&self) -> Evaluator<'_> {
+        let model = self.model.valid();
+        let (normal, reduce) = self.alphas.weights(true);
+        let (normal, reduce) = (inner(normal), inner(reduce));
+        Box::new(move |x| model.forward(x, &normal, &reduce, &mut 0))
+    }
+
+    fn end_epoch(&mut self, _device: &Device) -> Result<EpochArchitecture> {
+        let genotype = self.alphas.genotype();
+        let supports = format_supports(
+            &genotype_supports(&genotype.normal),
+            &genotype_supports(&genotype.reduce),
+        );
+        Ok(EpochArchitecture {
+            supports,
+            genotype,
+            unconverged: 0,
+        })
+    }
+
+    fn use_genotype(&mut self, _genotype: &Genotype, _device: &Device) -> Result<()> {
+        Ok(())
+    }
+
+    fn records(&self) -> Result<[Vec<u8>; 2]> {
+        Ok([
+            crate::records::module_bytes(&self.model, "model")?,
+            crate::records::module_bytes(&self.alphas, "alpha")?,
+        ])
+    }
+
+    fn restore(&mut self, [model, alphas]: [Vec<u8>; 2], _device: &Device) -> Result<()> {
+        self.model = crate::records::load_module(self.model.clone(), model, "model")?;
+        self.alphas = crate::records::load_module(self.alphas.clone(), alphas, "alpha")?;
+        Ok(())
+    }
+}

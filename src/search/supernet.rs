@@ -1,0 +1,165 @@
+//! What the search loop needs of a method: a supernet with its architecture parameters, their
+//! two optimiser steps, evaluation, the end-of-epoch genotype and the checkpoint records. ISTA-NAS
+//! is implemented here; DARTS and PC-DARTS in [`super::darts`].
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+
+use super::architect::{ArchParams, Architect, EpochSupports};
+use crate::error::Result;
+use crate::genotype::Genotype;
+use crate::model::cell::NodeWeights;
+use crate::model::network::SearchNetwork;
+use crate::optim::clip_global_norm;
+use crate::records::{load_module, module_bytes};
+
+/// What an epoch's architecture was: the supports it ran, the genotype derived after it.
+#[derive(Clone, Debug)]
+pub struct EpochArchitecture {
+    /// Support indices per node used during the epoch: `normal|reduce`, nodes by `;`, indices by spaces.
+    pub supports: String,
+    /// The genotype at the end of the epoch.
+    pub genotype: Genotype,
+    /// Recovery problems that did not converge (ISTA-NAS; 0 otherwise).
+    pub unconverged: usize,
+}
+
+/// Eval-mode logits of a batch on the device without autodiff.
+pub type Evaluator<'a> = Box<dyn Fn(Tensor<4>) -> Result<Tensor<2>> + 'a>;
+
+/// A search method's supernet and architecture parameters.
+pub trait Supernet {
+    /// Logits `[B, classes]` of `images`; the gradient reaches the architecture unless `fixed_arch`.
+    fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>>;
+    /// Steps the architecture parameters on the gradient of `loss`.
+    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64);
+    /// Steps the network weights on the gradient of `loss`, clipped to global norm `clip`.
+    fn step_weights(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64, clip: f32);
+    /// Eval-mode logits with the current architecture.
+    fn evaluator(&self) -> Evaluator<'_>;
+    /// Ends an epoch: what it ran, and the genotype now (ISTA-NAS recovers the next supports).
+    fn end_epoch(&mut self, device: &Device) -> Result<EpochArchitecture>;
+    /// Runs `genotype`'s ops until the epoch ends (ISTA-NAS: its picks become the supports; the
+    /// DARTS supernets run every op anyway). For benchmarks and parity runs.
+    fn use_genotype(&mut self, genotype: &Genotype, device: &Device) -> Result<()>;
+    /// Model and architecture records, for a checkpoint.
+    fn records(&self) -> Result<[Vec<u8>; 2]>;
+    /// Restores model and architecture from a checkpoint's records.
+    fn restore(&mut self, records: [Vec<u8>; 2], device: &Device) -> Result<()>;
+}
+
+/// One optimiser step of `module` on the gradient of `loss` (clipped when `clip` is given).
+pub fn module_step<M: Module>(
+    module: &mut M,
+    loss: Tensor<1>,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    clip: Option<f32>,
+) {
+    let mut grads = GradientsParams::from_grads(loss.backward(), module);
+    if let Some(clip) = clip {
+        clip_global_norm(&mut grads, module, clip);
+    }
+    *module = optim.step(lr, module.clone(), grads);
+}
+
+/// `normal|reduce` support lists as metrics.csv writes them.
+pub fn format_supports(normal: &[Vec<usize>], reduce: &[Vec<usize>]) -> String {
+    let cell = |cell: &[Vec<usize>]| {
+        let node = |s: &Vec<usize>| s.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+        cell.iter().map(node).collect::<Vec<_>>().join(";")
+    };
+    format!("{}|{}", cell(normal), cell(reduce))
+}
+
+/// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
+pub struct IstaSupernet {
+    /// The supernet.
+    pub model: SearchNetwork,
+    /// The architecture parameters b.
+    pub arch: ArchParams,
+    /// Measurement matrices and recovery.
+    pub architect: Architect,
+    /// Supports of the current epoch.
+    pub supports: EpochSupports,
+}
+
+impl IstaSupernet {
+    /// A supernet with supports recovered from the initial b.
+    pub fn new(
+        model: SearchNetwork,
+        arch: ArchParams,
+        architect: Architect,
+        device: &Device,
+    ) -> Result<Self> {
+        let supports = architect.recover(&arch, device)?;
+        Ok(Self {
+            model,
+            arch,
+            architect,
+            supports,
+        })
+    }
+}
+
+impl Supernet for IstaSupernet {
+    fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>> {
+        let (normal, reduce) = self.supports.weights(&self.arch, fixed_arch);
+        self.model.forward(images, &normal, &reduce, &mut 0)
+    }
+
+    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {
+        module_step(&mut self.arch, loss, optim, lr, None);
+    }
+
+    fn step_weights(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64, clip: f32) {
+        module_step(&mut self.model, loss, optim, lr, Some(clip));
+    }
+
+    fn evaluator(&self) -> Evaluator<'_> {
+        let model = self.model.valid();
+        let (normal, reduce) = self.supports.weights(&self.arch, true);
+        let plain = |w: Vec<NodeWeights>| -> Vec<NodeWeights> {
+            w.into_iter()
+                .map(|n| NodeWeights {
+                    support: n.support,
+                    w: n.w.inner(),
+                })
+                .collect()
+        };
+        let (normal, reduce) = (plain(normal), plain(reduce));
+        Box::new(move |x| model.forward(x, &normal, &reduce, &mut 0))
+    }
+
+    fn end_epoch(&mut self, device: &Device) -> Result<EpochArchitecture> {
+        let (normal, reduce) = self.supports.supports();
+        let used = format_supports(&normal, &reduce);
+        // The recovery after the epoch gives its genotype and the next epoch's supports.
+        self.supports = self.architect.recover(&self.arch, device)?;
+        Ok(EpochArchitecture {
+            supports: used,
+            genotype: self.supports.genotype(),
+            unconverged: self.supports.unconverged,
+        })
+    }
+
+    fn use_genotype(&mut self, genotype: &Genotype, device: &Device) -> Result<()> {
+        self.supports = self.architect.supports_of(genotype, device)?;
+        Ok(())
+    }
+
+    fn records(&self) -> Result<[Vec<u8>; 2]> {
+        Ok([
+            module_bytes(&self.model, "model")?,
+            module_bytes(&self.arch, "b")?,
+        ])
+    }
+
+    fn restore(&mut self, [model, arch]: [Vec<u8>; 2], device: &Device) -> Result<()> {
+        self.model = load_module(self.model.clone(), model, "model")?;
+        self.arch = load_module(self.arch.clone(), arch, "b")?;
+        self.supports = self.architect.recover(&self.arch, device)?;
+        Ok(())
+    }
+}
