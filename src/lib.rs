@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cell_svg;
+pub mod consistency;
 pub mod data;
 pub mod device;
 pub mod error;

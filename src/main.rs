@@ -30,6 +30,8 @@ enum Command {
     /// One bench case in its own process (used by `bench`).
     #[command(hide = true)]
     BenchCase(commands::bench::BenchCaseArgs),
+    /// Kendall τ and Spearman ρ between supernet and stand-alone accuracy over K searches with different seeds (default: micro scale on the embedded data).
+    Consistency(commands::consistency::ConsistencyArgs),
     /// Show the adapter that `--device` selects.
     Device(commands::device::DeviceArgs),
     /// Read a data set (IDX, CIFAR-10 binary, ImageFolder; default: the embedded subset) and summarise it.
@@ -46,6 +48,7 @@ fn main() {
         Command::Recover(args) => commands::recover::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::BenchCase(args) => commands::bench::run_one(args),
+        Command::Consistency(args) => commands::consistency::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Data(args) => commands::data::run(args),
     };

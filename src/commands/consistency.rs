@@ -1,0 +1,326 @@
+//! `ista-nas consistency`: K searches of one method with different seeds, each found genotype
+//! trained stand-alone, and the rank correlation (Kendall τ, Spearman ρ) between supernet and
+//! stand-alone accuracy. Each search and training is an ordinary `search` / `train` run in its
+//! own folder, so a stopped study continues where it stopped when run again with the same `--out`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use ista_nas::bench::plot::scatter_svg;
+use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
+use ista_nas::data::DataFormat;
+use ista_nas::device::DeviceChoice;
+use ista_nas::search::checkpoint::Checkpoint;
+use ista_nas::search::config::Method;
+use ista_nas::search::run_dir::RunDir;
+use ista_nas::train::checkpoint::TrainCheckpoint;
+use serde::Serialize;
+
+/// Scale of the study.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
+pub enum Scale {
+    /// Search and train with the `quick` presets (C=4, L=5, 3 epochs each, embedded data): about 10 minutes per seed on a 2-core CPU with lavapipe.
+    Micro,
+    /// The paper's search (C=16, L=8, 50 epochs) and evaluation (C=36, L=20, 600 epochs): a GPU study.
+    Paper,
+}
+
+/// Options of `ista-nas consistency`.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct ConsistencyArgs {
+    /// Compute device: auto, vulkan, metal, dx12, or cpu.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[serde(skip)]
+    pub device: DeviceChoice,
+    /// Search method.
+    #[arg(long, value_enum, default_value_t = Method::Ista)]
+    pub method: Method,
+    /// Searches K, with seeds first-seed .. first-seed + K − 1.
+    #[arg(long, default_value_t = 6)]
+    pub seeds: u64,
+    /// Seed of the first search.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+    /// Presets of search and training.
+    #[arg(long, value_enum, default_value_t = Scale::Micro)]
+    pub scale: Scale,
+    /// Data folder (both search and training); default: the embedded Fashion-MNIST subset.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Layout of `--data`; detected when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// Search epochs (default: the preset's).
+    #[arg(long)]
+    pub search_epochs: Option<usize>,
+    /// Stand-alone training epochs, the same budget for every genotype (default: the preset's).
+    #[arg(long)]
+    pub train_epochs: Option<usize>,
+    /// Initial channels of the supernet (default: the preset's).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Cells of the supernet (default: the preset's).
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Initial channels of the stand-alone network (default: the preset's).
+    #[arg(long)]
+    pub train_channels: Option<usize>,
+    /// Cells of the stand-alone network (default: the preset's).
+    #[arg(long)]
+    pub train_layers: Option<usize>,
+    /// Training images of each search, halved into weight and architecture splits (default: the preset's).
+    #[arg(long)]
+    pub search_images: Option<usize>,
+    /// Training images of each stand-alone training (default: the preset's).
+    #[arg(long)]
+    pub train_images: Option<usize>,
+    /// Test images that score each stand-alone network (default: all).
+    #[arg(long)]
+    pub test_images: Option<usize>,
+    /// Study folder; run again with the same folder to continue a stopped study (default: runs/consistency-<method>-<unix time>).
+    #[arg(long)]
+    #[serde(skip)]
+    pub out: Option<PathBuf>,
+}
+
+impl ConsistencyArgs {
+    fn search_command(&self, seed: u64, dir: &Path) -> Vec<String> {
+        let mut args = vec!["search".to_string()];
+        if dir.join("checkpoint.bin").exists() {
+            return [args, vec!["--resume".into(), dir.display().to_string()]].concat();
+        }
+        args.extend(["--method".into(), self.method.name().into()]);
+        args.extend([
+            "--preset".into(),
+            if self.scale == Scale::Paper {
+                "paper"
+            } else {
+                "quick"
+            }
+            .into(),
+        ]);
+        args.extend([
+            "--seed".into(),
+            seed.to_string(),
+            "--out".into(),
+            dir.display().to_string(),
+        ]);
+        let options = [
+            ("--epochs", self.search_epochs),
+            ("--channels", self.channels),
+            ("--layers", self.layers),
+            ("--train-images", self.search_images),
+        ];
+        push_options(&mut args, &options);
+        self.push_data(&mut args);
+        args
+    }
+
+    fn train_command(&self, seed: u64, genotype: &Path, dir: &Path) -> Vec<String> {
+        let mut args = vec!["train".to_string()];
+        if dir.join("checkpoint.bin").exists() {
+            return [args, vec!["--resume".into(), dir.display().to_string()]].concat();
+        }
+        args.extend([
+            "--preset".into(),
+            if self.scale == Scale::Paper {
+                "cifar"
+            } else {
+                "quick"
+            }
+            .into(),
+        ]);
+        args.extend(["--genotype".into(), genotype.display().to_string()]);
+        args.extend([
+            "--seed".into(),
+            seed.to_string(),
+            "--out".into(),
+            dir.display().to_string(),
+        ]);
+        let options = [
+            ("--epochs", self.train_epochs),
+            ("--channels", self.train_channels),
+            ("--layers", self.train_layers),
+            ("--train-images", self.train_images),
+            ("--test-images", self.test_images),
+        ];
+        push_options(&mut args, &options);
+        self.push_data(&mut args);
+        args
+    }
+
+    fn push_data(&self, args: &mut Vec<String>) {
+        if let Some(data) = &self.data {
+            args.extend(["--data".into(), data.display().to_string()]);
+        }
+        if let Some(format) = self.format {
+            let name = format.to_possible_value().expect("a named value");
+            args.extend(["--format".into(), name.get_name().to_string()]);
+        }
+    }
+}
+
+fn push_options(args: &mut Vec<String>, options: &[(&str, Option<usize>)]) {
+    for (name, value) in options {
+        if let Some(value) = value {
+            args.extend([name.to_string(), value.to_string()]);
+        }
+    }
+}
+
+/// Runs `ista-nas <args>` with the study's device, its output shown as it runs.
+fn run_step(device: DeviceChoice, args: &[String]) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the ista-nas executable")?;
+    let status = Command::new(exe)
+        .args(args)
+        .arg("--device")
+        .arg(device.to_string())
+        .status()
+        .with_context(|| format!("cannot start `ista-nas {}`", args[0]))?;
+    if !status.success() {
+        bail!("`ista-nas {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The search's final val accuracy and seconds, once all its epochs are done.
+fn search_result(dir: &Path) -> anyhow::Result<Option<(f64, f64)>> {
+    let path = dir.join("checkpoint.bin");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let header = Checkpoint::load(&path)
+        .context("reading a search of the study")?
+        .header;
+    let seconds = header.history.iter().map(|r| r.seconds).sum();
+    Ok((header.epochs_done == header.config.epochs)
+        .then(|| header.history.last().map(|r| (r.val_acc, seconds)))
+        .flatten())
+}
+
+/// The training's final test top-1 and seconds, once all its epochs are done.
+fn train_result(dir: &Path) -> anyhow::Result<Option<(f64, f64)>> {
+    let path = dir.join("checkpoint.bin");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let header = TrainCheckpoint::load(&path)
+        .context("reading a training of the study")?
+        .header;
+    let seconds = header.history.iter().map(|r| r.seconds).sum();
+    Ok((header.epochs_done == header.config.epochs)
+        .then(|| header.history.last().map(|r| (r.test.top1, seconds)))
+        .flatten())
+}
+
+/// Runs `ista-nas consistency`.
+pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
+    if args.seeds < 2 {
+        bail!("--seeds must be at least 2 for a rank correlation");
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!("runs/consistency-{}-{stamp}", args.method.name()))
+    });
+    let study = RunDir { path: out.clone() };
+    let settings = out.join("config.json");
+    if settings.exists() {
+        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&settings)?)
+            .with_context(|| format!("reading {}", settings.display()))?;
+        let same = saved == serde_json::to_value(&args)?;
+        if !same {
+            bail!(
+                "{} holds a study with other settings; continue it with the same options or choose another --out",
+                out.display()
+            );
+        }
+        println!("continuing the study in {}", out.display());
+    } else {
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
+        study.write_config(&args)?;
+    }
+    let mut rows = Vec::new();
+    for seed in args.first_seed..args.first_seed + args.seeds {
+        let search_dir = out.join(format!("seed-{seed}/search"));
+        let train_dir = out.join(format!("seed-{seed}/train"));
+        println!("\n== seed {seed}: search ({})", args.method.name());
+        if search_result(&search_dir)?.is_none() {
+            run_step(args.device, &args.search_command(seed, &search_dir))?;
+        }
+        let (supernet_val_acc, search_seconds) =
+            search_result(&search_dir)?.context("the search ended without its last epoch")?;
+        println!("== seed {seed}: stand-alone training of its genotype");
+        let genotype_path = search_dir.join("genotype.json");
+        if train_result(&train_dir)?.is_none() {
+            run_step(
+                args.device,
+                &args.train_command(seed, &genotype_path, &train_dir),
+            )?;
+        }
+        let (standalone_test_top1, train_seconds) =
+            train_result(&train_dir)?.context("the training ended without its last epoch")?;
+        let genotype = ista_nas::genotype::Genotype::load(&genotype_path.display().to_string())?;
+        println!(
+            "== seed {seed}: supernet val {:.2} %, stand-alone test {:.2} %",
+            100.0 * supernet_val_acc,
+            100.0 * standalone_test_top1
+        );
+        rows.push(ConsistencyRow {
+            seed,
+            supernet_val_acc,
+            standalone_test_top1,
+            search_seconds,
+            train_seconds,
+            genotype,
+        });
+        study.write("consistency.csv", consistency_csv(&rows).as_bytes())?;
+    }
+    let result = correlation(&rows);
+    let show =
+        |v: Option<f64>| v.map_or("undefined (a constant side)".into(), |v| format!("{v:+.3}"));
+    let summary = format!(
+        "{} seeds of {}: Kendall τ = {}, Spearman ρ = {} (supernet val accuracy vs stand-alone test top-1)",
+        result.n,
+        args.method.name(),
+        show(result.kendall_tau),
+        show(result.spearman_rho)
+    );
+    println!("\n{summary}");
+    study.write(
+        "correlation.json",
+        serde_json::to_string_pretty(&result)?.as_bytes(),
+    )?;
+    let points: Vec<(f64, f64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                100.0 * r.supernet_val_acc,
+                100.0 * r.standalone_test_top1,
+                format!("seed {}", r.seed),
+            )
+        })
+        .collect();
+    let title = format!(
+        "{}: τ = {}, ρ = {}",
+        args.method.name(),
+        show(result.kendall_tau),
+        show(result.spearman_rho)
+    );
+    scatter_svg(
+        &points,
+        ("supernet val accuracy (%)", "stand-alone test top-1 (%)"),
+        &title,
+        &out.join("consistency.svg"),
+    )?;
+    println!(
+        "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train",
+        out.display()
+    );
+    Ok(())
+}

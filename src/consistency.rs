@@ -1,0 +1,69 @@
+//! Search–evaluation consistency (spec §8): per seed, the supernet's final val accuracy and the
+//! stand-alone accuracy of its genotype, and the rank correlations between the two.
+
+use serde::{Deserialize, Serialize};
+
+use crate::genotype::Genotype;
+use crate::rank::{kendall_tau_b, spearman_rho};
+
+/// Columns of consistency.csv.
+pub const CONSISTENCY_CSV_HEADER: &str =
+    "seed,supernet_val_acc,standalone_test_top1,search_seconds,train_seconds,genotype";
+
+/// One seed's search and stand-alone training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsistencyRow {
+    /// Seed of the search (and of the training).
+    pub seed: u64,
+    /// Supernet accuracy on the val half after the last search epoch (eval mode).
+    pub supernet_val_acc: f64,
+    /// Test top-1 of the genotype trained from scratch, after the last epoch.
+    pub standalone_test_top1: f64,
+    /// Seconds of the search's epochs.
+    pub search_seconds: f64,
+    /// Seconds of the training's epochs.
+    pub train_seconds: f64,
+    /// The genotype the search found.
+    pub genotype: Genotype,
+}
+
+/// Kendall τ-b and Spearman ρ over the rows (`None` with fewer than 2 rows or a constant side).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Correlation {
+    /// Seeds that count.
+    pub n: usize,
+    /// Kendall's τ-b.
+    pub kendall_tau: Option<f64>,
+    /// Spearman's ρ (average ranks for ties).
+    pub spearman_rho: Option<f64>,
+}
+
+/// The correlation between supernet and stand-alone accuracy.
+pub fn correlation(rows: &[ConsistencyRow]) -> Correlation {
+    let x: Vec<f64> = rows.iter().map(|r| r.supernet_val_acc).collect();
+    let y: Vec<f64> = rows.iter().map(|r| r.standalone_test_top1).collect();
+    Correlation {
+        n: rows.len(),
+        kendall_tau: kendall_tau_b(&x, &y),
+        spearman_rho: spearman_rho(&x, &y),
+    }
+}
+
+/// The rows as CSV, header included (the genotype as JSON in one quoted field).
+pub fn consistency_csv(rows: &[ConsistencyRow]) -> String {
+    let mut csv = format!("{CONSISTENCY_CSV_HEADER}\n");
+    for r in rows {
+        csv.push_str(&format!(
+            "{},{:.6},{:.6},{:.1},{:.1},\"{}\"\n",
+            r.seed,
+            r.supernet_val_acc,
+            r.standalone_test_top1,
+            r.search_seconds,
+            r.train_seconds,
+            serde_json::to_string(&r.genotype)
+                .expect("a genotype always serialises")
+                .replace('"', "\"\"")
+        ));
+    }
+    csv
+}
