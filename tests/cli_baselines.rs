@@ -1,0 +1,202 @@
+//! `bench`, `consistency` and `search --method` through the binary, at tiny sizes on the Vulkan
+//! adapter (lavapipe in CI).
+
+mod common;
+
+use common::{assert_clean_failure, run, text};
+use ista_nas::bench::recovery::RECOVERY_CSV_HEADER;
+use ista_nas::bench::report::BENCH_CSV_HEADER;
+use ista_nas::consistency::CONSISTENCY_CSV_HEADER;
+
+/// Each method's first batch runs; the larger batch is predicted past the 1 MiB limit and
+/// skipped with the reason; the CSV has the promised columns and DARTS's ratio to itself is 1.
+#[test]
+fn bench_writes_csv_table_plot_and_skips_what_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let args = [
+        "bench",
+        "--device",
+        "vulkan",
+        "--methods",
+        "ista,darts",
+        "--batch-sizes",
+        "2,8",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--warmup",
+        "1",
+        "--steps",
+        "1",
+        "--memory-limit-mib",
+        "1",
+        "--recovery-draws",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let result = run(&args);
+    let stdout = text(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        text(&result.stderr)
+    );
+    assert!(stdout.contains("| method | batch | ms/step"), "{stdout}");
+
+    let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.join(","), BENCH_CSV_HEADER);
+    for column in [
+        "method",
+        "batch_size",
+        "ms_per_step",
+        "images_per_s",
+        "peak_memory_bytes",
+        "ms_ratio_to_darts",
+        "memory_ratio_to_darts",
+        "status",
+    ] {
+        assert!(header.contains(&column), "missing {column}");
+    }
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    let field = |row: &Vec<&str>, name: &str| {
+        row[header.iter().position(|h| *h == name).unwrap()].to_string()
+    };
+    for row in &rows {
+        assert_eq!(row.len(), header.len(), "{csv}");
+        let (method, batch, status) = (
+            field(row, "method"),
+            field(row, "batch_size"),
+            field(row, "status"),
+        );
+        if batch == "2" {
+            assert_eq!(status, "ok", "{csv}");
+            let ms: f64 = field(row, "ms_per_step").parse().unwrap();
+            let images: f64 = field(row, "images_per_s").parse().unwrap();
+            assert!(
+                ms > 0.0 && (images - 2000.0 / ms).abs() < 0.02 * images,
+                "{csv}"
+            );
+            assert!(field(row, "peak_memory_bytes").parse::<u64>().unwrap() > 0);
+            let ratio: f64 = field(row, "ms_ratio_to_darts").parse().unwrap();
+            if method == "darts" {
+                assert_eq!(ratio, 1.0);
+            }
+            assert!(field(row, "memory_ratio_to_darts").parse::<f64>().unwrap() > 0.0);
+        } else {
+            assert!(status.starts_with("skipped: predicted"), "{csv}");
+            assert_eq!(field(row, "ms_per_step"), "");
+        }
+    }
+    let recovery = std::fs::read_to_string(out.join("recovery.csv")).unwrap();
+    assert_eq!(recovery.lines().next(), Some(RECOVERY_CSV_HEADER));
+    assert_eq!(recovery.lines().count(), 1 + 6, "{recovery}"); // 3 solvers × (8, 16 problems)
+    let svg = std::fs::read_to_string(out.join("bench.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("ms per search step"));
+    assert!(
+        std::fs::read_to_string(out.join("bench.md"))
+            .unwrap()
+            .contains("| darts | 2 |")
+    );
+}
+
+/// A two-seed micro study: both searches and trainings run, the CSV, correlation and plot are
+/// written, and running it again continues (nothing reruns) while other settings are refused.
+#[test]
+fn consistency_study_runs_and_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let mut args = vec![
+        "consistency",
+        "--device",
+        "vulkan",
+        "--seeds",
+        "2",
+        "--search-epochs",
+        "1",
+        "--train-epochs",
+        "1",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-channels",
+        "4",
+        "--train-layers",
+        "3",
+        "--search-images",
+        "64",
+        "--train-images",
+        "64",
+        "--test-images",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let first = run(&args);
+    let stdout = text(&first.stdout);
+    assert!(first.status.success(), "{stdout}\n{}", text(&first.stderr));
+    assert!(stdout.contains("2 seeds of ista: Kendall τ = "), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("consistency.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some(CONSISTENCY_CSV_HEADER));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    let correlation: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("correlation.json")).unwrap()).unwrap();
+    assert_eq!(correlation["n"], 2);
+    assert!(
+        std::fs::read_to_string(out.join("consistency.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
+    for seed in [0, 1] {
+        assert!(
+            out.join(format!("seed-{seed}/search/genotype.json"))
+                .exists()
+        );
+        assert!(out.join(format!("seed-{seed}/train/last.model")).exists());
+    }
+
+    let again = run(&args);
+    let again_out = text(&again.stdout);
+    assert!(again.status.success());
+    assert!(again_out.contains("continuing the study"), "{again_out}");
+    assert!(
+        !again_out.contains("epoch 1/1"),
+        "a finished run was repeated: {again_out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("consistency.csv")).unwrap(),
+        csv
+    );
+
+    args[4] = "3";
+    assert_clean_failure(&run(&args), "holds a study with other settings");
+}
+
+/// Bad baseline settings are clear errors.
+#[test]
+fn bad_baseline_arguments_are_errors() {
+    let out = run(&[
+        "search",
+        "--device",
+        "vulkan",
+        "--method",
+        "pc-darts",
+        "--channels",
+        "12",
+    ]);
+    assert_clean_failure(&out, "must be a multiple of 2·K");
+    let out = run(&["search", "--method", "enas"]);
+    assert_clean_failure(&out, "invalid value 'enas'");
+    let out = run(&["bench", "--device", "vulkan", "--batch-sizes", "0"]);
+    assert_clean_failure(&out, "--batch-sizes be at least 1");
+    let out = run(&["bench", "--device", "vulkan", "--genotype", "NOPE"]);
+    assert_clean_failure(&out, "NOPE");
+    let out = run(&["consistency", "--seeds", "1"]);
+    assert_clean_failure(&out, "--seeds must be at least 2");
+}

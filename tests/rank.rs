@@ -1,0 +1,88 @@
+//! Kendall τ-b and Spearman ρ against values computed by hand, ties included.
+
+use ista_nas::consistency::{CONSISTENCY_CSV_HEADER, ConsistencyRow, consistency_csv, correlation};
+use ista_nas::genotype::Genotype;
+use ista_nas::rank::{average_ranks, kendall_tau_b, spearman_rho};
+
+fn close(a: Option<f64>, b: f64) {
+    let a = a.expect("defined");
+    assert!((a - b).abs() < 1e-12, "{a} != {b}");
+}
+
+/// x = [1, 2, 2, 3], y = [1, 3, 2, 2]: of the 6 pairs, 3 concordant, 1 discordant, one tied in
+/// x only and one in y only: τ-b = (3 − 1) / √(5 · 5) = 0.4. Average ranks x = [1, 2.5, 2.5, 4],
+/// y = [1, 4, 2.5, 2.5]: ρ = 2.25 / √(4.5 · 4.5) = 0.5.
+#[test]
+fn ties_in_both_variables() {
+    let (x, y) = ([1.0, 2.0, 2.0, 3.0], [1.0, 3.0, 2.0, 2.0]);
+    close(kendall_tau_b(&x, &y), 0.4);
+    close(spearman_rho(&x, &y), 0.5);
+    assert_eq!(average_ranks(&x), vec![1.0, 2.5, 2.5, 4.0]);
+    assert_eq!(average_ranks(&y), vec![1.0, 4.0, 2.5, 2.5]);
+}
+
+/// x = [0.1, 0.2, 0.3, 0.4, 0.5], y = [0.3, 0.1, 0.2, 0.5, 0.4]: pairs (1,2), (1,3) and (4,5)
+/// are discordant, the other 7 concordant: τ = 4/10. d = [2, −1, −1, 1, −1] in ranks, Σd² = 8:
+/// ρ = 1 − 6·8 / (5·24) = 0.6.
+#[test]
+fn no_ties() {
+    let x = [0.1, 0.2, 0.3, 0.4, 0.5];
+    let y = [0.3, 0.1, 0.2, 0.5, 0.4];
+    close(kendall_tau_b(&x, &y), 0.4);
+    close(spearman_rho(&x, &y), 0.6);
+}
+
+/// Reversed order gives −1. Three tied values in x, x = [1, 1, 1, 2], y = [4, 3, 2, 1]: 3
+/// discordant pairs and 3 tied in x: τ-b = −3 / √(3 · 6) = −1/√2. Ranks x = [2, 2, 2, 4],
+/// y = [4, 3, 2, 1]: Σ(x − 2.5)(y − 2.5) = −3, Σ(x − 2.5)² = 3, Σ(y − 2.5)² = 5: ρ = −3/√15.
+#[test]
+fn reversed_and_triple_ties() {
+    close(kendall_tau_b(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
+    close(spearman_rho(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0);
+    let (x, y) = ([1.0, 1.0, 1.0, 2.0], [4.0, 3.0, 2.0, 1.0]);
+    close(kendall_tau_b(&x, &y), -1.0 / 2f64.sqrt());
+    close(spearman_rho(&x, &y), -3.0 / 15f64.sqrt());
+}
+
+/// Undefined cases are `None`, not NaN or a panic.
+#[test]
+fn undefined_cases() {
+    assert_eq!(kendall_tau_b(&[1.0, 1.0], &[1.0, 2.0]), None);
+    assert_eq!(spearman_rho(&[1.0, 2.0], &[3.0, 3.0]), None);
+    assert_eq!(kendall_tau_b(&[1.0], &[1.0]), None);
+    assert_eq!(spearman_rho(&[1.0, 2.0], &[1.0]), None);
+}
+
+/// The study's correlation uses supernet accuracy against stand-alone accuracy, and its CSV
+/// quotes the genotype JSON.
+#[test]
+fn study_rows_to_correlation_and_csv() {
+    let row = |seed, supernet, standalone| ConsistencyRow {
+        seed,
+        supernet_val_acc: supernet,
+        standalone_test_top1: standalone,
+        search_seconds: 1.0,
+        train_seconds: 2.0,
+        genotype: Genotype::load("ISTA_NAS").unwrap(),
+    };
+    let rows = [
+        row(0, 0.1, 0.3),
+        row(1, 0.2, 0.1),
+        row(2, 0.3, 0.2),
+        row(3, 0.4, 0.5),
+        row(4, 0.5, 0.4),
+    ];
+    let c = correlation(&rows);
+    assert_eq!(c.n, 5);
+    close(c.kendall_tau, 0.4);
+    close(c.spearman_rho, 0.6);
+    let csv = consistency_csv(&rows);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some(CONSISTENCY_CSV_HEADER));
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with("0,0.100000,0.300000,1.0,2.0,\"{\"\"normal\"\":"),
+        "{first}"
+    );
+    assert_eq!(csv.lines().count(), 6);
+}
