@@ -19,12 +19,28 @@ use ista_nas::search::run_dir::RunDir;
 /// Prefix of the line a case process prints its result on.
 const RESULT_PREFIX: &str = "BENCH_CASE_RESULT ";
 
-/// Options of `ista-nas bench`.
-#[derive(Args, Debug)]
-pub struct BenchArgs {
+/// What every case runs on: device, data and the genotype of ISTA-NAS's ops.
+#[derive(Args, Debug, Clone)]
+pub struct CaseInput {
     /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    /// Data folder for the batches; default: the embedded Fashion-MNIST subset (32×32 after padding).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Layout of `--data`; detected when omitted.
+    #[arg(long, value_enum)]
+    pub format: Option<DataFormat>,
+    /// The genotype whose ops ISTA-NAS runs (a built-in name or a file); DARTS methods run all ops.
+    #[arg(long, default_value = "ISTA_NAS")]
+    pub genotype: String,
+}
+
+/// Options of `ista-nas bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub input: CaseInput,
     /// Methods to run, side by side.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Method::Ista, Method::Darts, Method::PcDarts])]
     pub methods: Vec<Method>,
@@ -46,15 +62,6 @@ pub struct BenchArgs {
     /// Seed of weights and architecture parameters.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Data folder for the batches; default: the embedded Fashion-MNIST subset (32×32 after padding).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Layout of `--data`; detected when omitted.
-    #[arg(long, value_enum)]
-    pub format: Option<DataFormat>,
-    /// The genotype whose ops ISTA-NAS runs (a built-in name or a file); DARTS methods run all ops.
-    #[arg(long, default_value = "ISTA_NAS")]
-    pub genotype: String,
     /// Skip cases predicted to need more memory than this (MiB); default: the free system memory on software adapters, no limit on GPUs.
     #[arg(long)]
     pub memory_limit_mib: Option<f64>,
@@ -69,29 +76,20 @@ pub struct BenchArgs {
 /// Options of the hidden `bench-case` command: one case, its result printed as JSON.
 #[derive(Args, Debug)]
 pub struct BenchCaseArgs {
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
+    #[command(flatten)]
+    pub input: CaseInput,
     /// The case, as JSON.
     #[arg(long)]
     pub case: String,
-    /// Data folder.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Layout of `--data`.
-    #[arg(long, value_enum)]
-    pub format: Option<DataFormat>,
-    /// Genotype whose ops ISTA-NAS runs.
-    #[arg(long, default_value = "ISTA_NAS")]
-    pub genotype: String,
 }
 
 /// Runs one case in this process and prints its timing.
 pub fn run_one(args: BenchCaseArgs) -> anyhow::Result<()> {
     let case: BenchCase = serde_json::from_str(&args.case).context("bad --case JSON")?;
-    let selected = ista_nas::device::select_device(args.device)?;
-    let genotype = ista_nas::genotype::Genotype::load(&args.genotype)?;
-    let splits = super::data::read_splits(args.data.as_deref(), args.format)?;
+    let input = &args.input;
+    let selected = ista_nas::device::select_device(input.device)?;
+    let genotype = ista_nas::genotype::Genotype::load(&input.genotype)?;
+    let splits = super::data::read_splits(input.data.as_deref(), input.format)?;
     let classes = splits.class_names.len();
     let timing = run_case(&case, &splits.train, classes, &genotype, &selected.device)?;
     println!("{RESULT_PREFIX}{}", serde_json::to_string(&timing)?);
@@ -104,15 +102,15 @@ fn run_in_child(args: &BenchArgs, case: &BenchCase) -> anyhow::Result<Result<Cas
     command
         .arg("bench-case")
         .arg("--device")
-        .arg(value_name(&args.device))
+        .arg(value_name(&args.input.device))
         .arg("--case")
         .arg(serde_json::to_string(case)?)
         .arg("--genotype")
-        .arg(&args.genotype);
-    if let Some(data) = &args.data {
+        .arg(&args.input.genotype);
+    if let Some(data) = &args.input.data {
         command.arg("--data").arg(data);
     }
-    if let Some(format) = args.format {
+    if let Some(format) = args.input.format {
         command.arg("--format").arg(value_name(&format));
     }
     let output = command.output().context("cannot start a bench case")?;
@@ -167,8 +165,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.channels == 0 || !args.channels.is_multiple_of(2) || args.layers < 3 {
         bail!("--channels must be even and --layers at least 3");
     }
-    ista_nas::genotype::Genotype::load(&args.genotype)?;
-    let selected = super::device::open(args.device)?;
+    ista_nas::genotype::Genotype::load(&args.input.genotype)?;
+    let selected = super::device::open(args.input.device)?;
     let limit = args
         .memory_limit_mib
         .or_else(|| (selected.info.kind == "Cpu").then(available_mib).flatten());
@@ -191,7 +189,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.layers,
         args.warmup,
         args.steps,
-        args.genotype,
+        args.input.genotype,
         limit.map_or("none".into(), |l| format!("{l:.0} MiB"))
     );
     let mut rows: Vec<BenchRow> = Vec::new();

@@ -86,59 +86,61 @@ pub struct ConsistencyArgs {
 }
 
 impl ConsistencyArgs {
-    fn search_command(&self, seed: u64, dir: &Path) -> Vec<String> {
-        let mut args = vec!["search".to_string()];
+    /// `command` (search or train) of one seed in `dir`: `--resume` when the run has a
+    /// checkpoint, else a new run with the study's settings and `extra` options.
+    fn step_command(
+        &self,
+        command: &str,
+        seed: u64,
+        dir: &Path,
+        extra: &[&str],
+        options: &[(&str, Option<usize>)],
+    ) -> Vec<String> {
+        let mut args = vec![command.to_string()];
         if dir.join("checkpoint.bin").exists() {
-            return [args, vec!["--resume".into(), dir.display().to_string()]].concat();
+            args.extend(["--resume".into(), dir.display().to_string()]);
+            return args;
         }
-        args.extend(["--method".into(), self.method.name().into()]);
-        args.extend([
-            "--preset".into(),
-            if self.scale == Scale::Paper {
-                "paper"
-            } else {
-                "quick"
-            }
-            .into(),
-        ]);
+        args.extend(extra.iter().map(|a| a.to_string()));
         args.extend([
             "--seed".into(),
             seed.to_string(),
             "--out".into(),
             dir.display().to_string(),
         ]);
+        for (name, value) in options {
+            if let Some(value) = value {
+                args.extend([name.to_string(), value.to_string()]);
+            }
+        }
+        self.push_data(&mut args);
+        args
+    }
+
+    fn search_command(&self, seed: u64, dir: &Path) -> Vec<String> {
+        let preset = if self.scale == Scale::Paper {
+            "paper"
+        } else {
+            "quick"
+        };
+        let extra = ["--method", self.method.name(), "--preset", preset];
         let options = [
             ("--epochs", self.search_epochs),
             ("--channels", self.channels),
             ("--layers", self.layers),
             ("--train-images", self.search_images),
         ];
-        push_options(&mut args, &options);
-        self.push_data(&mut args);
-        args
+        self.step_command("search", seed, dir, &extra, &options)
     }
 
     fn train_command(&self, seed: u64, genotype: &Path, dir: &Path) -> Vec<String> {
-        let mut args = vec!["train".to_string()];
-        if dir.join("checkpoint.bin").exists() {
-            return [args, vec!["--resume".into(), dir.display().to_string()]].concat();
-        }
-        args.extend([
-            "--preset".into(),
-            if self.scale == Scale::Paper {
-                "cifar"
-            } else {
-                "quick"
-            }
-            .into(),
-        ]);
-        args.extend(["--genotype".into(), genotype.display().to_string()]);
-        args.extend([
-            "--seed".into(),
-            seed.to_string(),
-            "--out".into(),
-            dir.display().to_string(),
-        ]);
+        let preset = if self.scale == Scale::Paper {
+            "cifar"
+        } else {
+            "quick"
+        };
+        let genotype = genotype.display().to_string();
+        let extra = ["--preset", preset, "--genotype", &genotype];
         let options = [
             ("--epochs", self.train_epochs),
             ("--channels", self.train_channels),
@@ -146,9 +148,7 @@ impl ConsistencyArgs {
             ("--train-images", self.train_images),
             ("--test-images", self.test_images),
         ];
-        push_options(&mut args, &options);
-        self.push_data(&mut args);
-        args
+        self.step_command("train", seed, dir, &extra, &options)
     }
 
     fn push_data(&self, args: &mut Vec<String>) {
@@ -158,14 +158,6 @@ impl ConsistencyArgs {
         if let Some(format) = self.format {
             let name = format.to_possible_value().expect("a named value");
             args.extend(["--format".into(), name.get_name().to_string()]);
-        }
-    }
-}
-
-fn push_options(args: &mut Vec<String>, options: &[(&str, Option<usize>)]) {
-    for (name, value) in options {
-        if let Some(value) = value {
-            args.extend([name.to_string(), value.to_string()]);
         }
     }
 }

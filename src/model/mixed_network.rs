@@ -7,11 +7,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::mixed_cell::{MixedCell, MixedWeights};
-use super::network::{NetworkConfig, STEM_MULTIPLIER};
+use super::network::{NetworkConfig, global_pool, stem_layers};
 use super::norm::Norm;
-use super::ops::conv;
 use crate::error::Result;
-use crate::primitives::STEPS;
 
 /// The supernet whose every edge runs every op.
 #[derive(Module, Debug)]
@@ -25,30 +23,25 @@ pub struct MixedNetwork {
 impl MixedNetwork {
     /// Builds the supernet; `partial` is PC-DARTS's K (1 for DARTS).
     pub fn new(config: &NetworkConfig, partial: usize, device: &Device) -> Self {
-        let c_stem = STEM_MULTIPLIER * config.channels;
-        let (mut c_prev_prev, mut c_prev, mut c) = (c_stem, c_stem, config.channels);
-        let mut reduction_prev = false;
-        let mut cells = Vec::with_capacity(config.layers);
-        for i in 0..config.layers {
-            let reduction = config.is_reduction(i);
-            if reduction {
-                c *= 2;
-            }
-            cells.push(MixedCell::new(
-                (c_prev_prev, c_prev, c),
-                reduction,
-                reduction_prev,
-                partial,
-                device,
-            ));
-            reduction_prev = reduction;
-            (c_prev_prev, c_prev) = (c_prev, STEPS * c);
-        }
+        let (plan, c_last) = config.cell_plan();
+        let cells = plan
+            .into_iter()
+            .map(|cell| {
+                MixedCell::new(
+                    cell.channels,
+                    cell.reduction,
+                    cell.reduction_prev,
+                    partial,
+                    device,
+                )
+            })
+            .collect();
+        let (stem_conv, stem_norm) = stem_layers(config, device);
         Self {
-            stem_conv: conv(device, (config.in_channels, c_stem), 3, 1, 1, 1, 1),
-            stem_norm: Norm::new(c_stem, true, device),
+            stem_conv,
+            stem_norm,
             cells,
-            classifier: LinearConfig::new(c_prev, config.classes).init(device),
+            classifier: LinearConfig::new(c_last, config.classes).init(device),
         }
     }
 
@@ -67,8 +60,6 @@ impl MixedNetwork {
             let next = cell.forward(s0, s1.clone(), weights, evaluated)?;
             (s0, s1) = (s1, next);
         }
-        let [b, c, _, _] = s1.dims();
-        let pooled = s1.mean_dim(3).mean_dim(2).reshape([b, c]); // [B, C_last]
-        Ok(self.classifier.forward(pooled))
+        Ok(self.classifier.forward(global_pool(s1))) // [B, classes]
     }
 }

@@ -1,6 +1,7 @@
 //! The search network: stem, L cells with reductions at L/3 and 2L/3, global pool and linear head.
 
 use burn::module::Module;
+use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -39,12 +40,60 @@ impl NetworkConfig {
     pub fn is_reduction(&self, i: usize) -> bool {
         i == self.layers / 3 || i == 2 * self.layers / 3
     }
+
+    /// Every cell's shape in order, and the channels of the last cell's output.
+    pub fn cell_plan(&self) -> (Vec<CellShape>, usize) {
+        let c_stem = STEM_MULTIPLIER * self.channels;
+        let (mut c_prev_prev, mut c_prev, mut c) = (c_stem, c_stem, self.channels);
+        let mut reduction_prev = false;
+        let mut cells = Vec::with_capacity(self.layers);
+        for i in 0..self.layers {
+            let reduction = self.is_reduction(i);
+            if reduction {
+                c *= 2;
+            }
+            cells.push(CellShape {
+                channels: (c_prev_prev, c_prev, c),
+                reduction,
+                reduction_prev,
+            });
+            reduction_prev = reduction;
+            (c_prev_prev, c_prev) = (c_prev, STEPS * c);
+        }
+        (cells, c_prev)
+    }
+}
+
+/// Channels and kind of one cell of a supernet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellShape {
+    /// (C of the input two back, C of the previous output, C per node).
+    pub channels: (usize, usize, usize),
+    /// A reduction cell.
+    pub reduction: bool,
+    /// The previous cell reduced.
+    pub reduction_prev: bool,
+}
+
+/// The stem: a 3×3 conv from C_in to 3C channels and an affine BN.
+pub fn stem_layers(config: &NetworkConfig, device: &Device) -> (Conv2d, Norm) {
+    let c_stem = STEM_MULTIPLIER * config.channels;
+    (
+        conv(device, (config.in_channels, c_stem), 3, 1, 1, 1, 1),
+        Norm::new(c_stem, true, device),
+    )
+}
+
+/// Global average pool: `[B, C, H, W]` → `[B, C]`.
+pub fn global_pool(x: Tensor<4>) -> Tensor<2> {
+    let [b, c, _, _] = x.dims();
+    x.mean_dim(3).mean_dim(2).reshape([b, c])
 }
 
 /// The supernet whose cells hold every candidate op.
 #[derive(Module, Debug)]
 pub struct SearchNetwork {
-    stem_conv: burn::nn::conv::Conv2d,
+    stem_conv: Conv2d,
     stem_norm: Norm,
     cells: Vec<SearchCell>,
     classifier: Linear,
@@ -56,30 +105,25 @@ pub const STEM_MULTIPLIER: usize = 3;
 impl SearchNetwork {
     /// Builds the network (BN inside cells non-affine, as in two-stage search).
     pub fn new(config: &NetworkConfig, device: &Device) -> Self {
-        let c_stem = STEM_MULTIPLIER * config.channels;
-        let (mut c_prev_prev, mut c_prev, mut c) = (c_stem, c_stem, config.channels);
-        let mut reduction_prev = false;
-        let mut cells = Vec::with_capacity(config.layers);
-        for i in 0..config.layers {
-            let reduction = config.is_reduction(i);
-            if reduction {
-                c *= 2;
-            }
-            cells.push(SearchCell::new(
-                (c_prev_prev, c_prev, c),
-                reduction,
-                reduction_prev,
-                false,
-                device,
-            ));
-            reduction_prev = reduction;
-            (c_prev_prev, c_prev) = (c_prev, STEPS * c);
-        }
+        let (plan, c_last) = config.cell_plan();
+        let cells = plan
+            .into_iter()
+            .map(|cell| {
+                SearchCell::new(
+                    cell.channels,
+                    cell.reduction,
+                    cell.reduction_prev,
+                    false,
+                    device,
+                )
+            })
+            .collect();
+        let (stem_conv, stem_norm) = stem_layers(config, device);
         Self {
-            stem_conv: conv(device, (config.in_channels, c_stem), 3, 1, 1, 1, 1),
-            stem_norm: Norm::new(c_stem, true, device),
+            stem_conv,
+            stem_norm,
             cells,
-            classifier: LinearConfig::new(c_prev, config.classes).init(device),
+            classifier: LinearConfig::new(c_last, config.classes).init(device),
         }
     }
 
@@ -98,8 +142,6 @@ impl SearchNetwork {
             let next = cell.forward(s0, s1.clone(), weights, evaluated)?;
             (s0, s1) = (s1, next);
         }
-        let [b, c, _, _] = s1.dims();
-        let pooled = s1.mean_dim(3).mean_dim(2).reshape([b, c]); // [B, C_last]
-        Ok(self.classifier.forward(pooled))
+        Ok(self.classifier.forward(global_pool(s1))) // [B, classes]
     }
 }

@@ -17,7 +17,8 @@ use crate::records::{load_module, module_bytes};
 /// What an epoch's architecture was: the supports it ran, the genotype derived after it.
 #[derive(Clone, Debug)]
 pub struct EpochArchitecture {
-    /// Support indices per node used during the epoch: `normal|reduce`, nodes by `;`, indices by spaces.
+    /// Support indices per node used during the epoch (DARTS: the picks of its genotype):
+    /// `normal|reduce`, nodes by `;`, indices by spaces.
     pub supports: String,
     /// The genotype at the end of the epoch.
     pub genotype: Genotype,
