@@ -79,7 +79,7 @@ fn bench_writes_csv_table_plot_and_skips_what_does_not_fit() {
             let ms: f64 = field(row, "ms_per_step").parse().unwrap();
             let images: f64 = field(row, "images_per_s").parse().unwrap();
             assert!(
-                ms > 0.0 && (images - 2000.0 / ms).abs() < 0.02 * images,
+                ms > 0.0 && (images - 2000.0 / ms).abs() < 1e-3 * images + 1e-4,
                 "{csv}"
             );
             assert!(field(row, "peak_memory_bytes").parse::<u64>().unwrap() > 0);

@@ -60,7 +60,7 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
             c.warmup,
             c.steps,
             opt(t.map(|t| format!("{:.3}", t.ms_per_step))),
-            opt(t.map(|t| format!("{:.2}", t.images_per_s))),
+            opt(t.map(|t| format!("{:.4}", t.images_per_s))),
             opt(t.and_then(|t| t.peak_memory_bytes)),
             opt(row.ms_ratio(rows).map(|r| format!("{r:.4}"))),
             opt(row.memory_ratio(rows).map(|r| format!("{r:.4}"))),
