@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::primitives::{PRIMITIVES, STEPS, describe};
+use crate::primitives::{PRIMITIVES, STEPS, coefficient, describe};
 
 /// One pick: an op name and the index of the state it reads (0, 1: cell inputs; 2..: nodes).
 pub type Edge = (String, usize);
@@ -175,6 +175,20 @@ impl Genotype {
         } else {
             (&self.normal, &self.normal_concat)
         }
+    }
+
+    /// Per node, the coefficients of its picks (the inverse of [`Genotype::from_supports`]);
+    /// ops outside the search space are left out, so validate first.
+    pub fn supports(&self, reduction: bool) -> Vec<Vec<usize>> {
+        self.cell(reduction)
+            .0
+            .chunks(2)
+            .map(|node| {
+                node.iter()
+                    .filter_map(|(op, input)| coefficient(op, *input))
+                    .collect()
+            })
+            .collect()
     }
 
     /// True for the name of the one-stage genotype, whose network has an extra BN after pool

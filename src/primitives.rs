@@ -14,6 +14,16 @@ pub const PRIMITIVES: [&str; 7] = [
 /// Nodes per cell.
 pub const STEPS: usize = 4;
 
+/// Index of the candidate op called `name`.
+pub fn op_index(name: &str) -> Option<usize> {
+    PRIMITIVES.iter().position(|p| *p == name)
+}
+
+/// Coefficient of op `name` on input state `input` (the inverse of [`describe`]).
+pub fn coefficient(name: &str, input: usize) -> Option<usize> {
+    op_index(name).map(|op| input * PRIMITIVES.len() + op)
+}
+
 /// (op name, input state) of coefficient `k` of a node.
 pub fn describe(k: usize) -> (&'static str, usize) {
     (PRIMITIVES[k % PRIMITIVES.len()], k / PRIMITIVES.len())

@@ -74,6 +74,9 @@ fn supports_become_picks() {
     assert_eq!(genotype.normal[1], ("max_pool_3x3".into(), 1));
     assert_eq!(genotype.normal[2], ("dil_conv_3x3".into(), 2));
     assert_eq!(genotype.normal[6], ("dil_conv_5x5".into(), 4));
+    // ... and back: the picks' coefficients, node by node.
+    assert_eq!(genotype.supports(false), normal);
+    assert_eq!(genotype.supports(true), normal);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use super::cell::Preprocess;
 use super::drop_path::DropPath;
 use super::ops::{Op, OpStyle, ReluConvBn};
 use crate::genotype::Edge;
-use crate::primitives::{PRIMITIVES, STEPS};
+use crate::primitives::{STEPS, op_index};
 
 /// A cell built from one half of a genotype.
 #[derive(Module, Debug)]
@@ -39,10 +39,7 @@ impl EvalCell {
         let ops = picks
             .iter()
             .map(|(name, input)| {
-                let index = PRIMITIVES
-                    .iter()
-                    .position(|p| p == name)
-                    .expect("a validated genotype names known ops");
+                let index = op_index(name).expect("a validated genotype names known ops");
                 let stride = if reduction && *input < 2 { 2 } else { 1 };
                 Op::new(index, c, stride, style, device)
             })

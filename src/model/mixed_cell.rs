@@ -131,8 +131,8 @@ impl MixedCell {
         device: &Device,
     ) -> Self {
         let edges = (0..STEPS)
-            .flat_map(|node| (0..node + 2).map(move |input| (node, input)))
-            .map(|(_, input)| {
+            .flat_map(|node| 0..node + 2)
+            .map(|input| {
                 let stride = if reduction && input < 2 { 2 } else { 1 };
                 MixedEdge::new(c, stride, partial, device)
             })

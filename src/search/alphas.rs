@@ -81,11 +81,18 @@ impl ArchAlphas {
         )
     }
 
-    /// The genotype: per node the 2 input edges with the strongest non-`none` op (weighted by
-    /// the edge weight in PC-DARTS), each with that op.
-    pub fn genotype(&self) -> Genotype {
+    /// Per node of the normal and the reduction cell, the support indices of the 2 input edges
+    /// with the strongest non-`none` op (weighted by the edge weight in PC-DARTS), each with
+    /// that op; [`Genotype::from_supports`] turns them into the genotype.
+    pub fn picks(&self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
         let (normal, reduce) = self.weights(true);
-        Genotype::from_supports(&cell_picks(&normal), &cell_picks(&reduce))
+        (cell_picks(&normal), cell_picks(&reduce))
+    }
+
+    /// The genotype of [`ArchAlphas::picks`].
+    pub fn genotype(&self) -> Genotype {
+        let (normal, reduce) = self.picks();
+        Genotype::from_supports(&normal, &reduce)
     }
 }
 

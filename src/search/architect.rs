@@ -138,28 +138,25 @@ impl Architect {
     /// Supports that run the picks of `genotype` (two per node, s = 2) instead of recovered
     /// ones: z is 1 on the picks, so w = bᵀA_S − bias as in a search. For benchmarks and parity runs.
     pub fn supports_of(&self, genotype: &Genotype, device: &Device) -> Result<EpochSupports> {
-        let cell = |picks: &[(String, usize)], matrices: &[Matrix]| {
-            matrices
-                .iter()
-                .zip(picks.chunks(2))
-                .map(|(a, node)| {
-                    let mut z = vec![0.0; a.cols];
-                    for (op, input) in node {
-                        let k = PRIMITIVES.iter().position(|p| p == op).unwrap_or(0);
-                        z[input * PRIMITIVES.len() + k] = 1.0;
-                    }
-                    let support = NodeSupport::new(a, &z, node.len());
-                    let tensors = support.to_tensors(device);
-                    (support, tensors)
-                })
-                .collect::<Vec<_>>()
-        };
         genotype
             .validate()
             .map_err(|e| crate::error::IstaError::Shape(e.to_string()))?;
+        let cell = |reduction: bool, matrices: &[Matrix]| {
+            matrices
+                .iter()
+                .zip(genotype.supports(reduction))
+                .map(|(a, picks)| {
+                    let mut z = vec![0.0; a.cols];
+                    for &k in &picks {
+                        z[k] = 1.0;
+                    }
+                    fix_support(a, &z, picks.len(), device)
+                })
+                .collect()
+        };
         Ok(EpochSupports {
-            normal: cell(&genotype.normal, &self.measurements.normal),
-            reduce: cell(&genotype.reduce, &self.measurements.reduce),
+            normal: cell(false, &self.measurements.normal),
+            reduce: cell(true, &self.measurements.reduce),
             unconverged: 0,
         })
     }
@@ -178,11 +175,7 @@ impl Architect {
         let mut nodes = matrices
             .iter()
             .zip(&recovery.solutions)
-            .map(|(a, solution)| {
-                let support = NodeSupport::new(a, &solution.z, self.sparsity);
-                let tensors = support.to_tensors(device);
-                (support, tensors)
-            });
+            .map(|(a, solution)| fix_support(a, &solution.z, self.sparsity, device));
         let normal = nodes.by_ref().take(STEPS).collect();
         let reduce = nodes.collect();
         let unconverged = recovery.solutions.iter().filter(|s| !s.converged).count();
@@ -192,4 +185,11 @@ impl Architect {
             unconverged,
         })
     }
+}
+
+/// The support of the `s` largest |z| for measurement matrix `a`, with its constants on `device`.
+fn fix_support(a: &Matrix, z: &[f64], s: usize, device: &Device) -> (NodeSupport, SupportTensors) {
+    let support = NodeSupport::new(a, z, s);
+    let tensors = support.to_tensors(device);
+    (support, tensors)
 }

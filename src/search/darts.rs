@@ -13,7 +13,7 @@ use crate::genotype::Genotype;
 use crate::model::mixed_cell::MixedWeights;
 use crate::model::mixed_network::MixedNetwork;
 use crate::model::network::NetworkConfig;
-use crate::primitives::PRIMITIVES;
+use crate::records::{load_module, module_bytes};
 
 /// A DARTS or PC-DARTS supernet with its α (and β).
 pub struct DartsSupernet {
@@ -40,21 +40,6 @@ fn inner(w: MixedWeights) -> MixedWeights {
     }
 }
 
-/// A genotype's picks as support indices per node (input · 7 + op).
-fn genotype_supports(picks: &[(String, usize)]) -> Vec<Vec<usize>> {
-    picks
-        .chunks(2)
-        .map(|node| {
-            node.iter()
-                .map(|(op, input)| {
-                    let k = PRIMITIVES.iter().position(|p| p == op).unwrap_or(0);
-                    input * PRIMITIVES.len() + k
-                })
-                .collect()
-        })
-        .collect()
-}
-
 impl Supernet for DartsSupernet {
     fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>> {
         let (normal, reduce) = self.alphas.weights(fixed_arch);
@@ -77,14 +62,10 @@ impl Supernet for DartsSupernet {
     }
 
     fn end_epoch(&mut self, _device: &Device) -> Result<EpochArchitecture> {
-        let genotype = self.alphas.genotype();
-        let supports = format_supports(
-            &genotype_supports(&genotype.normal),
-            &genotype_supports(&genotype.reduce),
-        );
+        let (normal, reduce) = self.alphas.picks();
         Ok(EpochArchitecture {
-            supports,
-            genotype,
+            supports: format_supports(&normal, &reduce),
+            genotype: Genotype::from_supports(&normal, &reduce),
             unconverged: 0,
         })
     }
@@ -95,14 +76,14 @@ impl Supernet for DartsSupernet {
 
     fn records(&self) -> Result<[Vec<u8>; 2]> {
         Ok([
-            crate::records::module_bytes(&self.model, "model")?,
-            crate::records::module_bytes(&self.alphas, "alpha")?,
+            module_bytes(&self.model, "model")?,
+            module_bytes(&self.alphas, "alpha")?,
         ])
     }
 
     fn restore(&mut self, [model, alphas]: [Vec<u8>; 2], _device: &Device) -> Result<()> {
-        self.model = crate::records::load_module(self.model.clone(), model, "model")?;
-        self.alphas = crate::records::load_module(self.alphas.clone(), alphas, "alpha")?;
+        self.model = load_module(self.model.clone(), model, "model")?;
+        self.alphas = load_module(self.alphas.clone(), alphas, "alpha")?;
         Ok(())
     }
 }
