@@ -178,6 +178,44 @@ fn consistency_study_runs_and_continues() {
     assert_clean_failure(&run(&args), "holds a study with other settings");
 }
 
+/// A method whose settings cannot run at the bench's size is skipped with the reason, and the
+/// bench still writes its files.
+#[test]
+fn bench_skips_cases_whose_settings_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let args = [
+        "bench",
+        "--device",
+        "vulkan",
+        "--methods",
+        "pc-darts",
+        "--batch-sizes",
+        "2",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--recovery-draws",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let result = run(&args);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    assert!(
+        text(&result.stdout).contains("pc-darts batch 2: skipped: pc-darts sends C/K channels")
+    );
+    let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    assert!(row.starts_with("pc-darts,2,4,3,,"), "{csv}");
+    assert!(
+        row.contains("must be a multiple of 2·K (K = --partial-channels = 4)"),
+        "{csv}"
+    );
+    assert!(!out.join("recovery.csv").exists());
+}
+
 /// Bad baseline settings are clear errors.
 #[test]
 fn bad_baseline_arguments_are_errors() {

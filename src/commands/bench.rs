@@ -3,10 +3,9 @@
 //! recovery micro-benchmark. Prints a table; writes bench.csv, bench.svg, bench.md, recovery.csv.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use ista_nas::bench::plot::bench_svg;
 use ista_nas::bench::recovery::{recovery_bench, recovery_csv};
 use ista_nas::bench::report::{BenchRow, to_csv, to_table};
@@ -15,6 +14,8 @@ use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::search::config::Method;
 use ista_nas::search::run_dir::RunDir;
+
+use super::{child, run_folder};
 
 /// Prefix of the line a case process prints its result on.
 const RESULT_PREFIX: &str = "BENCH_CASE_RESULT ";
@@ -97,12 +98,11 @@ pub fn run_one(args: BenchCaseArgs) -> anyhow::Result<()> {
 }
 
 fn run_in_child(args: &BenchArgs, case: &BenchCase) -> anyhow::Result<Result<CaseTiming, String>> {
-    let exe = std::env::current_exe().context("cannot find the ista-nas executable")?;
-    let mut command = Command::new(exe);
+    let mut command = child::ista_nas()?;
     command
         .arg("bench-case")
         .arg("--device")
-        .arg(value_name(&args.input.device))
+        .arg(child::value_name(&args.input.device))
         .arg("--case")
         .arg(serde_json::to_string(case)?)
         .arg("--genotype")
@@ -111,7 +111,7 @@ fn run_in_child(args: &BenchArgs, case: &BenchCase) -> anyhow::Result<Result<Cas
         command.arg("--data").arg(data);
     }
     if let Some(format) = args.input.format {
-        command.arg("--format").arg(value_name(&format));
+        command.arg("--format").arg(child::value_name(&format));
     }
     let output = command.output().context("cannot start a bench case")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -127,14 +127,6 @@ fn run_in_child(args: &BenchArgs, case: &BenchCase) -> anyhow::Result<Result<Cas
         .trim()
         .to_string();
     Ok(Err(format!("failed ({}): {reason}", output.status)))
-}
-
-/// The command-line spelling of an option value.
-fn value_name<T: ValueEnum>(value: &T) -> String {
-    value
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default()
 }
 
 /// Free system memory in MiB (Linux), the limit on software adapters.
@@ -173,14 +165,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut batches = args.batch_sizes.clone();
     batches.sort_unstable();
     batches.dedup();
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/bench-{stamp}")));
+        .unwrap_or_else(|| PathBuf::from(format!("runs/bench-{}", run_folder::unix_time())));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let run = RunDir { path: out.clone() };
     println!(
@@ -207,8 +195,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 seed: args.seed,
             };
             let predicted = predicted_mib(&points, batch_size);
-            let outcome = if method == Method::PcDarts && !args.channels.is_multiple_of(8) {
-                Err("skipped: PC-DARTS (K = 4) needs --channels a multiple of 8".into())
+            let outcome = if let Some(problem) = case.config().problem() {
+                Err(format!("skipped: {problem}"))
             } else if let Some(smaller) = failed {
                 Err(format!("skipped: batch {smaller} did not fit"))
             } else if let Some((p, l)) = predicted.zip(limit).filter(|(p, l)| p > l) {

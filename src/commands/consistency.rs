@@ -4,7 +4,6 @@
 //! own folder, so a stopped study continues where it stopped when run again with the same `--out`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -17,6 +16,8 @@ use ista_nas::search::config::Method;
 use ista_nas::search::run_dir::RunDir;
 use ista_nas::train::checkpoint::TrainCheckpoint;
 use serde::Serialize;
+
+use super::{child, run_folder};
 
 /// Scale of the study.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
@@ -156,19 +157,17 @@ impl ConsistencyArgs {
             args.extend(["--data".into(), data.display().to_string()]);
         }
         if let Some(format) = self.format {
-            let name = format.to_possible_value().expect("a named value");
-            args.extend(["--format".into(), name.get_name().to_string()]);
+            args.extend(["--format".into(), child::value_name(&format)]);
         }
     }
 }
 
 /// Runs `ista-nas <args>` with the study's device, its output shown as it runs.
 fn run_step(device: DeviceChoice, args: &[String]) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("cannot find the ista-nas executable")?;
-    let status = Command::new(exe)
+    let status = child::ista_nas()?
         .args(args)
         .arg("--device")
-        .arg(device.to_string())
+        .arg(child::value_name(&device))
         .status()
         .with_context(|| format!("cannot start `ista-nas {}`", args[0]))?;
     if !status.success() {
@@ -212,10 +211,7 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     if args.seeds < 2 {
         bail!("--seeds must be at least 2 for a rank correlation");
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let stamp = run_folder::unix_time();
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!("runs/consistency-{}-{stamp}", args.method.name()))
     });

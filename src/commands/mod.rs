@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod bench;
+pub mod child;
 pub mod consistency;
 pub mod data;
 pub mod device;

@@ -15,14 +15,18 @@ pub fn create(
     seed: u64,
     config: &impl Serialize,
 ) -> anyhow::Result<RunDir> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let path = out.unwrap_or_else(|| PathBuf::from(format!("runs/{kind}-{seed}-{stamp}")));
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("runs/{kind}-{seed}-{}", unix_time())));
     let run = RunDir::create(&path)?;
     run.write_config(config)?;
     Ok(run)
+}
+
+/// Seconds since the Unix epoch, which name default run folders.
+pub fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The progress bar of epoch `done + 1` of `epochs`, over `batches` steps.

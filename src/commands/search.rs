@@ -126,24 +126,10 @@ impl SearchArgs {
 }
 
 fn check(config: &SearchConfig) -> anyhow::Result<()> {
-    if config.epochs == 0 || config.batch_size == 0 || config.channels == 0 || config.layers < 3 {
-        bail!("--epochs, --batch-size and --channels must be at least 1, --layers at least 3");
+    match config.problem() {
+        Some(problem) => bail!(problem),
+        None => Ok(()),
     }
-    if !config.channels.is_multiple_of(2) {
-        bail!("--channels must be even (reduction halves it in FactorizedReduce)");
-    }
-    let k = config.partial_channels;
-    if config.method == Method::PcDarts && (k == 0 || !config.channels.is_multiple_of(2 * k)) {
-        bail!(
-            "pc-darts sends C/K channels through each op and halves them in FactorizedReduce: \
-             --channels ({}) must be a multiple of 2·K (K = --partial-channels = {k})",
-            config.channels
-        );
-    }
-    if config.m == 0 || config.sparsity == 0 {
-        bail!("--m and --sparsity must be at least 1");
-    }
-    Ok(())
 }
 
 fn print_epoch(r: &EpochRecord, epochs: usize) {

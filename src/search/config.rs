@@ -159,6 +159,33 @@ impl SearchConfig {
         c
     }
 
+    /// What makes these settings unusable, in the CLI's option names; `None` when they are fine.
+    pub fn problem(&self) -> Option<String> {
+        if self.epochs == 0 || self.batch_size == 0 || self.channels == 0 || self.layers < 3 {
+            return Some(
+                "--epochs, --batch-size and --channels must be at least 1, --layers at least 3"
+                    .into(),
+            );
+        }
+        if !self.channels.is_multiple_of(2) {
+            return Some(
+                "--channels must be even (reduction halves it in FactorizedReduce)".into(),
+            );
+        }
+        let k = self.partial_channels;
+        if self.method == Method::PcDarts && (k == 0 || !self.channels.is_multiple_of(2 * k)) {
+            return Some(format!(
+                "pc-darts sends C/K channels through each op and halves them in FactorizedReduce: \
+                 --channels ({}) must be a multiple of 2·K (K = --partial-channels = {k})",
+                self.channels
+            ));
+        }
+        if self.m == 0 || self.sparsity == 0 {
+            return Some("--m and --sparsity must be at least 1".into());
+        }
+        None
+    }
+
     /// The weight learning rate of `epoch` (cosine from `lr` to `lr_min`, scaled by batch / 256).
     pub fn lr_at(&self, epoch: usize) -> f64 {
         let scale = self.batch_size as f64 / 256.0;
