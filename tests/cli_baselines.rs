@@ -235,6 +235,14 @@ fn bad_baseline_arguments_are_errors() {
     assert_clean_failure(&out, "--batch-sizes be at least 1");
     let out = run(&["bench", "--device", "vulkan", "--genotype", "NOPE"]);
     assert_clean_failure(&out, "NOPE");
+    let out = run(&["bench", "--device", "vulkan", "--steps", "0"]);
+    assert_clean_failure(&out, "--steps at least 1");
+    let out = run(&["bench", "--device", "vulkan", "--channels", "5"]);
+    assert_clean_failure(&out, "--channels must be even");
+    let out = run(&["bench", "--device", "vulkan", "--layers", "2"]);
+    assert_clean_failure(&out, "--layers at least 3");
+    let out = run(&["bench-case", "--device", "vulkan", "--case", "{not json"]);
+    assert_clean_failure(&out, "bad --case JSON");
     let out = run(&["consistency", "--seeds", "1"]);
     assert_clean_failure(&out, "--seeds must be at least 2");
 }
