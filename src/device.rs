@@ -13,15 +13,15 @@ use thiserror::Error;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
-    /// The best GPU on the platform's native API (Vulkan, Metal or DX12); a software Vulkan adapter if that is all there is.
+    /// The best hardware GPU (discrete, then integrated, then virtual) on the platform's native API (Vulkan, Metal or DX12); without one, Burn's CPU backend, which is much faster than a software adapter such as lavapipe.
     Auto,
-    /// Any adapter on the Vulkan API (including lavapipe).
+    /// The default adapter on the Vulkan API, a software one such as lavapipe included.
     Vulkan,
     /// Any adapter on the Metal API (macOS).
     Metal,
     /// Any adapter on the DirectX 12 API (Windows).
     Dx12,
-    /// A software adapter such as lavapipe (Mesa's Vulkan on the CPU) when installed, else Burn's pure-Rust CPU backend.
+    /// Burn's pure-Rust CPU backend (flex, with SIMD and one thread per core); plain Burn ops and the project's CPU kernels, no WGSL.
     Cpu,
 }
 
@@ -66,6 +66,9 @@ pub struct DeviceInfo {
     pub driver: String,
     /// True when the project's WGSL kernels run on this device.
     pub wgsl_kernels: bool,
+    /// Why this device was chosen, when `auto` chose it over what it found (empty otherwise).
+    #[serde(default)]
+    pub note: String,
 }
 
 impl fmt::Display for DeviceInfo {
@@ -76,6 +79,9 @@ impl fmt::Display for DeviceInfo {
         }
         if !self.wgsl_kernels {
             write!(f, " (WGSL kernels off: plain Burn ops)")?;
+        }
+        if !self.note.is_empty() {
+            write!(f, "; {}", self.note)?;
         }
         Ok(())
     }
@@ -123,6 +129,7 @@ fn open_wgpu(api: WgpuBackend, kind: DeviceKind) -> Result<SelectedDevice, Strin
             kind: format!("{:?}", adapter.device_type),
             driver,
             wgsl_kernels: true,
+            note: String::new(),
         },
     };
     if adapter.backend != backend_of(api) {
@@ -166,45 +173,132 @@ fn install_hint() -> String {
     }
 }
 
-/// Flex: Burn's pure-Rust CPU backend; plain Burn ops, no WGSL kernels.
-fn burn_cpu() -> SelectedDevice {
+/// Threads of Burn's CPU backend: `RAYON_NUM_THREADS` when set, else one per core.
+pub fn cpu_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Flex: Burn's pure-Rust CPU backend (SIMD, threads); plain Burn ops and the CPU kernels.
+fn burn_cpu(note: String) -> SelectedDevice {
     SelectedDevice {
         device: Device::flex(),
         info: DeviceInfo {
-            name: "Burn CPU backend (flex)".into(),
+            name: format!("Burn CPU backend (flex, SIMD, {} threads)", cpu_threads()),
             api: "CPU".into(),
             kind: "Cpu".into(),
             driver: String::new(),
             wgsl_kernels: false,
+            note,
         },
     }
 }
 
-/// Opens the device the user asked for, or explains why none is there.
-pub fn select_device(choice: DeviceChoice) -> Result<SelectedDevice, DeviceError> {
-    let attempts: Vec<(WgpuBackend, DeviceKind)> = match choice {
-        DeviceChoice::Auto => native_apis()
-            .iter()
-            .map(|api| (*api, DeviceKind::DefaultDevice))
-            .collect(),
-        DeviceChoice::Vulkan => vec![(WgpuBackend::Vulkan, DeviceKind::DefaultDevice)],
-        DeviceChoice::Metal => vec![(WgpuBackend::Metal, DeviceKind::DefaultDevice)],
-        DeviceChoice::Dx12 => vec![(WgpuBackend::Dx12, DeviceKind::DefaultDevice)],
-        DeviceChoice::Cpu => vec![(WgpuBackend::Vulkan, DeviceKind::Cpu)],
+/// An adapter as enumerated, before any device is opened on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// Adapter name.
+    pub name: String,
+    /// Adapter type.
+    pub kind: wgpu::DeviceType,
+}
+
+/// What `auto` does with the adapters of one graphics API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AutoPick {
+    /// Open this hardware adapter (a Burn device kind with its index among adapters of its type).
+    Gpu(DeviceKind),
+    /// No hardware GPU: run on Burn's CPU backend, for this reason.
+    Cpu(String),
+}
+
+/// `auto`'s rule: the first discrete GPU, else integrated, else virtual, else (only software
+/// adapters such as lavapipe, or none) Burn's CPU backend.
+pub fn auto_pick(adapters: &[AdapterSummary]) -> AutoPick {
+    let has = |kind| adapters.iter().any(|a| a.kind == kind);
+    if has(wgpu::DeviceType::DiscreteGpu) {
+        return AutoPick::Gpu(DeviceKind::DiscreteGpu(0));
+    }
+    if has(wgpu::DeviceType::IntegratedGpu) {
+        return AutoPick::Gpu(DeviceKind::IntegratedGpu(0));
+    }
+    if has(wgpu::DeviceType::VirtualGpu) {
+        return AutoPick::Gpu(DeviceKind::VirtualGpu(0));
+    }
+    let software: Vec<&str> = adapters.iter().map(|a| a.name.as_str()).collect();
+    AutoPick::Cpu(if software.is_empty() {
+        "auto: no GPU adapter found".into()
+    } else {
+        format!(
+            "auto: no hardware GPU, only {} (software); `--device vulkan` runs on it",
+            software.join(", ")
+        )
+    })
+}
+
+/// The adapters wgpu finds on `api`, without opening a device.
+fn enumerate(api: WgpuBackend) -> Vec<AdapterSummary> {
+    let backends = match backend_of(api) {
+        wgpu::Backend::Metal => wgpu::Backends::METAL,
+        wgpu::Backend::Dx12 => wgpu::Backends::DX12,
+        _ => wgpu::Backends::VULKAN,
     };
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    pollster::block_on(instance.enumerate_adapters(backends))
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary {
+                name: info.name,
+                kind: info.device_type,
+            }
+        })
+        .collect()
+}
+
+/// `auto`: the best hardware GPU on a native API, else Burn's CPU backend.
+fn select_auto() -> Result<SelectedDevice, DeviceError> {
     let mut failures = Vec::new();
-    for (api, kind) in attempts {
-        match open_wgpu(api, kind) {
-            Ok(selected) => return Ok(selected),
-            Err(message) => failures.push(message),
+    let mut reason = String::new();
+    for &api in native_apis() {
+        match auto_pick(&enumerate(api)) {
+            AutoPick::Gpu(kind) => match open_wgpu(api, kind) {
+                Ok(selected) => return Ok(selected),
+                Err(message) => failures.push(message),
+            },
+            AutoPick::Cpu(why) if reason.is_empty() => reason = why,
+            AutoPick::Cpu(_) => {}
         }
     }
-    if choice == DeviceChoice::Cpu {
-        return Ok(burn_cpu());
+    if !failures.is_empty() {
+        // A GPU was there but would not open: say so rather than run slowly in silence.
+        return Err(DeviceError::NoAdapter {
+            choice: DeviceChoice::Auto,
+            details: failures.join("\n"),
+            hint: "update the GPU driver, or run with `--device cpu`".into(),
+        });
     }
-    Err(DeviceError::NoAdapter {
+    Ok(burn_cpu(reason))
+}
+
+/// Opens the device the user asked for, or explains why none is there.
+pub fn select_device(choice: DeviceChoice) -> Result<SelectedDevice, DeviceError> {
+    let api = match choice {
+        DeviceChoice::Auto => return select_auto(),
+        DeviceChoice::Cpu => return Ok(burn_cpu(String::new())),
+        DeviceChoice::Vulkan => WgpuBackend::Vulkan,
+        DeviceChoice::Metal => WgpuBackend::Metal,
+        DeviceChoice::Dx12 => WgpuBackend::Dx12,
+    };
+    open_wgpu(api, DeviceKind::DefaultDevice).map_err(|details| DeviceError::NoAdapter {
         choice,
-        details: failures.join("\n"),
+        details,
         hint: install_hint(),
     })
 }

@@ -23,7 +23,7 @@ const RESULT_PREFIX: &str = "BENCH_CASE_RESULT ";
 /// What every case runs on: device, data and the genotype of ISTA-NAS's ops.
 #[derive(Args, Debug, Clone)]
 pub struct CaseInput {
-    /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
+    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// Data folder for the batches; default: the embedded Fashion-MNIST subset (32×32 after padding).

@@ -31,7 +31,7 @@ pub enum Scale {
 /// Options of `ista-nas consistency`.
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct ConsistencyArgs {
-    /// Compute device: auto, vulkan, metal, dx12, or cpu.
+    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     #[serde(skip)]
     pub device: DeviceChoice,

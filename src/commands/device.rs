@@ -7,7 +7,7 @@ use ista_nas::device::{DeviceChoice, SelectedDevice, select_device};
 /// Options of `ista-nas device`.
 #[derive(Args, Debug)]
 pub struct DeviceArgs {
-    /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
+    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
 }

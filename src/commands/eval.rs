@@ -24,7 +24,7 @@ pub enum Split {
 /// Options of `ista-nas eval`.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Compute device: auto, vulkan, metal, dx12, or cpu.
+    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// Model file written by `ista-nas train` (best.model or last.model).

@@ -16,7 +16,7 @@ use ista_nas::sparse::support::{top_s, top_s_sorted};
 /// Options of `ista-nas recover`.
 #[derive(Args, Debug)]
 pub struct RecoverArgs {
-    /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
+    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// Seed of the measurement matrices and of b.

@@ -27,7 +27,7 @@ pub enum Preset {
 /// Options of `ista-nas search`.
 #[derive(Args, Debug)]
 pub struct SearchArgs {
-    /// Compute device: auto, vulkan, metal, dx12, or cpu (a software adapter such as lavapipe when installed, else Burn's pure-Rust CPU backend).
+    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// Search method: ista (two-stage ISTA-NAS), darts (first order) or pc-darts.

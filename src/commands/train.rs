@@ -29,7 +29,7 @@ pub enum TrainPreset {
 /// Options of `ista-nas train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Compute device: auto, vulkan, metal, dx12, or cpu.
+    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = ista_nas::device::DeviceChoice::Auto)]
     pub device: ista_nas::device::DeviceChoice,
     /// The architecture: a built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET) or a genotype JSON file (e.g. a search's genotype.json).
