@@ -13,6 +13,7 @@ pub mod kernels;
 pub mod model;
 pub mod optim;
 pub mod primitives;
+pub mod profile;
 pub mod rank;
 pub mod records;
 pub mod search;

@@ -2,21 +2,26 @@
 //! and the sparse-recovery micro-benchmark. Each case runs in its own process (the CLI's
 //! `bench`), so each peak-memory figure is that case's own high-water mark.
 
+pub mod dispatches;
 pub mod plot;
+pub mod profile_report;
 pub mod recovery;
 pub mod report;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::device::peak_pool_bytes;
+use crate::device::{peak_pool_bytes, runs_wgsl};
 use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
+use crate::profile::{self, ProfileRow};
 use crate::search::config::{Method, SearchConfig};
 use crate::search::trainer::Searcher;
+use dispatches::count_dispatches;
 
 /// One measurement: a method at a batch size on a supernet of C channels and L cells.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +40,9 @@ pub struct BenchCase {
     pub steps: usize,
     /// Seed of weights and architecture.
     pub seed: u64,
+    /// Also run `steps` profiled steps (after the timed ones) and report where their time went.
+    #[serde(default)]
+    pub profile: bool,
 }
 
 /// What a case measured.
@@ -48,6 +56,15 @@ pub struct CaseTiming {
     pub peak_memory_bytes: Option<u64>,
     /// Side of the square input images.
     pub image_size: usize,
+    /// Kernel launches per timed step on wgpu devices (`None` on Burn's CPU backend).
+    #[serde(default)]
+    pub dispatches_per_step: Option<f64>,
+    /// Launches per timed step of each kernel, on wgpu devices.
+    #[serde(default)]
+    pub dispatches: BTreeMap<String, f64>,
+    /// Where the profiled steps' time went (empty unless the case asked for a profile).
+    #[serde(default)]
+    pub profile: Vec<ProfileRow>,
 }
 
 impl BenchCase {
@@ -86,12 +103,30 @@ pub fn run_case(
     searcher.use_genotype(genotype)?;
     searcher.repeat_first_step(case.warmup)?;
     let start = Instant::now();
-    searcher.repeat_first_step(case.steps)?;
+    let (done, launches) = count_dispatches(|| searcher.repeat_first_step(case.steps));
+    done?;
     let seconds = start.elapsed().as_secs_f64();
+    let peak_memory_bytes = peak_pool_bytes(&searcher.device);
+    let profile = if case.profile {
+        profile::start(&searcher.device);
+        let done = searcher.repeat_first_step(case.steps);
+        let rows = profile::stop();
+        done?;
+        rows
+    } else {
+        Vec::new()
+    };
+    let per_step = |n: u64| n as f64 / case.steps as f64;
     Ok(CaseTiming {
         ms_per_step: 1e3 * seconds / case.steps as f64,
         images_per_s: (case.batch_size * case.steps) as f64 / seconds,
-        peak_memory_bytes: peak_pool_bytes(&searcher.device),
+        peak_memory_bytes,
         image_size: train.height.max(train.width).max(32),
+        dispatches_per_step: runs_wgsl(device).then(|| per_step(launches.values().sum())),
+        dispatches: launches
+            .into_iter()
+            .map(|(k, n)| (k, per_step(n)))
+            .collect(),
+        profile,
     })
 }

@@ -7,7 +7,7 @@ use super::{BenchCase, CaseTiming};
 use crate::search::config::Method;
 
 /// Columns of bench.csv.
-pub const BENCH_CSV_HEADER: &str = "method,batch_size,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,ms_ratio_to_darts,memory_ratio_to_darts,status";
+pub const BENCH_CSV_HEADER: &str = "method,batch_size,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,ms_ratio_to_darts,memory_ratio_to_darts,status";
 
 /// One case and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
         let t = row.timing.as_ref();
         let status = row.status.replace([',', '\n'], ";");
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
             c.method.name(),
             c.batch_size,
             c.channels,
@@ -62,6 +62,9 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
             opt(t.map(|t| format!("{:.3}", t.ms_per_step))),
             opt(t.map(|t| format!("{:.4}", t.images_per_s))),
             opt(t.and_then(|t| t.peak_memory_bytes)),
+            opt(t
+                .and_then(|t| t.dispatches_per_step)
+                .map(|d| format!("{d:.1}"))),
             opt(row.ms_ratio(rows).map(|r| format!("{r:.4}"))),
             opt(row.memory_ratio(rows).map(|r| format!("{r:.4}"))),
         ));
@@ -72,14 +75,14 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
 /// A Markdown table of the rows, for the terminal and the README.
 pub fn to_table(rows: &[BenchRow]) -> String {
     let mut table = String::from(
-        "| method | batch | ms/step | images/s | peak memory | time vs DARTS | memory vs DARTS |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| method | batch | ms/step | images/s | peak memory | dispatches/step | time vs DARTS | memory vs DARTS |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let ratio = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or("–".into());
         let line = match &row.timing {
             Some(t) => format!(
-                "| {} | {} | {:.1} | {:.1} | {} | {} | {} |\n",
+                "| {} | {} | {:.1} | {:.1} | {} | {} | {} | {} |\n",
                 row.case.method.name(),
                 row.case.batch_size,
                 t.ms_per_step,
@@ -87,11 +90,14 @@ pub fn to_table(rows: &[BenchRow]) -> String {
                 t.peak_memory_bytes
                     .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
                     .unwrap_or("n/a".into()),
+                t.dispatches_per_step
+                    .map(|d| format!("{d:.0}"))
+                    .unwrap_or("n/a".into()),
                 ratio(row.ms_ratio(rows)),
                 ratio(row.memory_ratio(rows)),
             ),
             None => format!(
-                "| {} | {} | {} | | | | |\n",
+                "| {} | {} | {} | | | | | |\n",
                 row.case.method.name(),
                 row.case.batch_size,
                 row.status

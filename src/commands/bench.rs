@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 use ista_nas::bench::plot::bench_svg;
+use ista_nas::bench::profile_report::{dispatches_csv, profile_csv, profile_table};
 use ista_nas::bench::recovery::{recovery_bench, recovery_csv};
 use ista_nas::bench::report::{BenchRow, to_csv, to_table};
 use ista_nas::bench::{BenchCase, CaseTiming, run_case};
@@ -69,6 +70,9 @@ pub struct BenchArgs {
     /// Random b per node in the recovery micro-benchmark's large set (0: no recovery benchmark).
     #[arg(long, default_value_t = 100)]
     pub recovery_draws: usize,
+    /// Also profile each case: as many steps again, each part timed on its own (forward, backward, optimiser; convolutions by kind, BN, pooling, the mixed op, host reads), written to profile.csv and profile.md; on wgpu devices, kernel launches per kernel go to dispatches.csv.
+    #[arg(long)]
+    pub profile: bool,
     /// Folder for bench.csv, bench.svg, bench.md and recovery.csv (default: runs/bench-<unix time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -193,6 +197,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 warmup: args.warmup,
                 steps: args.steps,
                 seed: args.seed,
+                profile: args.profile,
             };
             let predicted = predicted_mib(&points, batch_size);
             let outcome = if let Some(problem) = case.config().problem() {
@@ -249,12 +254,25 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     run.write("bench.csv", to_csv(&rows).as_bytes())?;
     run.write("bench.md", format!("{title}\n\n{table}").as_bytes())?;
     bench_svg(&rows, &title, &out.join("bench.svg"))?;
+    run.write("dispatches.csv", dispatches_csv(&rows).as_bytes())?;
+    if args.profile {
+        let tables: Vec<String> = rows.iter().map(profile_table).collect();
+        let tables = tables.join("\n");
+        println!("\nprofile ({title}):\n{tables}");
+        run.write("profile.csv", profile_csv(&rows).as_bytes())?;
+        run.write("profile.md", format!("{title}\n\n{tables}").as_bytes())?;
+    }
     if args.recovery_draws > 0 {
         recovery(&args, &selected, &run)?;
     }
     println!(
-        "results in {}: bench.csv, bench.md, bench.svg{}",
+        "results in {}: bench.csv, bench.md, bench.svg, dispatches.csv{}{}",
         out.display(),
+        if args.profile {
+            ", profile.csv, profile.md"
+        } else {
+            ""
+        },
         if args.recovery_draws > 0 {
             ", recovery.csv"
         } else {

@@ -5,6 +5,8 @@
 //! Burn-ops implementation in [`reference`], which the tests also use as ground truth.
 
 mod autodiff;
+pub mod depthwise;
+pub mod depthwise_cpu;
 pub mod reference;
 mod wgsl;
 

@@ -8,6 +8,7 @@ use super::ops::{FactorizedReduce, Op, OpStyle, ReluConvBn};
 use crate::error::{IstaError, Result};
 use crate::kernels::masked_mixed_op;
 use crate::primitives::{PRIMITIVES, STEPS};
+use crate::profile::scope;
 
 /// The coefficients of one node for one step: its support and w (length n, zero off S).
 #[derive(Clone, Debug)]
@@ -135,15 +136,17 @@ impl SearchCell {
             }
             let device = states[0].device();
             let width: usize = out_shape.iter().product();
-            let stacked = if outputs.is_empty() {
-                Tensor::<2>::zeros([0, width], &device)
-            } else {
-                let count = outputs.len();
-                Tensor::stack::<5>(outputs, 0).reshape([count, width]) // [S, B·C·H'·W']
-            };
-            let mixed = masked_mixed_op(stacked, weights.w.clone(), &weights.support)?;
+            let mixed = scope("mixed op", || {
+                let stacked = if outputs.is_empty() {
+                    Tensor::<2>::zeros([0, width], &device)
+                } else {
+                    let count = outputs.len();
+                    Tensor::stack::<5>(outputs, 0).reshape([count, width]) // [S, B·C·H'·W']
+                };
+                masked_mixed_op(stacked, weights.w.clone(), &weights.support)
+            })?;
             states.push(mixed.reshape(out_shape)); // [B, C, H', W']
         }
-        Ok(Tensor::cat(states.split_off(2), 1)) // [B, 4C, H', W']
+        Ok(scope("concat", || Tensor::cat(states.split_off(2), 1))) // [B, 4C, H', W']
     }
 }

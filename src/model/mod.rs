@@ -2,6 +2,7 @@
 
 pub mod cell;
 pub mod complexity;
+pub mod conv;
 pub mod drop_path;
 pub mod eval_cell;
 pub mod eval_network;

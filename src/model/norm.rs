@@ -4,6 +4,8 @@ use burn::module::{Module, Param, RunningState};
 use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 
+use crate::profile::scope;
+
 /// Momentum of the running statistics.
 pub const BN_MOMENTUM: f64 = 0.1;
 /// Epsilon added to the variance.
@@ -49,6 +51,10 @@ impl Norm {
 
     /// `[B, C, H, W]` → `[B, C, H, W]`.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        scope("batch norm", || self.normalise(input))
+    }
+
+    fn normalise(&self, input: Tensor<4>) -> Tensor<4> {
         let device = input.device();
         let (gamma, beta) = self.scale_shift(&device);
         if !device.is_autodiff() {

@@ -7,7 +7,14 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::conv::conv_forward;
 use super::norm::Norm;
+use crate::profile::scope;
+
+/// ReLU, timed as its own scope when profiling.
+pub fn timed_relu(x: Tensor<4>) -> Tensor<4> {
+    scope("relu", || relu(x))
+}
 
 /// A bias-free convolution.
 pub fn conv(
@@ -48,7 +55,7 @@ impl ReluConvBn {
 
     /// `[B, C_in, H, W]` → `[B, C_out, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.norm.forward(self.conv.forward(relu(x)))
+        self.norm.forward(conv_forward(&self.conv, timed_relu(x)))
     }
 }
 
@@ -72,7 +79,7 @@ impl FactorizedReduce {
 
     /// `[B, C_in, H, W]` → `[B, C_out, H/2, W/2]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(x);
+        let x = timed_relu(x);
         let [b, c, h, w] = x.dims();
         let shifted = x.clone().slice([0..b, 0..c, 1..h, 1..w]);
         let out = Tensor::cat(
@@ -111,8 +118,8 @@ impl DilConv {
 
     /// `[B, C, H, W]` → `[B, C, H/stride, W/stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.norm
-            .forward(self.pointwise.forward(self.depthwise.forward(relu(x))))
+        let x = conv_forward(&self.depthwise, timed_relu(x)); // [B, C, H', W']
+        self.norm.forward(conv_forward(&self.pointwise, x))
     }
 }
 
@@ -256,8 +263,8 @@ impl Op {
     /// `[B, C, H, W]` → `[B, C, H/stride, W/stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Op::MaxPool(op) => maybe_norm(&op.norm, op.pool.forward(x)),
-            Op::AvgPool(op) => maybe_norm(&op.norm, op.pool.forward(x)),
+            Op::MaxPool(op) => maybe_norm(&op.norm, scope("max pool", || op.pool.forward(x))),
+            Op::AvgPool(op) => maybe_norm(&op.norm, scope("avg pool", || op.pool.forward(x))),
             Op::Identity(_) => x,
             Op::IdentityNorm(norm) => norm.forward(x),
             Op::Reduce(op) => op.forward(x),

@@ -7,7 +7,9 @@ use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 
 use super::alphas::ArchAlphas;
-use super::supernet::{EpochArchitecture, Evaluator, Supernet, format_supports, module_step};
+use super::supernet::{
+    EpochArchitecture, Evaluator, Supernet, format_supports, frozen, module_step,
+};
 use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::mixed_cell::MixedWeights;
@@ -43,7 +45,11 @@ fn inner(w: MixedWeights) -> MixedWeights {
 impl Supernet for DartsSupernet {
     fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>> {
         let (normal, reduce) = self.alphas.weights(fixed_arch);
-        self.model.forward(images, &normal, &reduce, &mut 0)
+        if fixed_arch {
+            self.model.forward(images, &normal, &reduce, &mut 0)
+        } else {
+            frozen(&self.model).forward(images, &normal, &reduce, &mut 0)
+        }
     }
 
     fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {

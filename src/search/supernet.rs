@@ -12,6 +12,7 @@ use crate::genotype::Genotype;
 use crate::model::cell::NodeWeights;
 use crate::model::network::SearchNetwork;
 use crate::optim::clip_global_norm;
+use crate::profile::scope;
 use crate::records::{load_module, module_bytes};
 
 /// What an epoch's architecture was: the supports it ran, the genotype derived after it.
@@ -58,11 +59,19 @@ pub fn module_step<M: Module>(
     lr: f64,
     clip: Option<f32>,
 ) {
-    let mut grads = GradientsParams::from_grads(loss.backward(), module);
+    let grads = scope("backward", || loss.backward());
+    let mut grads = GradientsParams::from_grads(grads, module);
     if let Some(clip) = clip {
-        clip_global_norm(&mut grads, module, clip);
+        scope("clip", || clip_global_norm(&mut grads, module, clip));
     }
-    *module = optim.step(lr, module.clone(), grads);
+    *module = scope("optimiser", || optim.step(lr, module.clone(), grads));
+}
+
+/// The weights as constants for an architecture step, which needs dL/d(architecture) only: the
+/// backward pass then skips every weight gradient (the optimiser would discard them). BN running
+/// statistics are shared with `model`, so they update as in an ordinary forward pass.
+pub fn frozen<M: Module>(model: &M) -> M {
+    scope("freeze weights", || model.clone().no_grad())
 }
 
 /// `normal|reduce` support lists as metrics.csv writes them.
@@ -107,7 +116,11 @@ impl IstaSupernet {
 impl Supernet for IstaSupernet {
     fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>> {
         let (normal, reduce) = self.supports.weights(&self.arch, fixed_arch);
-        self.model.forward(images, &normal, &reduce, &mut 0)
+        if fixed_arch {
+            self.model.forward(images, &normal, &reduce, &mut 0)
+        } else {
+            frozen(&self.model).forward(images, &normal, &reduce, &mut 0)
+        }
     }
 
     fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {

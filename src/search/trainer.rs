@@ -27,6 +27,7 @@ use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
 use crate::model::network::{NetworkConfig, SearchNetwork};
 use crate::optim::{StepReport, StepStats, sgd};
+use crate::profile::scope;
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -289,11 +290,15 @@ impl Searcher {
 
     /// One architecture step on a val batch (the weights get no update).
     pub fn arch_step(&mut self, images: Tensor<4>, labels: Tensor<1, Int>) -> Result<()> {
-        let logits = self.net.logits(images, false)?;
-        let loss = self.loss.forward(logits, labels);
-        self.net
-            .step_arch(loss, &mut self.arch_optim, self.config.arch_lr);
-        Ok(())
+        scope("arch step", || {
+            let loss = scope("forward", || -> Result<Tensor<1>> {
+                let logits = self.net.logits(images, false)?;
+                Ok(self.loss.forward(logits, labels))
+            })?;
+            self.net
+                .step_arch(loss, &mut self.arch_optim, self.config.arch_lr);
+            Ok(())
+        })
     }
 
     /// One weight step at learning rate `lr`, the architecture fixed: (loss, images, right).
@@ -303,14 +308,21 @@ impl Searcher {
         labels: Tensor<1, Int>,
         lr: f64,
     ) -> Result<(f64, usize, usize)> {
-        let count = labels.dims()[0];
-        let logits = self.net.logits(images, true)?;
-        let right = correct(&logits, &labels);
-        let loss = self.loss.forward(logits, labels);
-        let value = loss.clone().into_scalar::<f32>() as f64;
-        self.net
-            .step_weights(loss, &mut self.weight_optim, lr, self.config.grad_clip);
-        Ok((value, count, right))
+        scope("weight step", || {
+            let count = labels.dims()[0];
+            let (logits, loss) = scope("forward", || -> Result<(Tensor<2>, Tensor<1>)> {
+                let logits = self.net.logits(images, true)?;
+                let loss = self.loss.forward(logits.clone(), labels.clone());
+                Ok((logits, loss))
+            })?;
+            let (right, value) = scope("host reads", || {
+                let value = loss.clone().into_scalar::<f32>() as f64;
+                (correct(&logits, &labels), value)
+            });
+            self.net
+                .step_weights(loss, &mut self.weight_optim, lr, self.config.grad_clip);
+            Ok((value, count, right))
+        })
     }
 
     /// Loss and accuracy of the supernet (eval mode, no augmentation) on `data`.

@@ -1,0 +1,53 @@
+//! How a convolution of the search space runs: depthwise ones through the project's CPU kernel on
+//! Burn's CPU backend, 1×1 ones as a batched matrix product, the rest as Burn's `Conv2d`.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+
+use crate::kernels::depthwise::depthwise_conv2d;
+use crate::kernels::depthwise_cpu::Geometry;
+use crate::profile::scope;
+
+/// The depthwise geometry of `conv`, when it is one (groups = channels, square, symmetric padding).
+fn depthwise_geometry(conv: &Conv2d, channels: usize) -> Option<Geometry> {
+    let [k, k2] = conv.kernel_size;
+    let [s, s2] = conv.stride;
+    let [d, d2] = conv.dilation;
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(a, b, c, e) if a == b && b == c && c == e => a,
+        _ => return None,
+    };
+    (conv.groups == channels && channels > 1 && k == k2 && s == s2 && d == d2).then_some(Geometry {
+        kernel: k,
+        stride: s,
+        padding,
+        dilation: d,
+    })
+}
+
+/// `conv` applied to `x` `[B, C_in, H, W]` → `[B, C_out, H', W']`, by the fastest route.
+pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [b, c_in, h, w] = x.dims();
+    let weight = conv.weight.val(); // [C_out, C_in / groups, k, k]
+    let [c_out, per_group, kh, kw] = weight.dims();
+    if conv.bias.is_none() {
+        if let Some(g) = depthwise_geometry(conv, c_in) {
+            let y = scope("depthwise conv", || {
+                depthwise_conv2d(x.clone(), weight.clone(), g)
+            });
+            if let Some(y) = y {
+                return y;
+            }
+        }
+        let pointwise = [kh, kw] == [1, 1] && conv.stride == [1, 1] && conv.groups == 1;
+        if pointwise && per_group == c_in {
+            return scope("1x1 conv", || {
+                let w2 = weight.reshape([1, c_out, c_in]); // [1, C_out, C_in]
+                let y = w2.matmul(x.reshape([b, c_in, h * w])); // [B, C_out, H·W]
+                y.reshape([b, c_out, h, w])
+            });
+        }
+    }
+    scope("conv", || conv.forward(x))
+}
