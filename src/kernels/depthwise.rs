@@ -6,12 +6,13 @@ use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{Bytes, DType, Shape, Tensor};
+use burn::tensor::Tensor;
 
 use super::depthwise_cpu::{self as cpu, Geometry, Planes};
+use super::flex_data::{contiguous, dims4, f32s, flex_tensor, on_cpu};
 use crate::profile::scope;
 
 /// Depthwise convolution `[B, C, H, W]` × `[C, 1, k, k]` → `[B, C, H', W']` and its gradients.
@@ -25,37 +26,12 @@ pub trait DepthwiseOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
-fn dims4(t: &FlexTensor) -> [usize; 4] {
-    let s = t.layout().shape();
-    [s[0], s[1], s[2], s[3]]
-}
-
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    let t = t.to_contiguous();
-    match t.as_slice::<f32>() {
-        Some(_) => t,
-        None => FlexTensor::from_data(t.into_data()), // offset view: copy out
-    }
-}
-
-fn tensor(values: Vec<f32>, dims: [usize; 4]) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(values),
-        Layout::contiguous(Shape::from(dims.to_vec())),
-        DType::F32,
-    )
-}
-
-fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 tensor")
-}
-
 impl DepthwiseOps for Flex {
     fn depthwise_conv2d(x: FlexTensor, weight: FlexTensor, g: Geometry) -> FlexTensor {
         let (x, weight) = (contiguous(x), contiguous(weight));
         let p = Planes::new(dims4(&x), &g);
         let y = cpu::forward(f32s(&x), f32s(&weight), &g, &p);
-        tensor(y, [p.batch, p.channels, p.output[0], p.output[1]])
+        flex_tensor(y, &[p.batch, p.channels, p.output[0], p.output[1]])
     }
 }
 
@@ -63,7 +39,7 @@ impl DepthwiseOps for Flex {
 fn input_grad(grad: FlexTensor, weight: FlexTensor, g: Geometry, input: [usize; 4]) -> FlexTensor {
     let (grad, weight) = (contiguous(grad), contiguous(weight));
     let p = Planes::new(input, &g);
-    tensor(cpu::input_grad(f32s(&grad), f32s(&weight), &g, &p), input)
+    flex_tensor(cpu::input_grad(f32s(&grad), f32s(&weight), &g, &p), &input)
 }
 
 /// dL/dweight.
@@ -71,7 +47,7 @@ fn weight_grad(x: FlexTensor, grad: FlexTensor, g: Geometry) -> FlexTensor {
     let (x, grad) = (contiguous(x), contiguous(grad));
     let p = Planes::new(dims4(&x), &g);
     let dw = cpu::weight_grad(f32s(&x), f32s(&grad), &g, &p);
-    tensor(dw, [p.channels, 1, g.kernel, g.kernel])
+    flex_tensor(dw, &[p.channels, 1, g.kernel, g.kernel])
 }
 
 #[derive(Debug)]
@@ -127,11 +103,7 @@ impl<C: CheckpointStrategy> DepthwiseOps for Autodiff<Flex, C> {
 /// The depthwise convolution with the CPU loops (f32 on Burn's CPU backend, with or without
 /// autodiff); `None` where they do not apply, so the caller runs Burn's convolution.
 pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, g: Geometry) -> Option<Tensor<4>> {
-    let on_cpu = matches!(
-        x.device().inner().as_dispatch(),
-        burn::backend::DispatchDevice::Flex(_)
-    );
-    (on_cpu && x.dtype() == DType::F32).then(|| {
+    on_cpu(&x).then(|| {
         Tensor::from_dispatch(Dispatch::depthwise_conv2d(
             x.into_dispatch(),
             weight.into_dispatch(),

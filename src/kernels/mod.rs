@@ -5,8 +5,11 @@
 //! Burn-ops implementation in [`reference`], which the tests also use as ground truth.
 
 mod autodiff;
+pub mod batch_norm;
+pub mod batch_norm_cpu;
 pub mod depthwise;
 pub mod depthwise_cpu;
+mod flex_data;
 pub mod reference;
 mod wgsl;
 

@@ -12,6 +12,7 @@ use super::ops::{Op, OpStyle, ReluConvBn};
 use crate::error::{IstaError, Result};
 use crate::kernels::masked_mixed_op;
 use crate::primitives::{PRIMITIVES, STEPS};
+use crate::profile::scope;
 
 /// Ops per edge in DARTS: `none` first, then the 7 candidates in their order.
 pub const MIXED_OPS: usize = PRIMITIVES.len() + 1;
@@ -86,9 +87,12 @@ impl MixedEdge {
         }
         *evaluated += outputs.len();
         let width: usize = out_shape.iter().product();
-        let stacked = Tensor::stack::<5>(outputs, 0).reshape([MIXED_OPS, width]); // [8, B·C/K·H'·W']
-        let all: Vec<usize> = (0..MIXED_OPS).collect();
-        let mixed = masked_mixed_op(stacked, weights, &all)?.reshape(out_shape);
+        let mixed = scope("mixed op", || {
+            let stacked = Tensor::stack::<5>(outputs, 0).reshape([MIXED_OPS, width]); // [8, B·C/K·H'·W']
+            let all: Vec<usize> = (0..MIXED_OPS).collect();
+            masked_mixed_op(stacked, weights, &all)
+        })?
+        .reshape(out_shape);
         Ok(match bypass {
             None => mixed,
             Some(rest) => {
@@ -188,6 +192,6 @@ impl MixedCell {
             };
             states.push(node_out);
         }
-        Ok(Tensor::cat(states.split_off(2), 1)) // [B, 4C, H', W']
+        Ok(scope("concat", || Tensor::cat(states.split_off(2), 1))) // [B, 4C, H', W']
     }
 }

@@ -4,6 +4,7 @@ use burn::module::{Module, Param, RunningState};
 use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 
+use crate::kernels::batch_norm::batch_norm_train_cpu;
 use crate::profile::scope;
 
 /// Momentum of the running statistics.
@@ -64,14 +65,19 @@ impl Norm {
         }
         let [b, _, h, w] = input.dims();
         let n = (b * h * w) as f64;
-        let result = batch_norm_train(input, gamma, beta, BN_EPSILON);
+        let (output, batch_mean, batch_var) =
+            batch_norm_train_cpu(input.clone(), gamma.clone(), beta.clone(), BN_EPSILON)
+                .unwrap_or_else(|| {
+                    let r = batch_norm_train(input, gamma, beta, BN_EPSILON);
+                    (r.output, r.mean, r.variance)
+                });
         let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
         let mean = self.running_mean.value_sync().to_device(&device) * (1.0 - BN_MOMENTUM)
-            + result.mean.detach() * BN_MOMENTUM;
+            + batch_mean.detach() * BN_MOMENTUM;
         let var = self.running_var.value_sync().to_device(&device) * (1.0 - BN_MOMENTUM)
-            + result.variance.detach() * (BN_MOMENTUM * unbiased);
+            + batch_var.detach() * (BN_MOMENTUM * unbiased);
         self.running_mean.update(mean.detach());
         self.running_var.update(var.detach());
-        result.output
+        output
     }
 }

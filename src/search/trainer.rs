@@ -264,8 +264,9 @@ impl Searcher {
     }
 
     /// `count` search steps (architecture, then weights) on the first train and val batches,
-    /// for benchmarks: batches are prepared once, so the steps time the device alone.
-    pub fn repeat_first_step(&mut self, count: usize) -> Result<()> {
+    /// for benchmarks: batches are prepared once, so the steps time the device alone. Returns
+    /// each weight step's training loss.
+    pub fn repeat_first_step(&mut self, count: usize) -> Result<Vec<f64>> {
         let first = |data: &Arc<Dataset>| {
             EpochLoader::start(
                 data.clone(),
@@ -279,13 +280,14 @@ impl Searcher {
         };
         let (train, val) = (first(&self.train)?, first(&self.val)?);
         let lr = self.config.lr_at(0);
+        let mut losses = Vec::with_capacity(count);
         for _ in 0..count {
             let (x, y) = val.clone().tensors(&self.device);
             self.arch_step(x, y)?;
             let (x, y) = train.clone().tensors(&self.device);
-            self.weight_step(x, y, lr)?;
+            losses.push(self.weight_step(x, y, lr)?.0);
         }
-        Ok(())
+        Ok(losses)
     }
 
     /// One architecture step on a val batch (the weights get no update).

@@ -1,0 +1,109 @@
+//! `bench --profile` at a tiny size: the profile and the launch counts it writes, on lavapipe
+//! (kernel launches counted) and on the CPU backend (none to count).
+
+mod common;
+
+use common::{run, text};
+use ista_nas::bench::profile_report::{DISPATCHES_CSV_HEADER, PROFILE_CSV_HEADER};
+
+fn bench(device: &str, out: &std::path::Path) -> String {
+    let result = run(&[
+        "bench",
+        "--device",
+        device,
+        "--methods",
+        "ista,darts",
+        "--batch-sizes",
+        "2",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--warmup",
+        "1",
+        "--steps",
+        "1",
+        "--recovery-draws",
+        "0",
+        "--profile",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = text(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        text(&result.stderr)
+    );
+    assert!(stdout.contains("| scope | calls/step"), "{stdout}");
+    stdout
+}
+
+/// (scope → ms per step) of one method's rows in profile.csv.
+fn scopes(csv: &str, method: &str) -> Vec<(String, f64)> {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[0] == method)
+        .map(|f| (f[2].to_string(), f[4].parse().unwrap()))
+        .collect()
+}
+
+fn column(csv: &str, name: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|h| *h == name).unwrap();
+    lines
+        .map(|l| l.split(',').nth(at).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn profile_and_dispatch_columns_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for device in ["vulkan", "cpu"] {
+        let out = dir.path().join(device);
+        bench(device, &out);
+        let profile = std::fs::read_to_string(out.join("profile.csv")).unwrap();
+        assert_eq!(profile.lines().next().unwrap(), PROFILE_CSV_HEADER);
+        for method in ["ista", "darts"] {
+            let rows = scopes(&profile, method);
+            let ms = |name: &str| rows.iter().find(|(s, _)| s == name).map(|r| r.1);
+            for scope in [
+                "arch step/forward",
+                "arch step/backward",
+                "weight step/forward/batch norm",
+                "weight step/forward/1x1 conv",
+                "weight step/forward/mixed op",
+                "weight step/host reads",
+                "weight step/backward",
+                "weight step/clip",
+                "weight step/optimiser",
+            ] {
+                assert!(
+                    ms(scope).is_some_and(|v| v >= 0.0),
+                    "{device} {method}: no {scope}:\n{profile}"
+                );
+            }
+            // The phases hold their parts.
+            let step = ms("weight step").unwrap();
+            assert!(
+                ms("weight step/forward").unwrap() <= step + 1e-6,
+                "{profile}"
+            );
+        }
+        let bench_csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
+        let dispatches = column(&bench_csv, "dispatches_per_step");
+        let per_kernel = std::fs::read_to_string(out.join("dispatches.csv")).unwrap();
+        assert_eq!(per_kernel.lines().next().unwrap(), DISPATCHES_CSV_HEADER);
+        if device == "vulkan" {
+            let counts: Vec<f64> = dispatches.iter().map(|d| d.parse().unwrap()).collect();
+            // ISTA-NAS runs 2 ops per node, DARTS all 8 on every edge: more launches.
+            assert!(counts[0] > 50.0 && counts[1] > counts[0], "{bench_csv}");
+            assert!(per_kernel.lines().count() > 2, "{per_kernel}");
+        } else {
+            assert!(dispatches.iter().all(|d| d.is_empty()), "{bench_csv}");
+            assert_eq!(per_kernel.lines().count(), 1, "{per_kernel}");
+        }
+    }
+}
