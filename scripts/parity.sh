@@ -6,12 +6,16 @@
 #   scripts/parity.sh 64 256 512      # other batch sizes
 #   CHANNELS=8 LAYERS=5 STEPS=5 scripts/parity.sh 32
 #
-# Env: CHANNELS, LAYERS, STEPS, WARMUP, DEVICE (ista-nas --device), PYTHON (one with torch), OUT.
+#   DEVICE=cpu CHANNELS=8 LAYERS=5 scripts/parity.sh 32   # both on the CPU, THREADS threads each
+#
+# Env: CHANNELS, LAYERS, STEPS, WARMUP, DEVICE (ista-nas --device), THREADS (CPU threads for both;
+# default: the cores), PYTHON (one with torch), OUT. PyTorch uses CUDA when it has a GPU, else the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BATCHES="${*:-64 256}"
 CHANNELS="${CHANNELS:-16}" LAYERS="${LAYERS:-8}" STEPS="${STEPS:-10}" WARMUP="${WARMUP:-3}"
-DEVICE="${DEVICE:-auto}" PYTHON="${PYTHON:-python3}"
+DEVICE="${DEVICE:-auto}" PYTHON="${PYTHON:-python3}" THREADS="${THREADS:-$(nproc)}"
+export RAYON_NUM_THREADS="$THREADS"   # the threads of ista-nas's CPU backend
 OUT="${OUT:-runs/parity-$(date +%s)}"
 mkdir -p "$OUT"
 
@@ -24,7 +28,8 @@ BIN="${CARGO_TARGET_DIR:-target}/release/ista-nas"
 : > "$OUT/pytorch.txt"
 for batch in $BATCHES; do
     "$PYTHON" scripts/pytorch_parity.py --channels "$CHANNELS" --layers "$LAYERS" --batch-size "$batch" \
-        --steps "$STEPS" --warmup "$WARMUP" --genotype "$OUT/genotype.json" | tee -a "$OUT/pytorch.txt"
+        --steps "$STEPS" --warmup "$WARMUP" --genotype "$OUT/genotype.json" --threads "$THREADS" \
+        | tee -a "$OUT/pytorch.txt"
 done
 
 "$PYTHON" - "$OUT" <<'PY'
@@ -41,7 +46,9 @@ for t in theirs:
     ratio = f"{t['ms_per_step'] / ms:.2f}×" if ms else o.get("status", "not run")
     lines.append(f"| {t['batch_size']} | {ms if ms is None else f'{ms:.1f}'} | {t['ms_per_step']:.1f} | {ratio} "
                  f"| {mib(o.get('peak_memory_bytes'))} | {mib(t['peak_reserved_bytes'])} ({mib(t['peak_allocated_bytes'])}) |")
-table = f"ISTA-NAS search step, PyTorch {theirs[0]['torch']} on {theirs[0]['device']}\n\n" + "\n".join(lines)
+device = open(f"{out}/ista-nas/bench.md").readline().strip()
+table = (f"ISTA-NAS search step, {device}; PyTorch {theirs[0]['torch']} on {theirs[0]['device']} "
+         f"({theirs[0]['threads']} CPU threads)\n\n" + "\n".join(lines))
 print("\n" + table)
 open(f"{out}/parity.md", "w").write(table + "\n")
 PY

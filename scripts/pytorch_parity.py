@@ -144,7 +144,10 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--genotype", help="genotype JSON file (ista-nas genotype show NAME --json); default ISTA_NAS")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads); default: PyTorch's own")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
@@ -187,13 +190,14 @@ def main():
     result = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "batch_size": args.batch_size,
         "ms_per_step": ms,
         "images_per_s": args.batch_size * 1e3 / ms,
         "peak_allocated_bytes": torch.cuda.max_memory_allocated() if device.type == "cuda" else None,
         "peak_reserved_bytes": torch.cuda.max_memory_reserved() if device.type == "cuda" else None,
     }
-    print(f"pytorch {result['device']}: batch {args.batch_size}, {ms:.1f} ms/step, "
+    print(f"pytorch {result['device']} ({result['threads']} threads): batch {args.batch_size}, {ms:.1f} ms/step, "
           f"{result['images_per_s']:.1f} images/s, peak reserved {result['peak_reserved_bytes']}")
     print("PARITY_RESULT " + json.dumps(result))
 

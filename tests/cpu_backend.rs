@@ -148,6 +148,8 @@ fn a_search_step_gives_the_same_loss_on_the_cpu_backend_and_on_lavapipe() {
         layers: 3,
         batch_size: 8,
         train_images: Some(16),
+        lr: 3.0, // 0.09 at batch 8: the weights move enough to show in the next steps' loss
+        arch_lr: 0.03,
         ..SearchConfig::paper()
     };
     let (weights, arch) = embedded().unwrap().train.slice(0..16).split_half();
@@ -168,6 +170,8 @@ fn a_search_step_gives_the_same_loss_on_the_cpu_backend_and_on_lavapipe() {
         cpu.repeat_first_step(3).unwrap(),
         gpu.repeat_first_step(3).unwrap(),
     );
+    let moved = (a[2] - a[0]).abs() / a[0].abs();
+    assert!(moved > 1e-3, "the steps did not train: {a:?}");
     for (step, (x, y)) in a.iter().zip(&b).enumerate() {
         let rel = (x - y).abs() / y.abs();
         assert!(

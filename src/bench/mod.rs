@@ -62,6 +62,9 @@ pub struct CaseTiming {
     /// Launches per timed step of each kernel, on wgpu devices.
     #[serde(default)]
     pub dispatches: BTreeMap<String, f64>,
+    /// Training loss of each timed step (to compare builds and devices on the same case).
+    #[serde(default)]
+    pub losses: Vec<f64>,
     /// Where the profiled steps' time went (empty unless the case asked for a profile).
     #[serde(default)]
     pub profile: Vec<ProfileRow>,
@@ -103,8 +106,8 @@ pub fn run_case(
     searcher.use_genotype(genotype)?;
     searcher.repeat_first_step(case.warmup)?;
     let start = Instant::now();
-    let (done, launches) = count_dispatches(|| searcher.repeat_first_step(case.steps));
-    done?;
+    let (losses, launches) = count_dispatches(|| searcher.repeat_first_step(case.steps));
+    let losses = losses?;
     let seconds = start.elapsed().as_secs_f64();
     let peak_memory_bytes = peak_pool_bytes(&searcher.device);
     let profile = if case.profile {
@@ -127,6 +130,7 @@ pub fn run_case(
             .into_iter()
             .map(|(k, n)| (k, per_step(n)))
             .collect(),
+        losses,
         profile,
     })
 }

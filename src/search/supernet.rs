@@ -2,7 +2,7 @@
 //! two optimiser steps, evaluation, the end-of-epoch genotype and the checkpoint records. ISTA-NAS
 //! is implemented here; DARTS and PC-DARTS in [`super::darts`].
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
@@ -71,7 +71,22 @@ pub fn module_step<M: Module>(
 /// backward pass then skips every weight gradient (the optimiser would discard them). BN running
 /// statistics are shared with `model`, so they update as in an ordinary forward pass.
 pub fn frozen<M: Module>(model: &M) -> M {
-    scope("freeze weights", || model.clone().no_grad())
+    scope("freeze weights", || {
+        // A lazily initialised parameter shares its pending initialisation with every clone, so
+        // `no_grad` on the copy would also make the original start without gradients.
+        // Initialise them all first.
+        model.visit(&mut Initialise);
+        model.clone().no_grad()
+    })
+}
+
+/// Forces the lazy initialisation of every parameter it visits.
+struct Initialise;
+
+impl ModuleVisitor for Initialise {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
 }
 
 /// `normal|reduce` support lists as metrics.csv writes them.
