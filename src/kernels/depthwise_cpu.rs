@@ -101,25 +101,6 @@ fn for_each_tap(
     }
 }
 
-/// Σ a·b with eight partial sums, so that the reduction vectorises.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            lanes[l] += x[l] * y[l];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
-}
-
 /// One plane of the forward pass: `y` (zeroed) += Σ_taps k · x.
 #[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
 fn forward_plane(x: &[f32], k: &[f32], y: &mut [f32], g: &Geometry, p: &Planes) {
@@ -162,21 +143,26 @@ fn input_grad_plane(dy: &[f32], k: &[f32], dx: &mut [f32], g: &Geometry, p: &Pla
     });
 }
 
-/// One plane's contribution to the weight gradient: `dk` += Σ_rows ⟨dy row, x row⟩ per tap.
+/// One plane's products for the weight gradient: `acc[tap · W' + col]` += dy · x, summed over
+/// rows; the caller reduces over columns once at the end (vertical adds vectorise, row-wise
+/// reductions would not).
 #[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
-fn weight_grad_plane(x: &[f32], dy: &[f32], dk: &mut [f32], g: &Geometry, p: &Planes) {
+fn weight_grad_plane(x: &[f32], dy: &[f32], acc: &mut [f32], g: &Geometry, p: &Planes) {
     let (w, ow, s) = (p.input[1], p.output[1], g.stride);
-    let mut strided = Vec::new();
     for_each_tap(g, p, |tap, o, i, cols, off| {
         let (gr, xr) = (&dy[o * ow..(o + 1) * ow], &x[i * w..(i + 1) * w]);
         let start = ((cols.start * s) as isize + off) as usize;
-        dk[tap] += if s == 1 {
-            dot(&gr[cols.clone()], &xr[start..start + cols.len()])
+        let a = &mut acc[tap * ow..(tap + 1) * ow];
+        if s == 1 {
+            let xs = &xr[start..start + cols.len()];
+            for ((av, gv), xv) in a[cols.clone()].iter_mut().zip(&gr[cols]).zip(xs) {
+                *av += gv * xv;
+            }
         } else {
-            strided.clear();
-            strided.extend((0..cols.len()).map(|j| xr[start + j * s]));
-            dot(&gr[cols], &strided)
-        };
+            for (j, (av, gv)) in a[cols.clone()].iter_mut().zip(&gr[cols]).enumerate() {
+                *av += gv * xr[start + j * s];
+            }
+        }
     });
 }
 
@@ -206,16 +192,16 @@ pub fn input_grad(dy: &[f32], weight: &[f32], g: &Geometry, p: &Planes) -> Vec<f
 pub fn weight_grad(x: &[f32], dy: &[f32], g: &Geometry, p: &Planes) -> Vec<f32> {
     let (inp, out, taps) = (p.input_len(), p.output_len(), g.kernel * g.kernel);
     let mut dw = vec![0.0f32; p.channels * taps];
+    let ow = p.output[1];
     dw.par_chunks_mut(taps).enumerate().for_each(|(c, dk)| {
+        let mut acc = vec![0.0f32; taps * ow];
         for b in 0..p.batch {
             let plane = b * p.channels + c;
-            weight_grad_plane(
-                &x[plane * inp..][..inp],
-                &dy[plane * out..][..out],
-                dk,
-                g,
-                p,
-            );
+            let (x, dy) = (&x[plane * inp..][..inp], &dy[plane * out..][..out]);
+            weight_grad_plane(x, dy, &mut acc, g, p);
+        }
+        for (d, row) in dk.iter_mut().zip(acc.chunks_exact(ow)) {
+            *d = row.iter().sum();
         }
     });
     dw
