@@ -160,6 +160,6 @@ pub fn batch_norm_train_cpu(
         beta.into_dispatch(),
         epsilon as f32,
     ));
-    let [mean, var] = [0, 1].map(|i| moments.clone().slice([i..i + 1]).flatten::<1>(0, 1));
+    let [mean, var] = [0, 1].map(|i| moments.clone().narrow(0, i, 1).flatten::<1>(0, 1));
     Some((y, mean, var))
 }
