@@ -154,6 +154,7 @@ fn a_search_step_gives_the_same_loss_on_the_cpu_backend_and_on_lavapipe() {
     };
     let (weights, arch) = embedded().unwrap().train.slice(0..16).split_half();
     let cpu_device = Device::flex();
+    let held_out = std::sync::Arc::new(arch.clone());
     let mut cpu = Searcher::new(
         config.clone(),
         weights.clone(),
@@ -179,4 +180,13 @@ fn a_search_step_gives_the_same_loss_on_the_cpu_backend_and_on_lavapipe() {
             "step {step}: CPU backend {x} vs lavapipe {y} (relative {rel:e})"
         );
     }
+    // Eval mode reads the BN running statistics that the steps accumulated.
+    let (x, y) = (
+        cpu.evaluate(&held_out).unwrap().0,
+        gpu.evaluate(&held_out).unwrap().0,
+    );
+    assert!(
+        (x - y).abs() / y.abs() < 1e-4,
+        "eval loss: CPU backend {x} vs lavapipe {y}"
+    );
 }
