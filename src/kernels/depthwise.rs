@@ -8,7 +8,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
 use super::depthwise_cpu::{self as cpu, Geometry, Planes};
@@ -59,8 +59,7 @@ impl Backward<Flex, 2> for DepthwiseBackward {
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (x, weight, g) = ops.state;
-        let s = x.shape();
-        let input = [s[0], s[1], s[2], s[3]];
+        let input = dims4(&x);
         binary::<Flex, _, _>(
             ops.parents,
             ops.node,
