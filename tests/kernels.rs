@@ -181,3 +181,22 @@ fn burn_cpu_backend_runs_the_reference_path() {
     );
     assert!(x.grad(&grads).is_some());
 }
+
+#[test]
+fn relu_matches_burns_forward_and_backward() {
+    let device = vulkan().autodiff();
+    let mut values = common::uniform(5_003, 11);
+    values[..4].copy_from_slice(&[0.0, -0.0, f32::MIN_POSITIVE, -1.0]);
+    let data = || burn::tensor::TensorData::new(values.clone(), [5_003]);
+    let x1 = Tensor::<1>::from_data(data(), &device).require_grad();
+    let x2 = Tensor::<1>::from_data(data(), &device).require_grad();
+    let (ours, theirs) = (
+        ista_nas::kernels::relu(x1.clone()),
+        burn::tensor::activation::relu(x2.clone()),
+    );
+    assert_eq!(host(ours.clone()), host(theirs.clone()));
+    let up = random([5_003], 12, &device);
+    let g1 = (ours * up.clone()).sum().backward();
+    let g2 = (theirs * up).sum().backward();
+    assert_eq!(host(x1.grad(&g1).unwrap()), host(x2.grad(&g2).unwrap()));
+}

@@ -1,6 +1,7 @@
 //! Hand-written backward passes of the custom ops (Burn's autodiff cannot see inside a kernel).
 //!
 //! soft_threshold: dx = g · [y ≠ 0].
+//! relu: dx = g · [y > 0].
 //! masked_mixed_op: d ops[j] = coeffs[support[j]] · g; d coeffs[support[j]] = ⟨ops[j], g⟩,
 //! and zero for every coefficient outside the support.
 
@@ -25,6 +26,18 @@ impl<B: IstaOps> Backward<B, 1> for SoftThresholdBackward {
         unary::<B, _>(ops.parents, ops.node, grads, |g| {
             B::float_mul(g, B::float_abs(B::float_sign(y)))
         });
+    }
+}
+
+#[derive(Debug)]
+struct ReluBackward;
+
+impl<B: IstaOps> Backward<B, 1> for ReluBackward {
+    type State = FloatTensor<B>; // forward output y
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let y = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |g| B::relu_kernel_grad(y, g));
     }
 }
 
@@ -91,6 +104,38 @@ impl<B: IstaOps, C: CheckpointStrategy> IstaOps for Autodiff<B, C> {
             }
             OpsKind::UnTracked(prep) => {
                 prep.finish(B::soft_threshold(x.into_primitive(), threshold))
+            }
+        }
+    }
+
+    fn relu_kernel(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match ReluBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::relu_kernel(x.primitive().clone());
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::relu_kernel(x.into_primitive())),
+        }
+    }
+
+    fn relu_kernel_grad(y: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        // Linear in dy with the same gate, so its own backward is the ReLU backward again.
+        let prepared = ReluBackward
+            .prepare::<C>([dy.node()])
+            .compute_bound()
+            .stateful();
+        match prepared {
+            OpsKind::Tracked(prep) => {
+                let y = y.into_primitive();
+                let out = B::relu_kernel_grad(y.clone(), dy.into_primitive());
+                prep.finish(y, out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::relu_kernel_grad(y.into_primitive(), dy.into_primitive()))
             }
         }
     }

@@ -1,80 +1,88 @@
-//! Training-mode batch normalisation as a custom op on Burn's CPU backend: one op for the batch
-//! moments (a constant) and one differentiable normalisation whose hand-written backward is the
-//! full batch-norm gradient, through the mean and variance. Other devices run Burn's own.
+//! Training-mode batch normalisation as a few custom ops (Burn's generic one is a chain of
+//! ~30 reductions, broadcasts and layout copies each way): the batch statistics with the
+//! running-statistics update, a differentiable normalisation whose hand-written backward is the
+//! full batch-norm gradient (through the mean and variance), and the two backward kernels.
+//! WGSL on wgpu devices (`batch_norm_wgsl.rs`), Rust on Burn's CPU backend (`batch_norm_cpu.rs`).
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::Tensor;
+use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::tensor::{DType, Shape, Slice, Tensor};
 
-use super::batch_norm_cpu::{self as cpu, Affine};
-use super::flex_data::{contiguous, dims4, f32s, flex_tensor, on_cpu};
+use super::flex_data::on_cpu;
+use crate::device::runs_wgsl;
 use crate::profile::scope;
 
-/// Batch moments and the normalisation by them.
-#[backend_extension(Flex: cfg(all()), Autodiff)]
+/// Batch statistics, normalisation and the backward kernels of training-mode batch norm.
+#[backend_extension(Cube, Flex: cfg(all()), Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait BatchNormOps: Backend {
-    /// `[2, C]`: mean and biased variance per channel of `[B, C, H, W]`; a constant.
-    fn batch_norm_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// (x − mean) / sqrt(var + ε) · γ + β with `moments` the batch moments of `x`.
+    /// `[4, C]` of `[B, C, H, W]`: batch mean, biased batch variance, and the running mean and
+    /// (unbiased) variance moved towards them by `momentum`; a constant.
+    #[fusion(dtype = x, shape = channel_rows(x, 4))]
+    fn batch_norm_statistics(
+        x: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        momentum: f32,
+    ) -> FloatTensor<Self>;
+
+    /// (x − mean) / sqrt(var + ε) · γ + β, with the batch mean and variance of `stats`; without
+    /// `affine`, γ = 1 and β = 0 and the tensors passed for them are not read.
+    #[fusion(dtype = x, shape = x)]
     fn batch_norm_normalise(
         x: FloatTensor<Self>,
-        moments: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f32,
+        affine: bool,
+    ) -> FloatTensor<Self>;
+
+    /// `[2, C]`: Σ dy (the gradient of β) and Σ dy·x̂ (of γ) per channel; not differentiable.
+    #[fusion(dtype = x, shape = channel_rows(x, 2))]
+    fn batch_norm_grad_sums(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f32,
+    ) -> FloatTensor<Self>;
+
+    /// The input gradient from dy and the sums of [`BatchNormOps::batch_norm_grad_sums`]
+    /// (γ = 1 without `affine`).
+    #[fusion(dtype = x, shape = x)]
+    fn batch_norm_input_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        sums: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        epsilon: f32,
+        affine: bool,
     ) -> FloatTensor<Self>;
 }
 
-fn affine(moments: &FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f32) -> Affine {
-    let m = f32s(moments);
-    let channels = m.len() / 2;
-    Affine {
-        mean: m[..channels].to_vec(),
-        inv_std: m[channels..]
-            .iter()
-            .map(|v| 1.0 / (v + epsilon).sqrt())
-            .collect(),
-        gamma: f32s(&contiguous(gamma)).to_vec(),
-        beta: f32s(&contiguous(beta)).to_vec(),
-    }
+/// `[rows, C]` for an input `[B, C, …]` (the shape Fusion records).
+#[cfg(feature = "fusion")]
+fn channel_rows(x: &Shape, rows: usize) -> Shape {
+    Shape::new([rows, x[1]])
 }
 
-fn normalise(x: &FlexTensor, a: &Affine) -> FlexTensor {
-    let [b, c, h, w] = dims4(x);
-    flex_tensor(cpu::normalise(f32s(x), a, h * w), &[b, c, h, w])
+/// Row `row` of a `[rows, C]` tensor, as `[C]`.
+fn row<B: Backend>(t: FloatTensor<B>, row: usize) -> FloatTensor<B> {
+    let channels = t.shape()[1];
+    let r = row as isize;
+    let sliced = B::float_slice(t, &[Slice::new(r, Some(r + 1), 1), Slice::full()]);
+    B::float_reshape(sliced, Shape::new([channels]))
 }
 
-impl BatchNormOps for Flex {
-    fn batch_norm_moments(x: FlexTensor) -> FlexTensor {
-        let x = contiguous(x);
-        let [b, c, h, w] = dims4(&x);
-        let (mut mean, var) = cpu::moments(f32s(&x), b, c, h * w);
-        mean.extend(var);
-        flex_tensor(mean, &[2, c])
-    }
-
-    fn batch_norm_normalise(
-        x: FlexTensor,
-        moments: FlexTensor,
-        gamma: FlexTensor,
-        beta: FlexTensor,
-        epsilon: f32,
-    ) -> FlexTensor {
-        let a = affine(&contiguous(moments), gamma, beta, epsilon);
-        normalise(&contiguous(x), &a)
-    }
-}
-
-/// The moments are a constant by definition: no gradient flows back through them.
+/// The ops without a gradient: nothing flows back through them.
 #[derive(Debug)]
 struct ConstantBackward;
 
-impl Backward<Flex, 1> for ConstantBackward {
+impl<B: Backend> Backward<B, 1> for ConstantBackward {
     type State = ();
 
     fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {}
@@ -83,83 +91,161 @@ impl Backward<Flex, 1> for ConstantBackward {
 #[derive(Debug)]
 struct NormaliseBackward;
 
-impl Backward<Flex, 3> for NormaliseBackward {
-    /// The input (contiguous) and the normalisation's constants.
-    type State = (FlexTensor, Affine);
+impl<B: BatchNormOps> Backward<B, 3> for NormaliseBackward {
+    /// The input, the statistics, γ, ε and whether γ is used.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f32, bool);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (x, a) = ops.state;
-        let grad = contiguous(grads.consume::<Flex>(&ops.node));
-        let [b, c, h, w] = dims4(&x);
-        let [dx, dgamma, dbeta] = scope("batch norm backward", || {
-            cpu::backward(f32s(&x), f32s(&grad), &a, b, h * w)
-        });
+        let (x, stats, gamma, epsilon, affine) = ops.state;
+        let dy = grads.consume::<B>(&ops.node);
         let [node_x, node_gamma, node_beta] = ops.parents;
-        if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, flex_tensor(dx, &[b, c, h, w]));
-        }
-        if let Some(node) = node_gamma {
-            grads.register::<Flex>(node.id, flex_tensor(dgamma, &[c]));
-        }
-        if let Some(node) = node_beta {
-            grads.register::<Flex>(node.id, flex_tensor(dbeta, &[c]));
-        }
+        scope("batch norm backward", || {
+            let sums = B::batch_norm_grad_sums(x.clone(), dy.clone(), stats.clone(), epsilon);
+            if let Some(node) = node_x {
+                let dx =
+                    B::batch_norm_input_grad(x, dy, stats, sums.clone(), gamma, epsilon, affine);
+                grads.register::<B>(node.id, dx);
+            }
+            if let Some(node) = node_gamma {
+                grads.register::<B>(node.id, row::<B>(sums.clone(), 1));
+            }
+            if let Some(node) = node_beta {
+                grads.register::<B>(node.id, row::<B>(sums, 0));
+            }
+        });
     }
 }
 
-impl<C: CheckpointStrategy> BatchNormOps for Autodiff<Flex, C> {
-    fn batch_norm_moments(x: FloatTensor<Self>) -> FloatTensor<Self> {
+impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
+    fn batch_norm_statistics(
+        x: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        momentum: f32,
+    ) -> FloatTensor<Self> {
         let prepared = ConstantBackward.prepare::<C>([x.node()]).compute_bound();
-        prepared.stateless(Flex::batch_norm_moments(x.into_primitive()))
+        prepared.stateless(B::batch_norm_statistics(
+            x.into_primitive(),
+            running_mean.into_primitive(),
+            running_var.into_primitive(),
+            momentum,
+        ))
     }
 
     fn batch_norm_normalise(
         x: FloatTensor<Self>,
-        moments: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f32,
+        affine: bool,
     ) -> FloatTensor<Self> {
         let prepared = NormaliseBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
             .stateful();
-        let input = contiguous(x.into_primitive());
-        let a = affine(
-            &contiguous(moments.into_primitive()),
-            gamma.into_primitive(),
-            beta.into_primitive(),
-            epsilon,
-        );
-        let y = normalise(&input, &a);
+        let (x, stats) = (x.into_primitive(), stats.into_primitive());
+        let (gamma, beta) = (gamma.into_primitive(), beta.into_primitive());
         match prepared {
-            OpsKind::Tracked(prep) => prep.finish((input, a), y),
-            OpsKind::UnTracked(prep) => prep.finish(y),
+            OpsKind::Tracked(prep) => {
+                let (s, g) = (stats.clone(), gamma.clone());
+                let y = B::batch_norm_normalise(x.clone(), s, g, beta, epsilon, affine);
+                prep.finish((x, stats, gamma, epsilon, affine), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::batch_norm_normalise(
+                x, stats, gamma, beta, epsilon, affine,
+            )),
         }
+    }
+
+    fn batch_norm_grad_sums(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f32,
+    ) -> FloatTensor<Self> {
+        let prepared = ConstantBackward.prepare::<C>([x.node()]).compute_bound();
+        let (x, dy, stats) = (
+            x.into_primitive(),
+            dy.into_primitive(),
+            stats.into_primitive(),
+        );
+        prepared.stateless(B::batch_norm_grad_sums(x, dy, stats, epsilon))
+    }
+
+    fn batch_norm_input_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        sums: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        epsilon: f32,
+        affine: bool,
+    ) -> FloatTensor<Self> {
+        let prepared = ConstantBackward.prepare::<C>([x.node()]).compute_bound();
+        let (x, dy, stats) = (
+            x.into_primitive(),
+            dy.into_primitive(),
+            stats.into_primitive(),
+        );
+        let (sums, gamma) = (sums.into_primitive(), gamma.into_primitive());
+        prepared.stateless(B::batch_norm_input_grad(
+            x, dy, stats, sums, gamma, epsilon, affine,
+        ))
     }
 }
 
-/// Training-mode batch norm of `x` `[B, C, H, W]` with the CPU kernels: (output, batch mean,
-/// biased batch variance), the last two constants; `None` off Burn's CPU backend.
-pub fn batch_norm_train_cpu(
+/// What one training-mode batch norm gives: the output and the updated running statistics.
+pub struct BatchNormTrain {
+    /// The normalised input `[B, C, H, W]`, differentiable.
+    pub output: Tensor<4>,
+    /// The running mean after this batch (a constant).
+    pub running_mean: Tensor<1>,
+    /// The running (unbiased) variance after this batch (a constant).
+    pub running_var: Tensor<1>,
+}
+
+/// Most channels of one per-channel launch (one workgroup per channel on wgpu).
+const MAX_CHANNELS: usize = 65_535;
+
+/// Training-mode batch norm of `x` `[B, C, H, W]` with the project's kernels (γ = 1, β = 0 when
+/// `affine` is `None`), the running statistics moved by `momentum`; `None` where they do not
+/// apply (another backend or dtype).
+pub fn batch_norm_train_fused(
     x: Tensor<4>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
+    affine: Option<(Tensor<1>, Tensor<1>)>,
+    running: (Tensor<1>, Tensor<1>),
+    momentum: f64,
     epsilon: f64,
-) -> Option<(Tensor<4>, Tensor<1>, Tensor<1>)> {
-    if !on_cpu(&x) {
+) -> Option<BatchNormTrain> {
+    let [_, channels, _, _] = x.dims();
+    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && channels <= MAX_CHANNELS;
+    if !(on_cpu(&x) || wgsl) || x.shape().num_elements() == 0 {
         return None;
     }
-    let moments: Tensor<2> = Tensor::from_dispatch(Dispatch::batch_norm_moments(
+    let (running_mean, running_var) = running;
+    let is_affine = affine.is_some();
+    // Without γ and β, the kernels get a tensor they never read in their place.
+    let (gamma, beta) = affine.unwrap_or_else(|| (running_mean.clone(), running_mean.clone()));
+    let stats: Tensor<2> = Tensor::from_dispatch(Dispatch::batch_norm_statistics(
         x.clone().detach().into_dispatch(),
-    )); // [2, C]
-    let y = Tensor::from_dispatch(Dispatch::batch_norm_normalise(
+        running_mean.detach().into_dispatch(),
+        running_var.detach().into_dispatch(),
+        momentum as f32,
+    )); // [4, C]
+    let output = Tensor::from_dispatch(Dispatch::batch_norm_normalise(
         x.into_dispatch(),
-        moments.clone().into_dispatch(),
+        stats.clone().into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
         epsilon as f32,
+        is_affine,
     ));
-    let [mean, var] = [0, 1].map(|i| moments.clone().narrow(0, i, 1).flatten::<1>(0, 1));
-    Some((y, mean, var))
+    let [running_mean, running_var] =
+        [2, 3].map(|i| stats.clone().narrow(0, i, 1).reshape([channels]));
+    Some(BatchNormTrain {
+        output,
+        running_mean,
+        running_var,
+    })
 }

@@ -1,8 +1,12 @@
-//! Training-mode batch normalisation on the CPU in one pass per channel each way: the batch
-//! moments, the normalisation with scale and shift, and the closed-form backward pass
-//! (Burn's generic batch norm is a chain of reductions and broadcasts, each its own pass).
+//! Training-mode batch normalisation on Burn's CPU backend, one pass per channel each way: the
+//! batch moments, the normalisation with scale and shift, and the closed-form backward pass.
 
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
+
+use super::batch_norm::BatchNormOps;
+use super::flex_data::{contiguous, dims4, f32s, flex_tensor};
 
 /// Per-channel mean and biased variance of `x` `[B, C, H·W]`, accumulated in f64.
 pub fn moments(x: &[f32], batch: usize, channels: usize, plane: usize) -> (Vec<f32>, Vec<f32>) {
@@ -48,12 +52,10 @@ pub fn normalise(x: &[f32], a: &Affine, plane: usize) -> Vec<f32> {
     y
 }
 
-/// (dx, dγ, dβ) from dy, for the batch statistics of `x` (the full gradient, through the mean
-/// and variance too).
-pub fn backward(x: &[f32], dy: &[f32], a: &Affine, batch: usize, plane: usize) -> [Vec<f32>; 3] {
+/// Per channel (Σ dy, Σ dy·x̂) for the batch statistics of `x`, accumulated in f64.
+pub fn grad_sums(x: &[f32], dy: &[f32], a: &Affine, batch: usize, plane: usize) -> Vec<(f32, f32)> {
     let channels = a.mean.len();
-    let n = (batch * plane).max(1) as f32;
-    let sums: Vec<(f32, f32)> = (0..channels)
+    (0..channels)
         .into_par_iter()
         .map(|c| {
             let (mut sum_dy, mut sum_dy_xhat) = (0.0f64, 0.0f64);
@@ -66,7 +68,19 @@ pub fn backward(x: &[f32], dy: &[f32], a: &Affine, batch: usize, plane: usize) -
             }
             (sum_dy as f32, sum_dy_xhat as f32)
         })
-        .collect();
+        .collect()
+}
+
+/// dx from dy and the sums of [`grad_sums`]: the full gradient, through the mean and variance.
+pub fn input_grad(
+    x: &[f32],
+    dy: &[f32],
+    a: &Affine,
+    sums: &[(f32, f32)],
+    plane: usize,
+) -> Vec<f32> {
+    let channels = a.mean.len();
+    let n = (x.len() / channels.max(1)).max(1) as f32;
     let mut dx = vec![0.0f32; x.len()];
     dx.par_chunks_mut(plane).enumerate().for_each(|(p, dx)| {
         let c = p % channels;
@@ -81,6 +95,110 @@ pub fn backward(x: &[f32], dy: &[f32], a: &Affine, batch: usize, plane: usize) -
             *dx = k * (g - mean_dy - xhat * mean_dy_xhat);
         }
     });
-    let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
-    [dx, dgamma, dbeta]
+    dx
+}
+
+/// The normalisation constants from `stats` (`[4, C]`, rows mean and variance first).
+fn affine(
+    stats: &FlexTensor,
+    gamma: Option<FlexTensor>,
+    beta: Option<FlexTensor>,
+    epsilon: f32,
+) -> Affine {
+    let s = f32s(stats);
+    let channels = s.len() / 4;
+    let values = |t: Option<FlexTensor>| t.map(|t| f32s(&contiguous(t)).to_vec());
+    Affine {
+        mean: s[..channels].to_vec(),
+        inv_std: s[channels..2 * channels]
+            .iter()
+            .map(|v| 1.0 / (v + epsilon).sqrt())
+            .collect(),
+        gamma: values(gamma).unwrap_or_else(|| vec![1.0; channels]),
+        beta: values(beta).unwrap_or_else(|| vec![0.0; channels]),
+    }
+}
+
+impl BatchNormOps for Flex {
+    fn batch_norm_statistics(
+        x: FlexTensor,
+        running_mean: FlexTensor,
+        running_var: FlexTensor,
+        momentum: f32,
+    ) -> FlexTensor {
+        let x = contiguous(x);
+        let [b, c, h, w] = dims4(&x);
+        let (mean, var) = moments(f32s(&x), b, c, h * w);
+        let n = b * h * w;
+        let unbiased = if n > 1 {
+            n as f32 / (n - 1) as f32
+        } else {
+            1.0
+        };
+        let moved = |running: FlexTensor, batch: &[f32], k: f32| -> Vec<f32> {
+            let running = contiguous(running);
+            let old = f32s(&running);
+            old.iter()
+                .zip(batch)
+                .map(|(&r, &v)| (1.0 - momentum) * r + momentum * k * v)
+                .collect()
+        };
+        let new_mean = moved(running_mean, &mean, 1.0);
+        let new_var = moved(running_var, &var, unbiased);
+        flex_tensor([mean, var, new_mean, new_var].concat(), &[4, c])
+    }
+
+    fn batch_norm_normalise(
+        x: FlexTensor,
+        stats: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f32,
+        is_affine: bool,
+    ) -> FlexTensor {
+        let (gamma, beta) = (is_affine.then_some(gamma), is_affine.then_some(beta));
+        let a = affine(&contiguous(stats), gamma, beta, epsilon);
+        let x = contiguous(x);
+        let [b, c, h, w] = dims4(&x);
+        flex_tensor(normalise(f32s(&x), &a, h * w), &[b, c, h, w])
+    }
+
+    fn batch_norm_grad_sums(
+        x: FlexTensor,
+        dy: FlexTensor,
+        stats: FlexTensor,
+        epsilon: f32,
+    ) -> FlexTensor {
+        let a = affine(&contiguous(stats), None, None, epsilon);
+        let (x, dy) = (contiguous(x), contiguous(dy));
+        let [b, c, h, w] = dims4(&x);
+        let sums = grad_sums(f32s(&x), f32s(&dy), &a, b, h * w);
+        let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+        flex_tensor([dbeta, dgamma].concat(), &[2, c])
+    }
+
+    fn batch_norm_input_grad(
+        x: FlexTensor,
+        dy: FlexTensor,
+        stats: FlexTensor,
+        sums: FlexTensor,
+        gamma: FlexTensor,
+        epsilon: f32,
+        is_affine: bool,
+    ) -> FlexTensor {
+        let a = affine(
+            &contiguous(stats),
+            is_affine.then_some(gamma),
+            None,
+            epsilon,
+        );
+        let (x, dy, sums) = (contiguous(x), contiguous(dy), contiguous(sums));
+        let [b, c, h, w] = dims4(&x);
+        let s = f32s(&sums);
+        let pairs: Vec<(f32, f32)> = (0..c).map(|i| (s[i], s[c + i])).collect();
+        flex_tensor(
+            input_grad(f32s(&x), f32s(&dy), &a, &pairs, h * w),
+            &[b, c, h, w],
+        )
+    }
 }

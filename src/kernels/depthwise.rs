@@ -1,6 +1,7 @@
-//! The depthwise convolution as a differentiable custom op on Burn's CPU backend, with the loops of
-//! [`super::depthwise_cpu`] for the forward pass and both gradients. Other devices run Burn's own
-//! grouped convolution.
+//! The depthwise convolution as a differentiable custom op with its own backward: WGSL on wgpu
+//! devices (`depthwise_wgsl.rs`), the loops of [`super::depthwise_cpu`] on Burn's CPU backend.
+//! Burn's generic backward runs a depthwise weight gradient as one convolution per channel and
+//! its input gradient as a general transposed convolution; these kernels do neither.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -9,21 +10,51 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor};
 
 use super::depthwise_cpu::{self as cpu, Geometry, Planes};
 use super::flex_data::{contiguous, dims4, f32s, flex_tensor, on_cpu};
+use crate::device::runs_wgsl;
 use crate::profile::scope;
 
 /// Depthwise convolution `[B, C, H, W]` × `[C, 1, k, k]` → `[B, C, H', W']` and its gradients.
-#[backend_extension(Flex: cfg(all()), Autodiff)]
+#[backend_extension(Cube, Flex: cfg(all()), Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait DepthwiseOps: Backend {
     /// The forward pass.
+    #[fusion(dtype = x, shape = output_shape(x, geometry))]
     fn depthwise_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         geometry: Geometry,
     ) -> FloatTensor<Self>;
+
+    /// dL/dx (shaped like `x`) from dL/dy; not differentiable.
+    #[fusion(dtype = x, shape = x)]
+    fn depthwise_input_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        geometry: Geometry,
+    ) -> FloatTensor<Self>;
+
+    /// dL/dweight (shaped like `weight`) from `x` and dL/dy; not differentiable.
+    #[fusion(dtype = x, shape = weight)]
+    fn depthwise_weight_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        geometry: Geometry,
+    ) -> FloatTensor<Self>;
+}
+
+/// `[B, C, H', W']` for an input `[B, C, H, W]` (the shape Fusion records).
+#[cfg(feature = "fusion")]
+fn output_shape(
+    x: &burn::tensor::Shape,
+    g: impl std::borrow::Borrow<Geometry>,
+) -> burn::tensor::Shape {
+    let g = g.borrow();
+    burn::tensor::Shape::new([x[0], x[1], g.output(x[2]), g.output(x[3])])
 }
 
 impl DepthwiseOps for Flex {
@@ -33,48 +64,70 @@ impl DepthwiseOps for Flex {
         let y = cpu::forward(f32s(&x), f32s(&weight), &g, &p);
         flex_tensor(y, &[p.batch, p.channels, p.output[0], p.output[1]])
     }
-}
 
-/// dL/dx of an input of `input` dims.
-fn input_grad(grad: FlexTensor, weight: FlexTensor, g: Geometry, input: [usize; 4]) -> FlexTensor {
-    let (grad, weight) = (contiguous(grad), contiguous(weight));
-    let p = Planes::new(input, &g);
-    flex_tensor(cpu::input_grad(f32s(&grad), f32s(&weight), &g, &p), &input)
-}
+    fn depthwise_input_grad(
+        x: FlexTensor,
+        dy: FlexTensor,
+        weight: FlexTensor,
+        g: Geometry,
+    ) -> FlexTensor {
+        let input = dims4(&x);
+        let (dy, weight) = (contiguous(dy), contiguous(weight));
+        let p = Planes::new(input, &g);
+        flex_tensor(cpu::input_grad(f32s(&dy), f32s(&weight), &g, &p), &input)
+    }
 
-/// dL/dweight.
-fn weight_grad(x: FlexTensor, grad: FlexTensor, g: Geometry) -> FlexTensor {
-    let (x, grad) = (contiguous(x), contiguous(grad));
-    let p = Planes::new(dims4(&x), &g);
-    let dw = cpu::weight_grad(f32s(&x), f32s(&grad), &g, &p);
-    flex_tensor(dw, &[p.channels, 1, g.kernel, g.kernel])
+    fn depthwise_weight_grad(
+        x: FlexTensor,
+        dy: FlexTensor,
+        _weight: FlexTensor,
+        g: Geometry,
+    ) -> FlexTensor {
+        let (x, dy) = (contiguous(x), contiguous(dy));
+        let p = Planes::new(dims4(&x), &g);
+        let dw = cpu::weight_grad(f32s(&x), f32s(&dy), &g, &p);
+        flex_tensor(dw, &[p.channels, 1, g.kernel, g.kernel])
+    }
 }
 
 #[derive(Debug)]
 struct DepthwiseBackward;
 
-impl Backward<Flex, 2> for DepthwiseBackward {
+impl<B: DepthwiseOps> Backward<B, 2> for DepthwiseBackward {
     /// Input, weight, geometry.
-    type State = (FlexTensor, FlexTensor, Geometry);
+    type State = (FloatTensor<B>, FloatTensor<B>, Geometry);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (x, weight, g) = ops.state;
-        let input = dims4(&x);
-        binary::<Flex, _, _>(
+        binary::<B, _, _>(
             ops.parents,
             ops.node,
             grads,
-            |grad| {
+            |dy| {
                 scope("depthwise conv dx", || {
-                    input_grad(grad, weight.clone(), g, input)
+                    B::depthwise_input_grad(x.clone(), dy, weight.clone(), g)
                 })
             },
-            |grad| scope("depthwise conv dw", || weight_grad(x.clone(), grad, g)),
+            |dy| {
+                scope("depthwise conv dw", || {
+                    B::depthwise_weight_grad(x.clone(), dy, weight.clone(), g)
+                })
+            },
         );
     }
 }
 
-impl<C: CheckpointStrategy> DepthwiseOps for Autodiff<Flex, C> {
+/// The ops without a gradient: nothing flows back through them.
+#[derive(Debug)]
+struct ConstantBackward;
+
+impl<B: Backend> Backward<B, 1> for ConstantBackward {
+    type State = ();
+
+    fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {}
+}
+
+impl<B: DepthwiseOps, C: CheckpointStrategy> DepthwiseOps for Autodiff<B, C> {
     fn depthwise_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -87,22 +140,54 @@ impl<C: CheckpointStrategy> DepthwiseOps for Autodiff<Flex, C> {
         {
             OpsKind::Tracked(prep) => {
                 let (xp, wp) = (x.primitive().clone(), weight.primitive().clone());
-                let y = Flex::depthwise_conv2d(xp.clone(), wp.clone(), g);
+                let y = B::depthwise_conv2d(xp.clone(), wp.clone(), g);
                 prep.finish((xp, wp, g), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::depthwise_conv2d(
+            OpsKind::UnTracked(prep) => prep.finish(B::depthwise_conv2d(
                 x.into_primitive(),
                 weight.into_primitive(),
                 g,
             )),
         }
     }
+
+    fn depthwise_input_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        g: Geometry,
+    ) -> FloatTensor<Self> {
+        let prepared = ConstantBackward.prepare::<C>([dy.node()]).compute_bound();
+        let (x, dy, w) = (
+            x.into_primitive(),
+            dy.into_primitive(),
+            weight.into_primitive(),
+        );
+        prepared.stateless(B::depthwise_input_grad(x, dy, w, g))
+    }
+
+    fn depthwise_weight_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        g: Geometry,
+    ) -> FloatTensor<Self> {
+        let prepared = ConstantBackward.prepare::<C>([dy.node()]).compute_bound();
+        let (x, dy, w) = (
+            x.into_primitive(),
+            dy.into_primitive(),
+            weight.into_primitive(),
+        );
+        prepared.stateless(B::depthwise_weight_grad(x, dy, w, g))
+    }
 }
 
-/// The depthwise convolution with the CPU loops (f32 on Burn's CPU backend, with or without
-/// autodiff); `None` where they do not apply, so the caller runs Burn's convolution.
+/// The depthwise convolution with the project's kernels (f32 on wgpu or Burn's CPU backend, with
+/// or without autodiff); `None` where they do not apply, so the caller runs Burn's convolution.
 pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, g: Geometry) -> Option<Tensor<4>> {
-    on_cpu(&x).then(|| {
+    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32;
+    let empty = x.shape().num_elements() == 0 || g.kernel == 0 || g.stride == 0;
+    ((on_cpu(&x) || wgsl) && !empty).then(|| {
         Tensor::from_dispatch(Dispatch::depthwise_conv2d(
             x.into_dispatch(),
             weight.into_dispatch(),

@@ -1,4 +1,5 @@
-//! The project's GPU kernels: soft-thresholding, the masked mixed op and the batched LASSO solver.
+//! The project's kernels: soft-thresholding, the masked mixed op, the batched LASSO solver and
+//! training-mode batch norm on the GPU; depthwise convolution and batch norm on the CPU.
 //!
 //! Each kernel is a raw WGSL file under `shaders/`, launched through Burn's template path on
 //! wgpu devices. On other devices (Burn's CPU backend) the same functions run the plain
@@ -7,8 +8,10 @@
 mod autodiff;
 pub mod batch_norm;
 pub mod batch_norm_cpu;
+mod batch_norm_wgsl;
 pub mod depthwise;
 pub mod depthwise_cpu;
+mod depthwise_wgsl;
 mod flex_data;
 pub mod reference;
 mod wgsl;
@@ -54,6 +57,14 @@ pub trait IstaOps: Backend {
     #[fusion(dtype = x, shape = x)]
     fn soft_threshold(x: FloatTensor<Self>, threshold: f32) -> FloatTensor<Self>;
 
+    /// max(x, 0) elementwise (NaN passes through, as Burn's ReLU).
+    #[fusion(dtype = x, shape = x)]
+    fn relu_kernel(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// dy where y > 0, else 0: the ReLU backward from its output y; not differentiable.
+    #[fusion(dtype = dy, shape = dy)]
+    fn relu_kernel_grad(y: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self>;
+
     /// out = Σ_j coeffs[support[j]] · ops[j]; `ops` is `[S, N]`, `coeffs` is `[n]`, out is `[N]`.
     #[fusion(dtype = ops, shape = mixed_shape(ops))]
     fn masked_mixed_op(
@@ -91,6 +102,15 @@ pub fn soft_threshold<const D: usize>(x: Tensor<D>, threshold: f32) -> Tensor<D>
         Tensor::from_dispatch(Dispatch::soft_threshold(x.into_dispatch(), threshold))
     } else {
         reference::soft_threshold(x, threshold)
+    }
+}
+
+/// ReLU: one WGSL dispatch each way on wgpu devices (Burn's takes two), Burn's elsewhere.
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if use_kernel(&x) {
+        Tensor::from_dispatch(Dispatch::relu_kernel(x.into_dispatch()))
+    } else {
+        burn::tensor::activation::relu(x)
     }
 }
 

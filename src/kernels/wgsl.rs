@@ -15,9 +15,19 @@ const SOFT_THRESHOLD_FN: &str = include_str!("../../shaders/soft_threshold.wgsl"
 const SOFT_THRESHOLD_MAP: &str = include_str!("../../shaders/soft_threshold_map.wgsl");
 const MASKED_MIXED_OP: &str = include_str!("../../shaders/masked_mixed_op.wgsl");
 const LASSO_FISTA: &str = include_str!("../../shaders/lasso_fista.wgsl");
+const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
+const BN_STATISTICS: &str = include_str!("../../shaders/batch_norm_statistics.wgsl");
+const BN_NORMALISE: &str = include_str!("../../shaders/batch_norm_normalise.wgsl");
+const BN_GRAD_SUMS: &str = include_str!("../../shaders/batch_norm_grad_sums.wgsl");
+const BN_INPUT_GRAD: &str = include_str!("../../shaders/batch_norm_input_grad.wgsl");
+const RELU: &str = include_str!("../../shaders/relu.wgsl");
+const DW_GEOMETRY: &str = include_str!("../../shaders/depthwise_geometry.wgsl");
+const DW_FORWARD: &str = include_str!("../../shaders/depthwise_forward.wgsl");
+const DW_INPUT_GRAD: &str = include_str!("../../shaders/depthwise_input_grad.wgsl");
+const DW_WEIGHT_GRAD: &str = include_str!("../../shaders/depthwise_weight_grad.wgsl");
 
-/// Threads per workgroup of the elementwise kernels.
-const WORKGROUP: u32 = 256;
+/// Threads per workgroup of the elementwise and per-channel kernels.
+pub(super) const WORKGROUP: u32 = 256;
 /// Threads per workgroup of the solver (one problem per workgroup).
 pub const SOLVER_WORKGROUP: u32 = 64;
 /// Largest M whose QR polishing fits the solver's workgroup memory.
@@ -27,10 +37,18 @@ const MAX_GROUPS: u32 = 65_535;
 
 /// Which WGSL program, with its template values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Program {
+pub(super) enum Program {
     SoftThreshold,
     MaskedMixedOp,
+    Relu,
     LassoFista { m: u32, n: u32 },
+    BatchNormStatistics,
+    BatchNormNormalise,
+    BatchNormGradSums,
+    BatchNormInputGrad,
+    DepthwiseForward,
+    DepthwiseInputGrad,
+    DepthwiseWeightGrad,
 }
 
 struct WgslKernel(Program);
@@ -42,8 +60,8 @@ impl KernelSource for WgslKernel {
                 SourceTemplate::new(format!("{SOFT_THRESHOLD_FN}\n{SOFT_THRESHOLD_MAP}"))
                     .register("workgroup_size", WORKGROUP.to_string())
             }
-            Program::MaskedMixedOp => SourceTemplate::new(MASKED_MIXED_OP)
-                .register("workgroup_size", WORKGROUP.to_string()),
+            Program::MaskedMixedOp => plain(MASKED_MIXED_OP),
+            Program::Relu => plain(RELU),
             Program::LassoFista { m, n } => {
                 let polish = m <= MAX_POLISH_ROWS;
                 SourceTemplate::new(format!("{SOFT_THRESHOLD_FN}\n{LASSO_FISTA}"))
@@ -52,6 +70,15 @@ impl KernelSource for WgslKernel {
                     .register("n", n.to_string())
                     .register("polish", polish.to_string())
                     .register("polish_rows", if polish { m } else { 1 }.to_string())
+            }
+            Program::BatchNormStatistics => with_workgroup_sum(BN_STATISTICS),
+            Program::BatchNormGradSums => with_workgroup_sum(BN_GRAD_SUMS),
+            Program::BatchNormNormalise => plain(BN_NORMALISE),
+            Program::BatchNormInputGrad => plain(BN_INPUT_GRAD),
+            Program::DepthwiseForward => plain(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")),
+            Program::DepthwiseInputGrad => plain(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")),
+            Program::DepthwiseWeightGrad => {
+                with_workgroup_sum(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}"))
             }
         }
     }
@@ -65,8 +92,18 @@ impl KernelSource for WgslKernel {
     }
 }
 
+/// A program on workgroups of [`WORKGROUP`] threads.
+fn plain(program: &str) -> SourceTemplate {
+    SourceTemplate::new(program).register("workgroup_size", WORKGROUP.to_string())
+}
+
+/// A per-channel (or per-weight) program, with the workgroup reduction it calls.
+fn with_workgroup_sum(program: &str) -> SourceTemplate {
+    plain(&format!("{WORKGROUP_SUM}\n{program}"))
+}
+
 /// A 1-D grid of `groups` workgroups, folded into y past the per-dimension limit.
-fn grid(groups: u32) -> CubeCount {
+pub(super) fn grid(groups: u32) -> CubeCount {
     if groups <= MAX_GROUPS {
         CubeCount::Static(groups.max(1), 1, 1)
     } else {
@@ -74,7 +111,7 @@ fn grid(groups: u32) -> CubeCount {
     }
 }
 
-fn u32_bytes(values: &[u32]) -> Vec<u8> {
+pub(super) fn u32_bytes(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_ne_bytes()).collect()
 }
 
@@ -83,7 +120,7 @@ fn f32_bytes(values: &[f32]) -> Vec<u8> {
 }
 
 /// An uninitialised contiguous f32 tensor on the same device as `like`.
-fn empty_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
+pub(super) fn empty_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
     let bytes = shape.num_elements() * DType::F32.size();
     CubeTensor::new_contiguous(
         like.client.clone(),
@@ -94,7 +131,7 @@ fn empty_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
     )
 }
 
-fn launch(
+pub(super) fn launch(
     like: &CubeTensor,
     program: Program,
     workgroup: u32,
@@ -106,6 +143,31 @@ fn launch(
     });
     let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(workgroup));
     like.client.launch(Box::new(kernel), count, arguments);
+}
+
+/// `value` where `gate` > 0, else 0 (`shaders/relu.wgsl`): ReLU and its backward.
+fn gate(gate: CubeTensor, value: CubeTensor) -> CubeTensor {
+    let shape = value.meta.shape().clone();
+    let n = shape.num_elements();
+    if n == 0 {
+        return value;
+    }
+    let out = empty_like(&value, shape);
+    let params = value.client.create_from_slice(&u32_bytes(&[n as u32]));
+    let handles = vec![
+        gate.handle.clone(),
+        value.handle.clone(),
+        out.handle.clone(),
+        params,
+    ];
+    launch(
+        &value,
+        Program::Relu,
+        WORKGROUP,
+        grid((n as u32).div_ceil(WORKGROUP)),
+        handles,
+    );
+    out
 }
 
 impl IstaOps for CubeBackend {
@@ -129,6 +191,15 @@ impl IstaOps for CubeBackend {
             vec![x.handle.clone(), out.handle.clone(), params],
         );
         out
+    }
+
+    fn relu_kernel(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        gate(x.clone(), x)
+    }
+
+    fn relu_kernel_grad(y: FloatTensor<Self>, dy: FloatTensor<Self>) -> FloatTensor<Self> {
+        gate(into_contiguous(y), into_contiguous(dy))
     }
 
     fn masked_mixed_op(

@@ -1,5 +1,6 @@
-//! How a convolution of the search space runs: depthwise ones through the project's CPU kernel on
-//! Burn's CPU backend, 1×1 ones as a batched matrix product, the rest as Burn's `Conv2d`.
+//! How a convolution of the search space runs: depthwise ones through the project's kernels (WGSL
+//! on wgpu, Rust on Burn's CPU backend), 1×1 ones as a batched matrix product, the rest as Burn's
+//! `Conv2d`.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;

@@ -4,7 +4,7 @@ use burn::module::{Module, Param, RunningState};
 use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor};
 
-use crate::kernels::batch_norm::batch_norm_train_cpu;
+use crate::kernels::batch_norm::batch_norm_train_fused;
 use crate::profile::scope;
 
 /// Momentum of the running statistics.
@@ -57,27 +57,39 @@ impl Norm {
 
     fn normalise(&self, input: Tensor<4>) -> Tensor<4> {
         let device = input.device();
-        let (gamma, beta) = self.scale_shift(&device);
         if !device.is_autodiff() {
+            let (gamma, beta) = self.scale_shift(&device);
             let mean = self.running_mean.value().to_device(&device);
             let var = self.running_var.value().to_device(&device);
             return batch_norm(input, gamma, beta, mean, var, BN_EPSILON);
         }
+        let running = (
+            self.running_mean.value_sync().to_device(&device),
+            self.running_var.value_sync().to_device(&device),
+        );
+        let affine = self.gamma.as_ref().zip(self.beta.as_ref());
+        let affine = affine.map(|(g, b)| (g.val(), b.val()));
+        let fused = batch_norm_train_fused(
+            input.clone(),
+            affine,
+            running.clone(),
+            BN_MOMENTUM,
+            BN_EPSILON,
+        );
+        if let Some(r) = fused {
+            self.running_mean.update(r.running_mean);
+            self.running_var.update(r.running_var);
+            return r.output;
+        }
+        let (gamma, beta) = self.scale_shift(&device);
         let [b, _, h, w] = input.dims();
         let n = (b * h * w) as f64;
-        let (output, batch_mean, batch_var) =
-            batch_norm_train_cpu(input.clone(), gamma.clone(), beta.clone(), BN_EPSILON)
-                .unwrap_or_else(|| {
-                    let r = batch_norm_train(input, gamma, beta, BN_EPSILON);
-                    (r.output, r.mean, r.variance)
-                });
+        let r = batch_norm_train(input, gamma, beta, BN_EPSILON);
         let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
-        let mean = self.running_mean.value_sync().to_device(&device) * (1.0 - BN_MOMENTUM)
-            + batch_mean.detach() * BN_MOMENTUM;
-        let var = self.running_var.value_sync().to_device(&device) * (1.0 - BN_MOMENTUM)
-            + batch_var.detach() * (BN_MOMENTUM * unbiased);
+        let mean = running.0 * (1.0 - BN_MOMENTUM) + r.mean.detach() * BN_MOMENTUM;
+        let var = running.1 * (1.0 - BN_MOMENTUM) + r.variance.detach() * (BN_MOMENTUM * unbiased);
         self.running_mean.update(mean.detach());
         self.running_var.update(var.detach());
-        output
+        r.output
     }
 }

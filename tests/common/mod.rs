@@ -70,3 +70,15 @@ pub fn assert_clean_failure(out: &Output, expected: &str) {
     );
     assert!(!stderr.contains("panicked"), "panicked: {stderr}");
 }
+
+/// Asserts |a − b| ≤ tol · max |b| elementwise.
+pub fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    let scale = b.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * scale,
+            "{what}[{i}]: {x} vs {y} (scale {scale})"
+        );
+    }
+}

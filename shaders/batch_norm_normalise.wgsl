@@ -1,0 +1,26 @@
+// y = (x − mean) / sqrt(var + ε) · γ + β, elementwise over x [B, C, P], with the batch mean and
+// variance from rows 0 and 1 of stats [4, C]; γ = 1 and β = 0 (not read) unless `affine`.
+// Launch: ceil(n / WG) workgroups, folded into y when above 65,535 per dimension.
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, P]
+@group(0) @binding(1) var<storage, read_write> stats: array<f32>;  // [4, C]
+@group(0) @binding(2) var<storage, read_write> gamma: array<f32>;  // [C]
+@group(0) @binding(3) var<storage, read_write> beta: array<f32>;   // [C]
+@group(0) @binding(4) var<storage, read_write> output: array<f32>; // [B, C, P]
+@group(0) @binding(5) var<storage, read_write> params: array<u32>; // [n, C, P, bits(ε), affine]
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let n = params[0];
+    let channels = params[1];
+    let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
+    if (idx >= n) {
+        return;
+    }
+    let c = (idx / params[2]) % channels;
+    let normalised = (x[idx] - stats[c]) / sqrt(stats[channels + c] + bitcast<f32>(params[3]));
+    if (params[4] != 0u) {
+        output[idx] = normalised * gamma[c] + beta[c];
+    } else {
+        output[idx] = normalised;
+    }
+}

@@ -1,0 +1,39 @@
+// Training-mode batch statistics, one workgroup per channel c of x [B, C, P] (P = H·W):
+// stats[0, c] = batch mean, stats[1, c] = biased batch variance (two passes), and the running
+// statistics moved towards them, stats[2, c] = (1 − m)·running_mean + m·mean,
+// stats[3, c] = (1 − m)·running_var + m·n/(n − 1)·var (unbiased, as PyTorch), n = B·P.
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;            // [B, C, P]
+@group(0) @binding(1) var<storage, read_write> running_mean: array<f32>; // [C]
+@group(0) @binding(2) var<storage, read_write> running_var: array<f32>;  // [C]
+@group(0) @binding(3) var<storage, read_write> stats: array<f32>;        // [4, C]
+@group(0) @binding(4) var<storage, read_write> params: array<u32>;       // [B, C, P, bits(m)]
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+    let channels = params[1];
+    let plane = params[2];
+    let momentum = bitcast<f32>(params[3]);
+    let count = params[0] * plane;
+    let c = wid.x;
+    var sum = 0.0;
+    for (var i = tid; i < count; i = i + {{ workgroup_size }}u) {
+        sum = sum + x[channel_element(i, c, channels, plane)];
+    }
+    let mean = workgroup_sum(sum, tid) / f32(count);
+    var squares = 0.0;
+    for (var i = tid; i < count; i = i + {{ workgroup_size }}u) {
+        let d = x[channel_element(i, c, channels, plane)] - mean;
+        squares = squares + d * d;
+    }
+    let variance = workgroup_sum(squares, tid) / f32(count);
+    if (tid == 0u) {
+        var unbiased = 1.0;
+        if (count > 1u) {
+            unbiased = f32(count) / f32(count - 1u);
+        }
+        stats[c] = mean;
+        stats[channels + c] = variance;
+        stats[2u * channels + c] = (1.0 - momentum) * running_mean[c] + momentum * mean;
+        stats[3u * channels + c] = (1.0 - momentum) * running_var[c] + momentum * unbiased * variance;
+    }
+}

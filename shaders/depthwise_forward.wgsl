@@ -1,0 +1,35 @@
+// Depthwise convolution forward, one thread per output element of y [B, C, H', W']:
+// y[b, c, oy, ox] = Σ_{ty, tx} w[c, ty, tx] · x[b, c, oy·s + ty·d − p, ox·s + tx·d − p].
+// Launch: ceil(len / WG) workgroups, folded into y when above 65,535 per dimension.
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, H, W]
+@group(0) @binding(1) var<storage, read_write> weight: array<f32>; // [C, k, k]
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;      // [B, C, H', W']
+@group(0) @binding(3) var<storage, read_write> params: array<u32>; // see depthwise_geometry.wgsl
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let g = depthwise_sizes();
+    let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
+    if (idx >= g.batch * g.channels * g.oh * g.ow) {
+        return;
+    }
+    let ox = idx % g.ow;
+    let oy = (idx / g.ow) % g.oh;
+    let plane = idx / (g.ow * g.oh); // b · C + c
+    let taps = (plane % g.channels) * g.k * g.k;
+    let base = plane * g.h * g.w;
+    var acc = 0.0;
+    for (var ty = 0u; ty < g.k; ty = ty + 1u) {
+        let iy = tap_input(oy, ty, g);
+        if (iy < 0 || iy >= i32(g.h)) {
+            continue;
+        }
+        for (var tx = 0u; tx < g.k; tx = tx + 1u) {
+            let ix = tap_input(ox, tx, g);
+            if (ix >= 0 && ix < i32(g.w)) {
+                acc = acc + weight[taps + ty * g.k + tx] * x[base + u32(iy) * g.w + u32(ix)];
+            }
+        }
+    }
+    y[idx] = acc;
+}

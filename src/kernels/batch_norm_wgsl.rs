@@ -1,0 +1,129 @@
+//! Launch code of the batch-norm WGSL kernels (`shaders/batch_norm_*.wgsl`): one dispatch each
+//! for the statistics, the normalisation, the gradient sums and the input gradient.
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
+use burn::tensor::Shape;
+
+use super::batch_norm::BatchNormOps;
+use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch, u32_bytes};
+
+/// (batch, channels, plane) of a `[B, C, H, W]` tensor.
+fn extents(x: &CubeTensor) -> [u32; 3] {
+    let s = x.meta.shape();
+    [s[0] as u32, s[1] as u32, (s[2] * s[3]) as u32]
+}
+
+/// Writes `[rows, C]` with one workgroup per channel.
+fn per_channel(
+    like: &CubeTensor,
+    program: Program,
+    rows: usize,
+    mut buffers: Vec<CubeTensor>,
+    extra: u32,
+) -> CubeTensor {
+    let [batch, channels, plane] = extents(like);
+    let out = empty_like(like, Shape::new([rows, channels as usize]));
+    let params = like
+        .client
+        .create_from_slice(&u32_bytes(&[batch, channels, plane, extra]));
+    buffers.push(out.clone());
+    let mut handles: Vec<_> = buffers.into_iter().map(|t| t.handle).collect();
+    handles.push(params);
+    launch(like, program, WORKGROUP, grid(channels), handles);
+    out
+}
+
+/// Writes a tensor shaped like `like`, one thread per element.
+fn elementwise(
+    like: &CubeTensor,
+    program: Program,
+    mut buffers: Vec<CubeTensor>,
+    extra: &[u32],
+) -> CubeTensor {
+    let [batch, channels, plane] = extents(like);
+    let len = batch * channels * plane;
+    let out = empty_like(like, like.meta.shape().clone());
+    let mut values = vec![len, channels, plane];
+    values.extend_from_slice(extra);
+    let params = like.client.create_from_slice(&u32_bytes(&values));
+    buffers.push(out.clone());
+    let mut handles: Vec<_> = buffers.into_iter().map(|t| t.handle).collect();
+    handles.push(params);
+    launch(
+        like,
+        program,
+        WORKGROUP,
+        grid(len.div_ceil(WORKGROUP)),
+        handles,
+    );
+    out
+}
+
+impl BatchNormOps for CubeBackend {
+    fn batch_norm_statistics(
+        x: FloatTensor<Self>,
+        running_mean: FloatTensor<Self>,
+        running_var: FloatTensor<Self>,
+        momentum: f32,
+    ) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let inputs = vec![
+            x.clone(),
+            into_contiguous(running_mean),
+            into_contiguous(running_var),
+        ];
+        per_channel(
+            &x,
+            Program::BatchNormStatistics,
+            4,
+            inputs,
+            momentum.to_bits(),
+        )
+    }
+
+    fn batch_norm_normalise(
+        x: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f32,
+        affine: bool,
+    ) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let inputs = [x.clone(), stats, gamma, beta]
+            .map(into_contiguous)
+            .to_vec();
+        let extra = [epsilon.to_bits(), affine as u32];
+        elementwise(&x, Program::BatchNormNormalise, inputs, &extra)
+    }
+
+    fn batch_norm_grad_sums(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        epsilon: f32,
+    ) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let inputs = [x.clone(), dy, stats].map(into_contiguous).to_vec();
+        per_channel(&x, Program::BatchNormGradSums, 2, inputs, epsilon.to_bits())
+    }
+
+    fn batch_norm_input_grad(
+        x: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
+        sums: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        epsilon: f32,
+        affine: bool,
+    ) -> FloatTensor<Self> {
+        let x = into_contiguous(x);
+        let [batch, _, plane] = extents(&x);
+        let inputs = [x.clone(), dy, stats, sums, gamma]
+            .map(into_contiguous)
+            .to_vec();
+        let extra = [batch * plane, epsilon.to_bits(), affine as u32];
+        elementwise(&x, Program::BatchNormInputGrad, inputs, &extra)
+    }
+}

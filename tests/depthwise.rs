@@ -1,0 +1,78 @@
+//! The depthwise-convolution kernels (WGSL on lavapipe, Rust on the CPU backend) against Burn's
+//! grouped convolution: output and the gradients of input and weight.
+
+mod common;
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
+use ista_nas::kernels::depthwise::depthwise_conv2d;
+use ista_nas::kernels::depthwise_cpu::Geometry;
+
+use common::{close, host, random, vulkan};
+
+/// The search space's depthwise geometries (sep 3×3 and 5×5, dil 3×3 and 5×5, stride 1 and 2)
+/// on inputs of a few shapes, among them more output pixels per weight than a workgroup.
+fn all_cases(device: &Device) {
+    let shapes = [[3, 4, 9, 8], [4, 5, 17, 13], [1, 2, 3, 3]];
+    for (kernel, stride, padding, dilation) in [
+        (3, 1, 1, 1),
+        (5, 2, 2, 1),
+        (3, 1, 2, 2),
+        (5, 2, 4, 2),
+        (3, 2, 1, 1),
+    ] {
+        let g = Geometry {
+            kernel,
+            stride,
+            padding,
+            dilation,
+        };
+        for (seed, dims) in shapes.into_iter().enumerate() {
+            let what = format!("{g:?} {dims:?} on {device:?}");
+            let seed = 10 * seed as u64;
+            let c = dims[1];
+            let x = random(dims, seed + 1, device).require_grad();
+            let w = random([c, 1, kernel, kernel], seed + 2, device).require_grad();
+            let ours = depthwise_conv2d(x.clone(), w.clone(), g).expect("the kernels apply");
+            let options = ConvOptions::new([stride; 2], [padding; 2], [dilation; 2], c);
+            let theirs = conv2d(x.clone(), w.clone(), None, options);
+            assert_eq!(ours.dims(), theirs.dims(), "{what}");
+            close(&host(ours.clone()), &host(theirs.clone()), 1e-5, &what);
+            let up = random(ours.dims(), seed + 3, device);
+            let (g1, g2) = (
+                (ours * up.clone()).sum().backward(),
+                (theirs * up).sum().backward(),
+            );
+            let grad = |t: &Tensor<4>, g| host(t.grad(g).unwrap());
+            close(&grad(&x, &g1), &grad(&x, &g2), 1e-5, &format!("dx {what}"));
+            close(&grad(&w, &g1), &grad(&w, &g2), 1e-5, &format!("dw {what}"));
+        }
+    }
+}
+
+#[test]
+fn wgsl_depthwise_matches_burns_grouped_convolution_on_lavapipe() {
+    all_cases(&vulkan().autodiff());
+}
+
+#[test]
+fn cpu_depthwise_matches_burns_grouped_convolution_on_the_cpu_backend() {
+    all_cases(&Device::flex().autodiff());
+}
+
+#[test]
+fn wgsl_depthwise_reads_strided_inputs() {
+    let device = vulkan();
+    let g = Geometry {
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+        dilation: 1,
+    };
+    let x = random([2, 3, 5, 6], 7, &device).swap_dims(2, 3); // [2, 3, 6, 5], strided
+    let w = random([3, 1, 3, 3], 8, &device);
+    let ours = depthwise_conv2d(x.clone(), w.clone(), g).unwrap();
+    let theirs = conv2d(x, w, None, ConvOptions::new([1; 2], [1; 2], [1; 2], 3));
+    close(&host(ours), &host(theirs), 1e-5, "strided input");
+}
