@@ -4,20 +4,20 @@
 @group(0) @binding(1) var<storage, read_write> dy: array<f32>;     // [B, C, P]
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [4, C]
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;   // [2, C]
-@group(0) @binding(4) var<storage, read_write> params: array<u32>; // [B, C, P, bits(ε)]
+@group(0) @binding(4) var<uniform> params: array<vec4<u32>, 4>; // [B, C, P, bits(ε)]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
-    let channels = params[1];
-    let plane = params[2];
-    let count = params[0] * plane;
+    let channels = params[0].y;
+    let plane = params[0].z;
     let c = wid.x;
     let mean = stats[c];
-    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[3]));
+    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[0].w));
     var sum_dy = 0.0;
     var sum_dy_xhat = 0.0;
-    for (var i = tid; i < count; i = i + {{ workgroup_size }}u) {
-        let at = channel_element(i, c, channels, plane);
+    let batch = params[0].x;
+    for (var w = channel_walk(tid, plane); w.b < batch; w = walk_next(w, plane)) {
+        let at = walk_index(w, c, channels, plane);
         sum_dy = sum_dy + dy[at];
         sum_dy_xhat = sum_dy_xhat + dy[at] * (x[at] - mean) * inv_std;
     }

@@ -8,22 +8,22 @@
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;   // [2, C]
 @group(0) @binding(4) var<storage, read_write> gamma: array<f32>;  // [C]
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;     // [B, C, P]
-@group(0) @binding(6) var<storage, read_write> params: array<u32>; // [len, C, P, n, bits(ε), affine]
+@group(0) @binding(6) var<uniform> params: array<vec4<u32>, 4>; // [len, C, P, n, bits(ε), affine]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let len = params[0];
-    let channels = params[1];
+    let len = params[0].x;
+    let channels = params[0].y;
     let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
     if (idx >= len) {
         return;
     }
-    let c = (idx / params[2]) % channels;
-    let n = f32(params[3]);
-    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[4]));
+    let c = (idx / params[0].z) % channels;
+    let n = f32(params[0].w);
+    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[1].x));
     let xhat = (x[idx] - stats[c]) * inv_std;
     var scale = inv_std;
-    if (params[5] != 0u) {
+    if (params[1].y != 0u) {
         scale = gamma[c] * inv_std;
     }
     dx[idx] = scale * (dy[idx] - sums[c] / n - xhat * sums[channels + c] / n);

@@ -6,19 +6,19 @@
 @group(0) @binding(2) var<storage, read_write> gamma: array<f32>;  // [C]
 @group(0) @binding(3) var<storage, read_write> beta: array<f32>;   // [C]
 @group(0) @binding(4) var<storage, read_write> output: array<f32>; // [B, C, P]
-@group(0) @binding(5) var<storage, read_write> params: array<u32>; // [n, C, P, bits(ε), affine]
+@group(0) @binding(5) var<uniform> params: array<vec4<u32>, 4>; // [n, C, P, bits(ε), affine]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let n = params[0];
-    let channels = params[1];
+    let n = params[0].x;
+    let channels = params[0].y;
     let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
     if (idx >= n) {
         return;
     }
-    let c = (idx / params[2]) % channels;
-    let normalised = (x[idx] - stats[c]) / sqrt(stats[channels + c] + bitcast<f32>(params[3]));
-    if (params[4] != 0u) {
+    let c = (idx / params[0].z) % channels;
+    let normalised = (x[idx] - stats[c]) / sqrt(stats[channels + c] + bitcast<f32>(params[0].w));
+    if (params[1].x != 0u) {
         output[idx] = normalised * gamma[c] + beta[c];
     } else {
         output[idx] = normalised;

@@ -6,23 +6,24 @@
 @group(0) @binding(1) var<storage, read_write> running_mean: array<f32>; // [C]
 @group(0) @binding(2) var<storage, read_write> running_var: array<f32>;  // [C]
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;        // [4, C]
-@group(0) @binding(4) var<storage, read_write> params: array<u32>;       // [B, C, P, bits(m)]
+@group(0) @binding(4) var<uniform> params: array<vec4<u32>, 4>;       // [B, C, P, bits(m)]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
-    let channels = params[1];
-    let plane = params[2];
-    let momentum = bitcast<f32>(params[3]);
-    let count = params[0] * plane;
+    let channels = params[0].y;
+    let plane = params[0].z;
+    let momentum = bitcast<f32>(params[0].w);
+    let count = params[0].x * plane;
     let c = wid.x;
+    let batch = params[0].x;
     var sum = 0.0;
-    for (var i = tid; i < count; i = i + {{ workgroup_size }}u) {
-        sum = sum + x[channel_element(i, c, channels, plane)];
+    for (var w = channel_walk(tid, plane); w.b < batch; w = walk_next(w, plane)) {
+        sum = sum + x[walk_index(w, c, channels, plane)];
     }
     let mean = workgroup_sum(sum, tid) / f32(count);
     var squares = 0.0;
-    for (var i = tid; i < count; i = i + {{ workgroup_size }}u) {
-        let d = x[channel_element(i, c, channels, plane)] - mean;
+    for (var w = channel_walk(tid, plane); w.b < batch; w = walk_next(w, plane)) {
+        let d = x[walk_index(w, c, channels, plane)] - mean;
         squares = squares + d * d;
     }
     let variance = workgroup_sum(squares, tid) / f32(count);

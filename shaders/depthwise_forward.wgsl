@@ -4,7 +4,7 @@
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, H, W]
 @group(0) @binding(1) var<storage, read_write> weight: array<f32>; // [C, k, k]
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;      // [B, C, H', W']
-@group(0) @binding(3) var<storage, read_write> params: array<u32>; // see depthwise_geometry.wgsl
+@group(0) @binding(3) var<uniform> params: array<vec4<u32>, 4>; // see depthwise_geometry.wgsl
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -14,8 +14,8 @@ struct Depthwise {
 }
 
 fn depthwise_sizes() -> Depthwise {
-    return Depthwise(params[0], params[1], params[2], params[3], params[4], params[5], params[6],
-        i32(params[7]), i32(params[8]), i32(params[9]));
+    return Depthwise(params[0].x, params[0].y, params[0].z, params[0].w, params[1].x, params[1].y, params[1].z,
+        i32(params[1].w), i32(params[2].x), i32(params[2].y));
 }
 
 // Input coordinate read by output coordinate o through tap t (may lie outside 0..n).

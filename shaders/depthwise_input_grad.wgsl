@@ -5,15 +5,22 @@
 @group(0) @binding(0) var<storage, read_write> dy: array<f32>;     // [B, C, H', W']
 @group(0) @binding(1) var<storage, read_write> weight: array<f32>; // [C, k, k]
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;     // [B, C, H, W]
-@group(0) @binding(3) var<storage, read_write> params: array<u32>; // see depthwise_geometry.wgsl
+@group(0) @binding(3) var<uniform> params: array<vec4<u32>, 4>; // see depthwise_geometry.wgsl
 
 // The output coordinate that reads input coordinate i through tap t, or −1 when none does.
+// Stride 1 skips the division (llvmpipe runs integer division one lane at a time).
 fn tap_output(i: u32, t: u32, n_out: u32, g: Depthwise) -> i32 {
     let q = i32(i) + g.padding - i32(t) * g.dilation;
-    if (q < 0 || q % g.stride != 0) {
+    if (q < 0) {
         return -1;
     }
-    let o = q / g.stride;
+    var o = q;
+    if (g.stride != 1) {
+        if (q % g.stride != 0) {
+            return -1;
+        }
+        o = q / g.stride;
+    }
     if (o >= i32(n_out)) {
         return -1;
     }

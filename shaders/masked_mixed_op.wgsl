@@ -6,12 +6,12 @@
 @group(0) @binding(1) var<storage, read_write> coeffs: array<f32>;    // [n]
 @group(0) @binding(2) var<storage, read_write> support: array<u32>;   // [S]
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;    // [N]
-@group(0) @binding(4) var<storage, read_write> params: array<u32>;    // [N, S]
+@group(0) @binding(4) var<uniform> params: array<vec4<u32>, 4>;    // [N, S]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let n = params[0];
-    let s = params[1];
+    let n = params[0].x;
+    let s = params[0].y;
     let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
     if (idx >= n) {
         return;

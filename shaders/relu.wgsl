@@ -4,12 +4,12 @@
 @group(0) @binding(0) var<storage, read_write> gate: array<f32>;   // forward: x; backward: y
 @group(0) @binding(1) var<storage, read_write> value: array<f32>;  // forward: x; backward: dy
 @group(0) @binding(2) var<storage, read_write> output: array<f32>; // forward: y; backward: dx
-@group(0) @binding(3) var<storage, read_write> params: array<u32>; // [n]
+@group(0) @binding(3) var<uniform> params: array<vec4<u32>, 4>;    // [n]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
-    if (idx >= params[0]) {
+    if (idx >= params[0].x) {
         return;
     }
     output[idx] = select(value[idx], 0.0, gate[idx] <= 0.0);

@@ -16,8 +16,32 @@ fn workgroup_sum(value: f32, tid: u32) -> f32 {
     return total;
 }
 
-// Flat index of element i (of B·P) of channel c in a [B, C, P] buffer.
-fn channel_element(i: u32, c: u32, channels: u32, plane: u32) -> u32 {
-    let b = i / plane;
-    return (b * channels + c) * plane + (i - b * plane);
+// Walks the B·P elements of one channel of a [B, C, P] buffer, WG elements apart, starting at
+// element `tid`, without a division per step (llvmpipe runs integer division one lane at a time).
+struct ChannelWalk {
+    b: u32,
+    p: u32,
+    step_b: u32,
+    step_p: u32,
+}
+
+fn channel_walk(tid: u32, plane: u32) -> ChannelWalk {
+    let wg = {{ workgroup_size }}u;
+    return ChannelWalk(tid / plane, tid % plane, wg / plane, wg % plane);
+}
+
+// Flat index of the walk's current element of channel c.
+fn walk_index(w: ChannelWalk, c: u32, channels: u32, plane: u32) -> u32 {
+    return (w.b * channels + c) * plane + w.p;
+}
+
+fn walk_next(w: ChannelWalk, plane: u32) -> ChannelWalk {
+    var next = w;
+    next.b = w.b + w.step_b;
+    next.p = w.p + w.step_p;
+    if (next.p >= plane) {
+        next.p = next.p - plane;
+        next.b = next.b + 1u;
+    }
+    return next;
 }

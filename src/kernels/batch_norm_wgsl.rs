@@ -6,7 +6,7 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::tensor::Shape;
 
 use super::batch_norm::BatchNormOps;
-use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch, u32_bytes};
+use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch};
 
 /// (batch, channels, plane) of a `[B, C, H, W]` tensor.
 fn extents(x: &CubeTensor) -> [u32; 3] {
@@ -24,13 +24,10 @@ fn per_channel(
 ) -> CubeTensor {
     let [batch, channels, plane] = extents(like);
     let out = empty_like(like, Shape::new([rows, channels as usize]));
-    let params = like
-        .client
-        .create_from_slice(&u32_bytes(&[batch, channels, plane, extra]));
     buffers.push(out.clone());
-    let mut handles: Vec<_> = buffers.into_iter().map(|t| t.handle).collect();
-    handles.push(params);
-    launch(like, program, WORKGROUP, grid(channels), handles);
+    let handles = buffers.into_iter().map(|t| t.handle).collect();
+    let params = [batch, channels, plane, extra];
+    launch(like, program, grid(channels), handles, &params);
     out
 }
 
@@ -46,16 +43,14 @@ fn elementwise(
     let out = empty_like(like, like.meta.shape().clone());
     let mut values = vec![len, channels, plane];
     values.extend_from_slice(extra);
-    let params = like.client.create_from_slice(&u32_bytes(&values));
     buffers.push(out.clone());
-    let mut handles: Vec<_> = buffers.into_iter().map(|t| t.handle).collect();
-    handles.push(params);
+    let handles = buffers.into_iter().map(|t| t.handle).collect();
     launch(
         like,
         program,
-        WORKGROUP,
         grid(len.div_ceil(WORKGROUP)),
         handles,
+        &values,
     );
     out
 }

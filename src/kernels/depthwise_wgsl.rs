@@ -1,5 +1,6 @@
 //! Launch code of the depthwise-convolution WGSL kernels (`shaders/depthwise_*.wgsl`): one
-//! dispatch each for the forward pass, the input gradient and the weight gradient.
+//! dispatch each for the forward pass and the input gradient, two for the weight gradient (per
+//! image, then summed over the batch).
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
@@ -7,10 +8,10 @@ use burn::tensor::Shape;
 
 use super::depthwise::DepthwiseOps;
 use super::depthwise_cpu::{Geometry, Planes};
-use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch, u32_bytes};
+use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch};
 
-/// The `params` buffer of `shaders/depthwise_geometry.wgsl`.
-fn params(p: &Planes, g: &Geometry) -> Vec<u8> {
+/// The `params` of `shaders/depthwise_geometry.wgsl`.
+fn params(p: &Planes, g: &Geometry) -> [u32; 10] {
     let values = [
         p.batch,
         p.channels,
@@ -23,7 +24,7 @@ fn params(p: &Planes, g: &Geometry) -> Vec<u8> {
         g.padding,
         g.dilation,
     ];
-    u32_bytes(&values.map(|v| v as u32))
+    values.map(|v| v as u32)
 }
 
 fn dims(t: &CubeTensor) -> [usize; 4] {
@@ -42,14 +43,8 @@ fn run(
 ) -> CubeTensor {
     let [a, b] = inputs.map(into_contiguous);
     let out = empty_like(&a, Shape::new(out_dims));
-    let params = a.client.create_from_slice(&params(p, g));
-    let handles = vec![
-        a.handle.clone(),
-        b.handle.clone(),
-        out.handle.clone(),
-        params,
-    ];
-    launch(&a, program, WORKGROUP, grid(groups), handles);
+    let handles = vec![a.handle.clone(), b.handle.clone(), out.handle.clone()];
+    launch(&a, program, grid(groups), handles, &params(p, g));
     out
 }
 
@@ -100,8 +95,21 @@ impl DepthwiseOps for CubeBackend {
         g: Geometry,
     ) -> FloatTensor<Self> {
         let p = Planes::new(dims(&x), &g);
-        let out = dims(&weight);
-        let weights = (p.channels * g.kernel * g.kernel) as u32;
-        run(Program::DepthwiseWeightGrad, [x, dy], out, &p, &g, weights)
+        let weights = p.channels * g.kernel * g.kernel;
+        let per_image = [1, 1, p.batch, weights]; // [B, C·k²] as 4-D
+        let partial = run(
+            Program::DepthwiseWeightGrad,
+            [x, dy],
+            per_image,
+            &p,
+            &g,
+            threads(per_image),
+        );
+        let out = empty_like(&partial, weight.meta.shape().clone());
+        let sizes = [p.batch as u32, weights as u32];
+        let handles = vec![partial.handle.clone(), out.handle.clone()];
+        let groups = grid((weights as u32).div_ceil(WORKGROUP));
+        launch(&partial, Program::ColumnSums, groups, handles, &sizes);
+        out
     }
 }

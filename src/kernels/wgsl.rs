@@ -5,7 +5,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{
     CubeBackend, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
 };
-use burn::cubecl::server::{Handle, KernelArguments};
+use burn::cubecl::server::{Handle, KernelArguments, MetadataBindingInfo};
 use burn::cubecl::{CubeCount, CubeDim, prelude::KernelId};
 use burn::tensor::{DType, FloatDType, Shape};
 
@@ -25,6 +25,7 @@ const DW_GEOMETRY: &str = include_str!("../../shaders/depthwise_geometry.wgsl");
 const DW_FORWARD: &str = include_str!("../../shaders/depthwise_forward.wgsl");
 const DW_INPUT_GRAD: &str = include_str!("../../shaders/depthwise_input_grad.wgsl");
 const DW_WEIGHT_GRAD: &str = include_str!("../../shaders/depthwise_weight_grad.wgsl");
+const COLUMN_SUMS: &str = include_str!("../../shaders/column_sums.wgsl");
 
 /// Threads per workgroup of the elementwise and per-channel kernels.
 pub(super) const WORKGROUP: u32 = 256;
@@ -49,6 +50,7 @@ pub(super) enum Program {
     DepthwiseForward,
     DepthwiseInputGrad,
     DepthwiseWeightGrad,
+    ColumnSums,
 }
 
 struct WgslKernel(Program);
@@ -77,9 +79,8 @@ impl KernelSource for WgslKernel {
             Program::BatchNormInputGrad => plain(BN_INPUT_GRAD),
             Program::DepthwiseForward => plain(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")),
             Program::DepthwiseInputGrad => plain(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")),
-            Program::DepthwiseWeightGrad => {
-                with_workgroup_sum(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}"))
-            }
+            Program::DepthwiseWeightGrad => plain(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}")),
+            Program::ColumnSums => plain(COLUMN_SUMS),
         }
     }
 
@@ -131,17 +132,43 @@ pub(super) fn empty_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
     )
 }
 
-pub(super) fn launch(
-    like: &CubeTensor,
-    program: Program,
-    workgroup: u32,
-    count: CubeCount,
-    buffers: Vec<Handle>,
-) {
+/// Launches the solver, whose parameters are a storage buffer among `buffers`.
+fn launch_solver(like: &CubeTensor, program: Program, count: CubeCount, buffers: Vec<Handle>) {
     let arguments = buffers.into_iter().fold(KernelArguments::new(), |args, h| {
         args.with_buffer(h.binding())
     });
-    let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(workgroup));
+    let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(SOLVER_WORKGROUP));
+    like.client.launch(Box::new(kernel), count, arguments);
+}
+
+/// Most u32 parameters of one launch (the shaders' `Params` uniform: 4 × vec4<u32>).
+const MAX_PARAMS: usize = 16;
+
+/// Launches `program` on `buffers` with `params` in a uniform bound after them. CubeCL caches
+/// uniforms by content, so a launch with the same sizes reuses one instead of uploading a buffer.
+pub(super) fn launch(
+    like: &CubeTensor,
+    program: Program,
+    count: CubeCount,
+    buffers: Vec<Handle>,
+    params: &[u32],
+) {
+    assert!(
+        params.len() <= MAX_PARAMS,
+        "at most {MAX_PARAMS} parameters"
+    );
+    let mut words = [0u32; MAX_PARAMS];
+    words[..params.len()].copy_from_slice(params);
+    // Two u32 per u64 word, low first: the uniform's bytes are the u32s in order.
+    let packed = words
+        .chunks_exact(2)
+        .map(|p| u64::from(p[0]) | (u64::from(p[1]) << 32))
+        .collect();
+    let arguments = buffers.into_iter().fold(KernelArguments::new(), |args, h| {
+        args.with_buffer(h.binding())
+    });
+    let arguments = arguments.with_info(MetadataBindingInfo::custom(packed));
+    let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(WORKGROUP));
     like.client.launch(Box::new(kernel), count, arguments);
 }
 
@@ -153,20 +180,13 @@ fn gate(gate: CubeTensor, value: CubeTensor) -> CubeTensor {
         return value;
     }
     let out = empty_like(&value, shape);
-    let params = value.client.create_from_slice(&u32_bytes(&[n as u32]));
     let handles = vec![
         gate.handle.clone(),
         value.handle.clone(),
         out.handle.clone(),
-        params,
     ];
-    launch(
-        &value,
-        Program::Relu,
-        WORKGROUP,
-        grid((n as u32).div_ceil(WORKGROUP)),
-        handles,
-    );
+    let groups = grid((n as u32).div_ceil(WORKGROUP));
+    launch(&value, Program::Relu, groups, handles, &[n as u32]);
     out
 }
 
@@ -179,17 +199,10 @@ impl IstaOps for CubeBackend {
             return x;
         }
         let out = empty_like(&x, shape);
-        let params = x
-            .client
-            .create_from_slice(&u32_bytes(&[n as u32, threshold.to_bits()]));
-        let groups = (n as u32).div_ceil(WORKGROUP);
-        launch(
-            &x,
-            Program::SoftThreshold,
-            WORKGROUP,
-            grid(groups),
-            vec![x.handle.clone(), out.handle.clone(), params],
-        );
+        let groups = grid((n as u32).div_ceil(WORKGROUP));
+        let handles = vec![x.handle.clone(), out.handle.clone()];
+        let params = [n as u32, threshold.to_bits()];
+        launch(&x, Program::SoftThreshold, groups, handles, &params);
         out
     }
 
@@ -217,23 +230,15 @@ impl IstaOps for CubeBackend {
         }
         let out = empty_like(&ops, shape);
         let support_buf = ops.client.create_from_slice(&u32_bytes(&support));
-        let params = ops
-            .client
-            .create_from_slice(&u32_bytes(&[width as u32, support.len() as u32]));
-        let groups = (width as u32).div_ceil(WORKGROUP);
-        launch(
-            &ops,
-            Program::MaskedMixedOp,
-            WORKGROUP,
-            grid(groups),
-            vec![
-                ops.handle.clone(),
-                coeffs.handle.clone(),
-                support_buf,
-                out.handle.clone(),
-                params,
-            ],
-        );
+        let groups = grid((width as u32).div_ceil(WORKGROUP));
+        let handles = vec![
+            ops.handle.clone(),
+            coeffs.handle.clone(),
+            support_buf,
+            out.handle.clone(),
+        ];
+        let params = [width as u32, support.len() as u32];
+        launch(&ops, Program::MaskedMixedOp, groups, handles, &params);
         out
     }
 }
@@ -266,10 +271,9 @@ impl SolverOps for CubeBackend {
             n: launch_.n as u32,
         };
         for _ in 0..launch_.dispatches {
-            launch(
+            launch_solver(
                 &a,
                 program,
-                SOLVER_WORKGROUP,
                 grid(problems as u32),
                 vec![
                     a.handle.clone(),
