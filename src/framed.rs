@@ -3,7 +3,7 @@
 //! binary records. Written to a temporary file, synced, then renamed, so a crash never leaves
 //! a half-written file. Also the atomic write of the run folders' text files.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -56,6 +56,14 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()?;
     drop(file);
     std::fs::rename(&tmp, path)
+}
+
+/// True when the file at `path` starts with the signature of `kind` (of any format version).
+pub fn has_signature(path: &Path, kind: FrameKind) -> bool {
+    let mut start = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut start))
+        .is_ok_and(|()| start[..7] == kind.magic[..7])
 }
 
 /// Writes `header` and `records` atomically to `path` as a file of `kind`.
@@ -123,6 +131,12 @@ pub fn load<H: DeserializeOwned>(
         kind: kind.name,
         why,
     };
+    if bytes.len() >= 8 && bytes[..7] == kind.magic[..7] && bytes[7] != kind.magic[7] {
+        return Err(corrupt(format!(
+            "it is format {} of an earlier or later ista-nas, and this version reads format {}",
+            bytes[7], kind.magic[7]
+        )));
+    }
     if bytes.len() < 16 || &bytes[..8] != kind.magic {
         return Err(corrupt(format!("no ista-nas {} signature", kind.name)));
     }

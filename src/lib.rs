@@ -16,6 +16,7 @@ pub mod primitives;
 pub mod profile;
 pub mod rank;
 pub mod records;
+pub mod run_dir;
 pub mod search;
 pub mod sparse;
 pub mod train;

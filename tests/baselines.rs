@@ -6,10 +6,11 @@ mod common;
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use ista_nas::data::embedded;
-use ista_nas::model::cell::NodeWeights;
+use ista_nas::model::mixed_cell::MixedNetwork;
 use ista_nas::model::mixed_cell::{EDGES, MIXED_OPS, channel_shuffle};
-use ista_nas::model::mixed_network::MixedNetwork;
-use ista_nas::model::network::{NetworkConfig, SearchNetwork};
+use ista_nas::model::skeleton::NetworkConfig;
+use ista_nas::model::sparse_cell::NodeWeights;
+use ista_nas::model::sparse_cell::SparseNetwork;
 use ista_nas::primitives::{PRIMITIVES, STEPS};
 use ista_nas::search::alphas::{ArchAlphas, picks_from_weights};
 use ista_nas::search::config::{Method, SearchConfig};
@@ -34,7 +35,7 @@ fn images(device: &Device) -> Tensor<4> {
 #[test]
 fn darts_runs_every_op_on_every_edge_and_ista_only_its_support() {
     let device = Device::flex();
-    let ista = SearchNetwork::new(&config(8), &device);
+    let ista = SparseNetwork::new(&config(8), &device);
     let weights: Vec<NodeWeights> = (0..STEPS)
         .map(|node| NodeWeights {
             support: vec![3, 7 * (node + 1) + 4],

@@ -137,7 +137,7 @@ fn search_writes_a_complete_run_folder_and_resumes() {
     }
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     let lines: Vec<&str> = metrics.lines().collect();
-    assert_eq!(lines[0], ista_nas::search::run_dir::METRICS_HEADER);
+    assert_eq!(lines[0], ista_nas::search::checkpoint::METRICS_HEADER);
     assert_eq!(lines.len(), 2, "{metrics}");
     assert_eq!(lines[1].split(',').count(), 10, "{}", lines[1]);
     assert!(

@@ -232,7 +232,7 @@ fn bad_train_and_eval_input_is_a_clear_error() {
     // A search run's checkpoint is not a training checkpoint.
     let search_run = dir.path().join("search-run");
     std::fs::create_dir(&search_run).unwrap();
-    let mut search_checkpoint = b"ISTANAS\x02".to_vec();
+    let mut search_checkpoint = b"ISTANAS\x03".to_vec();
     search_checkpoint.extend(2u64.to_le_bytes());
     search_checkpoint.extend(b"{}");
     std::fs::write(search_run.join("checkpoint.bin"), search_checkpoint).unwrap();

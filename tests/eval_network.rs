@@ -9,6 +9,7 @@ use ista_nas::model::drop_path::DropPath;
 use ista_nas::model::eval_cell::EvalCell;
 use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
 use ista_nas::model::ops::OpStyle;
+use ista_nas::model::skeleton::CellShape;
 use ista_nas::model::trainable_params;
 
 fn config(name: &str, kind: NetKind, extra_norms: bool) -> EvalConfig {
@@ -156,26 +157,29 @@ fn drop_path_keeps_the_expected_fraction_and_rescales() {
 }
 
 #[test]
-fn drop_path_never_touches_identity_ops() {
+fn drop_path_skips_the_bare_identity_but_not_the_one_stage_identity_with_bn() {
     let device = Device::flex().autodiff();
     let skips = |n: usize| {
         (0..n)
             .map(|i| ("skip_connect".to_string(), i % 2))
             .collect::<Vec<_>>()
     };
-    let cell = EvalCell::new(
-        &skips(8),
-        &[2, 3, 4, 5],
-        (6, 6, 6),
-        false,
-        false,
-        OpStyle::EVAL,
-        &device,
-    );
+    let shape = CellShape {
+        channels: (6, 6, 6),
+        reduction: false,
+        reduction_prev: false,
+    };
     let s = common::random([4, 6, 8, 8], 5, &device);
-    let plain = cell.forward(s.clone(), s.clone(), None);
-    let dropped = cell.forward(s.clone(), s, Some(&mut DropPath::new(0.9, 11)));
-    assert_eq!(common::host(plain), common::host(dropped));
+    let outputs = |style| {
+        let cell = EvalCell::new(&skips(8), &[2, 3, 4, 5], &shape, style, &device);
+        let plain = cell.forward(s.clone(), s.clone(), None);
+        let dropped = cell.forward(s.clone(), s.clone(), Some(&mut DropPath::new(0.9, 11)));
+        (common::host(plain), common::host(dropped))
+    };
+    let (plain, dropped) = outputs(OpStyle::EVAL);
+    assert_eq!(plain, dropped, "DARTS nets: the identity is never dropped");
+    let (plain, dropped) = outputs(OpStyle::ONE_STAGE);
+    assert_ne!(plain, dropped, "one-stage nets drop the identity with BN");
 }
 
 #[test]

@@ -5,9 +5,10 @@ mod common;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
-use ista_nas::model::cell::NodeWeights;
-use ista_nas::model::network::{NetworkConfig, SearchNetwork};
 use ista_nas::model::ops::{FactorizedReduce, Op, OpStyle, ReluConvBn};
+use ista_nas::model::skeleton::NetworkConfig;
+use ista_nas::model::sparse_cell::NodeWeights;
+use ista_nas::model::sparse_cell::SparseNetwork;
 use ista_nas::model::trainable_params;
 use ista_nas::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
@@ -40,7 +41,7 @@ fn every_op_keeps_or_halves_the_resolution() {
 
 #[test]
 fn paper_supernet_has_the_published_size() {
-    let network = SearchNetwork::new(&NetworkConfig::paper(10, 3), &Device::flex().autodiff());
+    let network = SparseNetwork::new(&NetworkConfig::paper(10, 3), &Device::flex().autodiff());
     let b_entries = 2 * STEPS * 7; // b_i ∈ R^7 for 4 nodes of both cell types
     assert_eq!(trainable_params(&network) + b_entries, 1_930_674);
     // Burn's own count also includes the BN running mean and variance (2 × 37,296 channels).
@@ -77,7 +78,7 @@ fn tiny() -> NetworkConfig {
 #[test]
 fn sparse_forward_runs_exactly_the_supported_ops() {
     let device = Device::flex();
-    let network = SearchNetwork::new(&tiny(), &device);
+    let network = SparseNetwork::new(&tiny(), &device);
     for supports in [
         vec![vec![3, 8], vec![0, 20], vec![27, 14], vec![34, 1]],
         vec![vec![5], vec![9], vec![16], vec![30]],
@@ -97,7 +98,7 @@ fn sparse_forward_runs_exactly_the_supported_ops() {
 #[test]
 fn ops_outside_the_support_get_no_gradient() {
     let device = Device::flex().autodiff();
-    let network = SearchNetwork::new(&tiny(), &device);
+    let network = SparseNetwork::new(&tiny(), &device);
     let grads_with = |supports: &[Vec<usize>]| {
         let w = weights(&device, supports);
         let logits = network
@@ -122,7 +123,7 @@ fn ops_outside_the_support_get_no_gradient() {
 #[test]
 fn bad_supports_are_errors_not_panics() {
     let device = Device::flex();
-    let network = SearchNetwork::new(&tiny(), &device);
+    let network = SparseNetwork::new(&tiny(), &device);
     let x = input(&device, [1, 1, 16, 16]);
     let too_few = weights(&device, &[vec![0], vec![0]]);
     assert!(
@@ -138,7 +139,7 @@ fn bad_supports_are_errors_not_panics() {
 #[test]
 fn sparse_forward_and_backward_run_through_the_wgsl_kernel() {
     let device = common::vulkan().autodiff();
-    let network = SearchNetwork::new(&tiny(), &device);
+    let network = SparseNetwork::new(&tiny(), &device);
     let supports = vec![vec![3, 8], vec![0, 20], vec![27, 14], vec![34, 1]];
     let w = weights(&device, &supports);
     let mut evaluated = 0;

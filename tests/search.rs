@@ -113,7 +113,7 @@ fn corrupt_checkpoints_are_clear_errors() {
         Checkpoint::load(&path),
         Err(CheckpointError::Corrupt { .. })
     ));
-    let mut truncated = b"ISTANAS\x02".to_vec();
+    let mut truncated = b"ISTANAS\x03".to_vec();
     truncated.extend(100u64.to_le_bytes());
     truncated.extend(b"{}");
     std::fs::write(&path, &truncated).unwrap();

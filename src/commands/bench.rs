@@ -13,8 +13,8 @@ use ista_nas::bench::report::{BenchRow, to_csv, to_table};
 use ista_nas::bench::{BenchCase, CaseTiming, run_case};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
+use ista_nas::run_dir::RunDir;
 use ista_nas::search::config::Method;
-use ista_nas::search::run_dir::RunDir;
 
 use super::{child, run_folder};
 

@@ -11,9 +11,9 @@ use ista_nas::bench::plot::scatter_svg;
 use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
+use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::config::Method;
-use ista_nas::search::run_dir::RunDir;
 use ista_nas::train::checkpoint::TrainCheckpoint;
 use serde::Serialize;
 

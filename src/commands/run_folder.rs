@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use ista_nas::optim::StepReport;
-use ista_nas::search::run_dir::RunDir;
+use ista_nas::run_dir::RunDir;
 use serde::Serialize;
 
 /// Creates the run folder `out` (default: runs/<kind>-<seed>-<unix time>) with its config.json.
@@ -31,12 +31,17 @@ pub fn unix_time() -> u64 {
 
 /// The progress bar of epoch `done + 1` of `epochs`, over `batches` steps.
 pub fn epoch_bar(done: usize, epochs: usize, batches: usize) -> ProgressBar {
+    progress_bar(format!("epoch {}/{epochs}", done + 1), batches)
+}
+
+/// A progress bar over `batches` steps, labelled `prefix`.
+pub fn progress_bar(prefix: String, batches: usize) -> ProgressBar {
     let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
         .expect("valid template")
         .progress_chars("=> ");
     ProgressBar::new(batches as u64)
         .with_style(style)
-        .with_prefix(format!("epoch {}/{epochs}", done + 1))
+        .with_prefix(prefix)
 }
 
 /// Shows a step's position and running loss and accuracy on `bar`.

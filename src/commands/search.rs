@@ -6,9 +6,9 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
-use ista_nas::search::checkpoint::Checkpoint;
+use ista_nas::search::checkpoint::{Checkpoint, write_epoch};
 use ista_nas::search::config::{Method, SearchConfig};
-use ista_nas::search::run_dir::RunDir;
+use ista_nas::run_dir::RunDir;
 use ista_nas::search::trainer::{EpochRecord, Searcher};
 use ista_nas::sparse::measurement::MeasurementKind;
 use ista_nas::sparse::recovery::RecoverySolver;
@@ -232,7 +232,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             );
         }
         history.push(record);
-        run.write_epoch(&history, &search.checkpoint(&history)?)?;
+        write_epoch(&run, &history, &search.checkpoint(&history)?)?;
     }
     if let Some(last) = history.last() {
         println!("genotype: {}", serde_json::to_string(&last.genotype)?);

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use ista_nas::data::DataFormat;
 use ista_nas::genotype::Genotype;
 use ista_nas::model::eval_network::NetKind;
-use ista_nas::search::run_dir::RunDir;
+use ista_nas::run_dir::RunDir;
 use ista_nas::train::checkpoint::{TrainCheckpoint, best_epoch, write_genotype};
 use ista_nas::train::config::TrainConfig;
 use ista_nas::train::trainer::{TrainRecord, Trainer};

@@ -59,16 +59,19 @@ fn op(name: &str, c: u64, stride: u64, side_out: u64, extra_norms: bool) -> (u64
     }
 }
 
-/// Counts for `config` on square inputs of side `input`.
+/// Counts for `config` on square inputs of side `input`, walking the network's
+/// [`CellPlan`](super::skeleton::CellPlan).
 pub fn complexity(config: &EvalConfig, input: usize) -> Complexity {
+    let plan = config.plan();
     let (c, side) = (config.channels as u64, input as u64);
     let c_in = config.in_channels as u64;
     let mut total = (0, 0);
-    // (channels, side) of the two states a cell reads, and whether s0 is at twice the resolution.
-    let (mut prev_prev, mut prev, mut reduction_prev) = match config.kind {
+    // The resolution of the previous cell's output (s0 is at twice it after a reduction).
+    let mut side_prev = match config.kind {
         NetKind::Cifar => {
-            total = add(conv(c_in, 3 * c, 3, side, 1), bn(3 * c));
-            ((3 * c, side), (3 * c, side), false)
+            let c_stem = plan.cells[0].channels.0 as u64;
+            total = add(conv(c_in, c_stem, 3, side, 1), bn(c_stem));
+            side
         }
         NetKind::Imagenet => {
             let (s2, s4, s8) = (side.div_ceil(2), side.div_ceil(4), side.div_ceil(8));
@@ -79,53 +82,46 @@ pub fn complexity(config: &EvalConfig, input: usize) -> Complexity {
             ] {
                 total = add(total, stage);
             }
-            ((c, s4), (c, s8), true)
+            s8
         }
     };
-    let mut c_curr = c;
-    let mut aux_params = 0;
-    for i in 0..config.layers {
-        let reduction = config.is_reduction(i);
-        if reduction {
-            c_curr *= 2;
-        }
-        let side_in = prev.1;
-        let side_out = if reduction { side_in / 2 } else { side_in };
-        let preprocess0 = if reduction_prev {
-            factorized_reduce(prev_prev.0, c_curr, side_in)
+    for cell in &plan.cells {
+        let (c_prev_prev, c_prev, c_curr) = cell.channels;
+        let (c_prev_prev, c_prev, c_curr) = (c_prev_prev as u64, c_prev as u64, c_curr as u64);
+        let side_in = side_prev;
+        let side_out = if cell.reduction { side_in / 2 } else { side_in };
+        let preprocess0 = if cell.reduction_prev {
+            factorized_reduce(c_prev_prev, c_curr, side_in)
         } else {
-            relu_conv_bn(prev_prev.0, c_curr, side_in)
+            relu_conv_bn(c_prev_prev, c_curr, side_in)
         };
         total = add(
             total,
-            add(preprocess0, relu_conv_bn(prev.0, c_curr, side_in)),
+            add(preprocess0, relu_conv_bn(c_prev, c_curr, side_in)),
         );
-        let (picks, concat) = config.genotype.cell(reduction);
+        let (picks, _) = config.genotype.cell(cell.reduction);
         for (name, input) in picks {
-            let stride = if reduction && *input < 2 { 2 } else { 1 };
+            let stride = if cell.reduction && *input < 2 { 2 } else { 1 };
             total = add(
                 total,
                 op(name, c_curr, stride, side_out, config.extra_norms),
             );
         }
-        reduction_prev = reduction;
-        (prev_prev, prev) = (prev, (concat.len() as u64 * c_curr, side_out));
-        if i == config.aux_cell() && config.auxiliary {
-            let norm2 = if config.kind == NetKind::Cifar {
-                2 * 768
-            } else {
-                0
-            };
-            aux_params = prev.0 * 128
-                + 2 * 128
-                + 128 * 768 * 4
-                + norm2
-                + 768 * config.classes as u64
-                + config.classes as u64;
-        }
+        side_prev = side_out;
     }
-    let classes = config.classes as u64;
-    total = add(total, (prev.0 * classes + classes, prev.0 * classes));
+    let aux_params = if config.auxiliary {
+        let norm2 = if config.kind == NetKind::Cifar {
+            2 * 768
+        } else {
+            0
+        };
+        let classes = config.classes as u64;
+        plan.aux_channels as u64 * 128 + 2 * 128 + 128 * 768 * 4 + norm2 + 768 * classes + classes
+    } else {
+        0
+    };
+    let (classes, c_last) = (config.classes as u64, plan.c_last as u64);
+    total = add(total, (c_last * classes + classes, c_last * classes));
     Complexity {
         params: total.0,
         aux_params,

@@ -3,9 +3,9 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use super::cell::Preprocess;
 use super::drop_path::DropPath;
-use super::ops::{Op, OpStyle, ReluConvBn};
+use super::ops::{Op, OpStyle, Preprocess, ReluConvBn};
+use super::skeleton::CellShape;
 use crate::genotype::Edge;
 use crate::primitives::{STEPS, op_index};
 
@@ -26,16 +26,15 @@ pub struct EvalCell {
 
 impl EvalCell {
     /// The cell of `picks` (a validated genotype's normal or reduce list) and `concat`.
-    #[allow(clippy::too_many_arguments, reason = "mirrors DARTS's Cell signature")]
     pub fn new(
         picks: &[Edge],
         concat: &[usize],
-        (c_prev_prev, c_prev, c): (usize, usize, usize),
-        reduction: bool,
-        reduction_prev: bool,
+        shape: &CellShape,
         style: OpStyle,
         device: &Device,
     ) -> Self {
+        let (c_prev_prev, c_prev, c) = shape.channels;
+        let (reduction, reduction_prev) = (shape.reduction, shape.reduction_prev);
         let ops = picks
             .iter()
             .map(|(name, input)| {
@@ -54,12 +53,31 @@ impl EvalCell {
         }
     }
 
+    /// A cell from built parts: `ops[j]` reads state `inputs[j]`, two per node in node order.
+    pub fn from_parts(
+        (preprocess0, preprocess1): (Preprocess, ReluConvBn),
+        ops: Vec<Op>,
+        inputs: Vec<usize>,
+        concat: Vec<usize>,
+        reduction: bool,
+    ) -> Self {
+        Self {
+            preprocess0,
+            preprocess1,
+            ops,
+            inputs,
+            concat,
+            reduction,
+        }
+    }
+
     /// Output channels as a multiple of C (the number of concatenated states).
     pub fn multiplier(&self) -> usize {
         self.concat.len()
     }
 
-    /// `s0`, `s1` → `[B, |concat|·C, H', W']`; drop path (training only) on non-identity ops.
+    /// `s0`, `s1` → `[B, |concat|·C, H', W']`; drop path (training only) on every op but the
+    /// bare identity (the one-stage identity with BN gets it, as in the authors' one-stage net).
     pub fn forward(
         &self,
         s0: Tensor<4>,
@@ -74,7 +92,7 @@ impl EvalCell {
                 let op = &self.ops[j];
                 let mut h = op.forward(states[self.inputs[j]].clone()); // [B, C, H', W']
                 if let Some(drop) = drop.as_deref_mut()
-                    && !op.is_identity()
+                    && !op.is_bare_identity()
                 {
                     h = drop.apply(h);
                 }

@@ -1,14 +1,14 @@
 //! The DARTS and PC-DARTS search cells (spec §7): every edge a softmax-weighted sum of all 8
 //! ops (`none` and the 7 candidates), so every op runs on every edge. PC-DARTS sends only 1/K
 //! of the channels through the mixed op, shuffles channels after, and weighs each node's input
-//! edges by a softmax over β.
+//! edges by a softmax over β. Also the supernet of such cells on the shared skeleton.
 
 use burn::module::Module;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::cell::Preprocess;
-use super::ops::{Op, OpStyle, ReluConvBn};
+use super::ops::{Op, OpStyle, Preprocess, ReluConvBn};
+use super::skeleton::{CellShape, Network, NetworkConfig};
 use crate::error::{IstaError, Result};
 use crate::kernels::masked_mixed_op;
 use crate::primitives::{PRIMITIVES, STEPS};
@@ -126,14 +126,10 @@ pub struct MixedCell {
 }
 
 impl MixedCell {
-    /// A cell with inputs of `c_prev_prev` and `c_prev` channels and `c` channels per node.
-    pub fn new(
-        (c_prev_prev, c_prev, c): (usize, usize, usize),
-        reduction: bool,
-        reduction_prev: bool,
-        partial: usize,
-        device: &Device,
-    ) -> Self {
+    /// A cell of `shape` whose mixed ops see C / `partial` channels.
+    pub fn new(shape: &CellShape, partial: usize, device: &Device) -> Self {
+        let (c_prev_prev, c_prev, c) = shape.channels;
+        let (reduction, reduction_prev) = (shape.reduction, shape.reduction_prev);
         let edges = (0..STEPS)
             .flat_map(|node| 0..node + 2)
             .map(|input| {
@@ -193,5 +189,36 @@ impl MixedCell {
             states.push(node_out);
         }
         Ok(scope("concat", || Tensor::cat(states.split_off(2), 1))) // [B, 4C, H', W']
+    }
+}
+
+/// The DARTS / PC-DARTS supernet: mixed cells on the shared skeleton.
+pub type MixedNetwork = Network<MixedCell>;
+
+impl Network<MixedCell> {
+    /// Builds the supernet; `partial` is PC-DARTS's K (1 for DARTS).
+    pub fn new(config: &NetworkConfig, partial: usize, device: &Device) -> Self {
+        Network::build(
+            &config.plan(),
+            config.classes,
+            false,
+            |_, shape| MixedCell::new(shape, partial, device),
+            device,
+        )
+    }
+
+    /// Logits `[B, classes]` of images `[B, C_in, H, W]`; counts evaluated ops in `evaluated`.
+    pub fn forward(
+        &self,
+        images: Tensor<4>,
+        normal: &MixedWeights,
+        reduce: &MixedWeights,
+        evaluated: &mut usize,
+    ) -> Result<Tensor<2>> {
+        let run = self.run(images, false, |cell, s0, s1| {
+            let weights = if cell.reduction { reduce } else { normal };
+            cell.forward(s0, s1, weights, evaluated)
+        })?;
+        Ok(run.0) // [B, classes]
     }
 }

@@ -1,16 +1,17 @@
-//! The search space as Burn modules: ops, search cells and network, evaluation cells and networks.
+//! The search space as Burn modules: ops, the shared network skeleton, sparse (ISTA-NAS) and
+//! mixed (DARTS) search cells, evaluation cells and networks.
 
-pub mod cell;
 pub mod complexity;
 pub mod conv;
 pub mod drop_path;
 pub mod eval_cell;
 pub mod eval_network;
+pub mod heads;
 pub mod mixed_cell;
-pub mod mixed_network;
-pub mod network;
 pub mod norm;
 pub mod ops;
+pub mod skeleton;
+pub mod sparse_cell;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;

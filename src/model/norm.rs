@@ -1,8 +1,8 @@
 //! Batch normalisation (eps 1e-5, momentum 0.1) that can be non-affine, as inside search cells.
 
-use burn::module::{Module, Param, RunningState};
+use burn::module::{Module, ModuleMapper, Param, RunningState};
 use burn::tensor::module::{batch_norm, batch_norm_train};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::kernels::batch_norm::batch_norm_train_fused;
 use crate::profile::scope;
@@ -50,6 +50,28 @@ impl Norm {
         }
     }
 
+    /// This BN with its output scaled by `w` (Eq. 12: γ̂ = w·γ, β̂ = w·β; a non-affine BN
+    /// becomes affine with γ̂ = w, β̂ = 0). Running statistics are kept.
+    pub fn scaled(&self, w: f32) -> Self {
+        let device = self.running_mean.value().device();
+        let (gamma, beta) = self.scale_shift(&device);
+        let param = |t: Tensor<1>| {
+            let values: Vec<f32> = t.into_data().iter::<f32>().map(|v| v * w).collect();
+            let n = values.len();
+            Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(values, [n]),
+                &device,
+            )))
+        };
+        Self {
+            gamma: param(gamma),
+            beta: param(beta),
+            running_mean: self.running_mean.clone(),
+            running_var: self.running_var.clone(),
+            channels: self.channels,
+        }
+    }
+
     /// `[B, C, H, W]` → `[B, C, H, W]`.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
         scope("batch norm", || self.normalise(input))
@@ -92,4 +114,31 @@ impl Norm {
         self.running_var.update(var.detach());
         r.output
     }
+}
+
+/// `module` with the γ and β of every BN in it trainable (`true`) or held constant (`false`);
+/// its other parameters are left as they are.
+pub fn with_affine_trainable<M: Module>(module: M, trainable: bool) -> M {
+    struct Affine {
+        trainable: bool,
+        path: Vec<String>,
+    }
+    impl ModuleMapper for Affine {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            match self.path.last().map(String::as_str) {
+                Some("gamma" | "beta") => param.set_require_grad(self.trainable),
+                _ => param,
+            }
+        }
+    }
+    module.map(&mut Affine {
+        trainable,
+        path: Vec::new(),
+    })
 }

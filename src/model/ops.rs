@@ -274,8 +274,58 @@ impl Op {
 }
 
 impl Op {
-    /// True for the stride-1 identity (with or without BN): drop path never applies to it.
-    pub fn is_identity(&self) -> bool {
-        matches!(self, Op::Identity(_) | Op::IdentityNorm(_))
+    /// This op with its output scaled by `w`, folded into the BN that ends it (Eq. 12); `None`
+    /// for an op without a final BN (a bare pool or identity, outside the one-stage style).
+    pub fn scaled_output(&self, w: f32) -> Option<Op> {
+        let mut op = self.clone();
+        let norm = match &mut op {
+            Op::MaxPool(MaxPoolBn { norm, .. }) | Op::AvgPool(AvgPoolBn { norm, .. }) => {
+                norm.as_mut()?
+            }
+            Op::Identity(_) => return None,
+            Op::IdentityNorm(norm) => norm,
+            Op::Reduce(op) => &mut op.norm,
+            Op::Sep(op) => &mut op.second.norm,
+            Op::Dil(op) => &mut op.norm,
+        };
+        *norm = norm.scaled(w);
+        Some(op)
+    }
+
+    /// True for the bare stride-1 identity, which drop path never touches (DARTS).
+    pub fn is_bare_identity(&self) -> bool {
+        matches!(self, Op::Identity(_))
+    }
+}
+
+/// How a cell's first input is brought to C channels.
+#[derive(Module, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per cell; Burn's Module derive does not take boxed fields"
+)]
+pub enum Preprocess {
+    /// The cell two back is at twice the resolution: halve it.
+    Reduce(FactorizedReduce),
+    /// Same resolution: ReLU, 1×1 conv, BN.
+    Conv(ReluConvBn),
+}
+
+impl Preprocess {
+    /// FactorizedReduce when the cell two back reduced, else ReLU-conv-BN; C_in → C.
+    pub fn new(c_in: usize, c: usize, reduction_prev: bool, affine: bool, device: &Device) -> Self {
+        if reduction_prev {
+            Preprocess::Reduce(FactorizedReduce::new(c_in, c, affine, device))
+        } else {
+            Preprocess::Conv(ReluConvBn::new(c_in, c, affine, device))
+        }
+    }
+
+    /// `[B, C_in, H, W]` → `[B, C, H', W']`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Preprocess::Reduce(op) => op.forward(x),
+            Preprocess::Conv(op) => op.forward(x),
+        }
     }
 }

@@ -1,11 +1,11 @@
-//! Architecture search: ISTA-NAS (two-stage) and the DARTS / PC-DARTS baselines, their
-//! architecture parameters, the shared training loop, settings, checkpoint and run folder.
+//! Architecture search: two-stage ISTA-NAS and the DARTS / PC-DARTS baselines (their supernets
+//! and architecture parameters, the shared training loop, settings and checkpoint).
 
 pub mod alphas;
-pub mod architect;
 pub mod checkpoint;
 pub mod config;
-pub mod darts;
-pub mod run_dir;
+pub mod darts_supernet;
+pub mod ista_arch;
+pub mod ista_supernet;
 pub mod supernet;
 pub mod trainer;

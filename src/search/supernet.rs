@@ -1,19 +1,16 @@
 //! What the search loop needs of a method: a supernet with its architecture parameters, their
-//! two optimiser steps, evaluation, the end-of-epoch genotype and the checkpoint records. ISTA-NAS
-//! is implemented here; DARTS and PC-DARTS in [`super::darts`].
+//! two optimiser steps, evaluation, the end-of-epoch genotype and the checkpoint records; and the
+//! helpers the methods share. ISTA-NAS implements it in [`super::ista_supernet`], DARTS and
+//! PC-DARTS in [`super::darts_supernet`].
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
-use super::architect::{ArchParams, Architect, EpochSupports};
 use crate::error::Result;
 use crate::genotype::Genotype;
-use crate::model::cell::NodeWeights;
-use crate::model::network::SearchNetwork;
 use crate::optim::clip_global_norm;
 use crate::profile::scope;
-use crate::records::{load_module, module_bytes};
 
 /// What an epoch's architecture was: the supports it ran, the genotype derived after it.
 #[derive(Clone, Debug)]
@@ -96,99 +93,4 @@ pub fn format_supports(normal: &[Vec<usize>], reduce: &[Vec<usize>]) -> String {
         cell.iter().map(node).collect::<Vec<_>>().join(";")
     };
     format!("{}|{}", cell(normal), cell(reduce))
-}
-
-/// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
-pub struct IstaSupernet {
-    /// The supernet.
-    pub model: SearchNetwork,
-    /// The architecture parameters b.
-    pub arch: ArchParams,
-    /// Measurement matrices and recovery.
-    pub architect: Architect,
-    /// Supports of the current epoch.
-    pub supports: EpochSupports,
-}
-
-impl IstaSupernet {
-    /// A supernet with supports recovered from the initial b.
-    pub fn new(
-        model: SearchNetwork,
-        arch: ArchParams,
-        architect: Architect,
-        device: &Device,
-    ) -> Result<Self> {
-        let supports = architect.recover(&arch, device)?;
-        Ok(Self {
-            model,
-            arch,
-            architect,
-            supports,
-        })
-    }
-}
-
-impl Supernet for IstaSupernet {
-    fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>> {
-        let (normal, reduce) = self.supports.weights(&self.arch, fixed_arch);
-        if fixed_arch {
-            self.model.forward(images, &normal, &reduce, &mut 0)
-        } else {
-            frozen(&self.model).forward(images, &normal, &reduce, &mut 0)
-        }
-    }
-
-    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {
-        module_step(&mut self.arch, loss, optim, lr, None);
-    }
-
-    fn step_weights(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64, clip: f32) {
-        module_step(&mut self.model, loss, optim, lr, Some(clip));
-    }
-
-    fn evaluator(&self) -> Evaluator<'_> {
-        let model = self.model.valid();
-        let (normal, reduce) = self.supports.weights(&self.arch, true);
-        let plain = |w: Vec<NodeWeights>| -> Vec<NodeWeights> {
-            w.into_iter()
-                .map(|n| NodeWeights {
-                    support: n.support,
-                    w: n.w.inner(),
-                })
-                .collect()
-        };
-        let (normal, reduce) = (plain(normal), plain(reduce));
-        Box::new(move |x| model.forward(x, &normal, &reduce, &mut 0))
-    }
-
-    fn end_epoch(&mut self, device: &Device) -> Result<EpochArchitecture> {
-        let (normal, reduce) = self.supports.supports();
-        let used = format_supports(&normal, &reduce);
-        // The recovery after the epoch gives its genotype and the next epoch's supports.
-        self.supports = self.architect.recover(&self.arch, device)?;
-        Ok(EpochArchitecture {
-            supports: used,
-            genotype: self.supports.genotype(),
-            unconverged: self.supports.unconverged,
-        })
-    }
-
-    fn use_genotype(&mut self, genotype: &Genotype, device: &Device) -> Result<()> {
-        self.supports = self.architect.supports_of(genotype, device)?;
-        Ok(())
-    }
-
-    fn records(&self) -> Result<[Vec<u8>; 2]> {
-        Ok([
-            module_bytes(&self.model, "model")?,
-            module_bytes(&self.arch, "b")?,
-        ])
-    }
-
-    fn restore(&mut self, [model, arch]: [Vec<u8>; 2], device: &Device) -> Result<()> {
-        self.model = load_module(self.model.clone(), model, "model")?;
-        self.arch = load_module(self.arch.clone(), arch, "b")?;
-        self.supports = self.architect.recover(&self.arch, device)?;
-        Ok(())
-    }
 }

@@ -15,17 +15,19 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::architect::{ArchParams, Architect};
 use super::config::{Method, SearchConfig};
-use super::darts::DartsSupernet;
-use super::supernet::{IstaSupernet, Supernet};
+use super::darts_supernet::DartsSupernet;
+use super::ista_arch::{ArchParams, Architect};
+use super::ista_supernet::IstaSupernet;
+use super::supernet::Supernet;
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::data::loader::{BatchPlan, EpochLoader};
 use crate::device::peak_pool_bytes;
 use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
-use crate::model::network::{NetworkConfig, SearchNetwork};
+use crate::model::skeleton::NetworkConfig;
+use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, StepStats, sgd};
 use crate::profile::scope;
 
@@ -106,7 +108,7 @@ fn supernet(
     let seed = config.seed.wrapping_add(2);
     Ok(match config.method {
         Method::Ista => {
-            let model = SearchNetwork::new(network, device);
+            let model = SparseNetwork::new(network, device);
             let arch = ArchParams::new(config.m, seed, device);
             let architect = Architect::new(
                 config.measurement,

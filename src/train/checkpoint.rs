@@ -14,7 +14,7 @@ use crate::cell_svg::genotype_svgs;
 use crate::error::{IstaError, Result};
 use crate::framed::{self, FileError, FrameKind};
 use crate::genotype::Genotype;
-use crate::search::run_dir::RunDir;
+use crate::run_dir::RunDir;
 
 const KIND: FrameKind = FrameKind {
     magic: b"ISTATRN\x01",

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 use super::model_file::Scores;
 use crate::data::Dataset;
 use crate::data::loader::{BatchPlan, EpochLoader};
+use crate::error::Result;
 use crate::model::eval_network::EvalNetwork;
 use crate::optim::StepStats;
 
@@ -44,22 +45,35 @@ pub fn evaluate(
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Scores {
+    let mut forward = |x| Ok(model.forward(x));
+    evaluate_with(&mut forward, data, plan, device, progress)
+        .expect("an evaluation network's forward pass does not fail")
+}
+
+/// Scores of the eval-mode logits `forward` gives on `data` with `plan`.
+pub fn evaluate_with(
+    forward: &mut dyn FnMut(Tensor<4>) -> Result<Tensor<2>>,
+    data: &Arc<Dataset>,
+    plan: &BatchPlan,
+    device: &Device,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Scores> {
     let loss = CrossEntropyLossConfig::new().init(device);
     let batches = plan.batches(data.len());
     let (mut stats, mut top5) = (StepStats::default(), 0usize);
     for (index, batch) in EpochLoader::start(data.clone(), plan.clone(), 0, 0, 0).enumerate() {
         let (x, y) = batch.tensors(device);
         let count = y.dims()[0];
-        let logits = model.forward(x); // [B, classes]
+        let logits = forward(x)?; // [B, classes]
         let mean_loss = loss.forward(logits.clone(), y.clone()).into_scalar::<f32>() as f64;
         let (hits1, hits5) = top1_top5(logits, y);
         stats.add(mean_loss, count, hits1);
         top5 += hits5;
         progress(index + 1, batches);
     }
-    Scores {
+    Ok(Scores {
         loss: stats.loss(),
         top1: stats.accuracy(),
         top5: top5 as f64 / stats.seen().max(1) as f64,
-    }
+    })
 }

@@ -53,6 +53,17 @@ pub fn save_model(path: &Path, header: &ModelHeader, model: &EvalNetwork) -> Res
     Ok(framed::save(path, KIND, header, &[record])?)
 }
 
+/// True when `path` is an ista-nas model file (by its signature).
+pub fn is_model_file(path: &Path) -> bool {
+    framed::has_signature(path, KIND)
+}
+
+/// Reads only the header of a model file (its network, genotype included, and scores).
+pub fn read_header(path: &Path) -> Result<ModelHeader> {
+    let (header, _): (ModelHeader, [Vec<u8>; 1]) = framed::load_exact(path, KIND)?;
+    Ok(header)
+}
+
 /// Reads a model file and builds its network on `device`.
 pub fn load_model(path: &Path, device: &Device) -> Result<(ModelHeader, EvalNetwork)> {
     let (header, [record]): (ModelHeader, _) = framed::load_exact(path, KIND)?;

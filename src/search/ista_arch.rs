@@ -9,7 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::Result;
 use crate::genotype::Genotype;
-use crate::model::cell::NodeWeights;
+use crate::model::sparse_cell::NodeWeights;
 use crate::primitives::{PRIMITIVES, STEPS};
 use crate::sparse::matrix::Matrix;
 use crate::sparse::measurement::{CellMeasurements, MeasurementKind};
@@ -161,28 +161,45 @@ impl Architect {
         })
     }
 
-    /// Recovers z from the current b for all nodes of both cells and fixes the supports.
-    pub fn recover(&self, arch: &ArchParams, device: &Device) -> Result<EpochSupports> {
+    /// Recovers z from the current b for all nodes of both cells (normal first) with the
+    /// configured solver; also the number of problems that did not converge.
+    pub fn recover_z(&self, arch: &ArchParams, device: &Device) -> Result<(Vec<Vec<f64>>, usize)> {
         let bs = arch.to_host();
-        let matrices: Vec<&Matrix> = self.measurements.all().collect();
-        let problems: Vec<(&Matrix, &[f64])> = matrices
-            .iter()
+        let problems: Vec<(&Matrix, &[f64])> = self
+            .measurements
+            .all()
             .zip(&bs)
-            .map(|(a, b)| (*a, b.as_slice()))
+            .map(|(a, b)| (a, b.as_slice()))
             .collect();
         let solver_device = device.clone().inner();
         let recovery = recover(&problems, self.solver, self.lambda, &solver_device)?;
-        let mut nodes = matrices
-            .iter()
-            .zip(&recovery.solutions)
-            .map(|(a, solution)| fix_support(a, &solution.z, self.sparsity, device));
+        let unconverged = recovery.solutions.iter().filter(|s| !s.converged).count();
+        let zs = recovery.solutions.into_iter().map(|s| s.z).collect();
+        Ok((zs, unconverged))
+    }
+
+    /// The supports of the `s` largest |z| of every node (normal first), with their constants.
+    pub fn supports_from(&self, zs: &[Vec<f64>], device: &Device) -> EpochSupports {
+        let mut nodes = self
+            .measurements
+            .all()
+            .zip(zs)
+            .map(|(a, z)| fix_support(a, z, self.sparsity, device));
         let normal = nodes.by_ref().take(STEPS).collect();
         let reduce = nodes.collect();
-        let unconverged = recovery.solutions.iter().filter(|s| !s.converged).count();
-        Ok(EpochSupports {
+        EpochSupports {
             normal,
             reduce,
+            unconverged: 0,
+        }
+    }
+
+    /// Recovers z from the current b for all nodes of both cells and fixes the supports.
+    pub fn recover(&self, arch: &ArchParams, device: &Device) -> Result<EpochSupports> {
+        let (zs, unconverged) = self.recover_z(arch, device)?;
+        Ok(EpochSupports {
             unconverged,
+            ..self.supports_from(&zs, device)
         })
     }
 }

@@ -12,9 +12,8 @@ use super::supernet::{
 };
 use crate::error::Result;
 use crate::genotype::Genotype;
-use crate::model::mixed_cell::MixedWeights;
-use crate::model::mixed_network::MixedNetwork;
-use crate::model::network::NetworkConfig;
+use crate::model::mixed_cell::{MixedNetwork, MixedWeights};
+use crate::model::skeleton::NetworkConfig;
 use crate::records::{load_module, module_bytes};
 
 /// A DARTS or PC-DARTS supernet with its α (and β).

@@ -1,0 +1,110 @@
+//! Two-stage ISTA-NAS as a [`Supernet`]: the supernet runs only each node's support, with
+//! w = bᵀA_S − bias; b is recovered into the next supports after every epoch.
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Device, Tensor};
+
+use super::ista_arch::{ArchParams, Architect, EpochSupports};
+use super::supernet::{
+    EpochArchitecture, Evaluator, Supernet, format_supports, frozen, module_step,
+};
+use crate::error::Result;
+use crate::genotype::Genotype;
+use crate::model::sparse_cell::{NodeWeights, SparseNetwork};
+use crate::records::{load_module, module_bytes};
+
+/// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
+pub struct IstaSupernet {
+    /// The supernet.
+    pub model: SparseNetwork,
+    /// The architecture parameters b.
+    pub arch: ArchParams,
+    /// Measurement matrices and recovery.
+    pub architect: Architect,
+    /// Supports of the current epoch.
+    pub supports: EpochSupports,
+}
+
+impl IstaSupernet {
+    /// A supernet with supports recovered from the initial b.
+    pub fn new(
+        model: SparseNetwork,
+        arch: ArchParams,
+        architect: Architect,
+        device: &Device,
+    ) -> Result<Self> {
+        let supports = architect.recover(&arch, device)?;
+        Ok(Self {
+            model,
+            arch,
+            architect,
+            supports,
+        })
+    }
+}
+
+impl Supernet for IstaSupernet {
+    fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>> {
+        let (normal, reduce) = self.supports.weights(&self.arch, fixed_arch);
+        if fixed_arch {
+            self.model.forward(images, &normal, &reduce, &mut 0)
+        } else {
+            frozen(&self.model).forward(images, &normal, &reduce, &mut 0)
+        }
+    }
+
+    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {
+        module_step(&mut self.arch, loss, optim, lr, None);
+    }
+
+    fn step_weights(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64, clip: f32) {
+        module_step(&mut self.model, loss, optim, lr, Some(clip));
+    }
+
+    fn evaluator(&self) -> Evaluator<'_> {
+        let model = self.model.valid();
+        let (normal, reduce) = self.supports.weights(&self.arch, true);
+        let plain = |w: Vec<NodeWeights>| -> Vec<NodeWeights> {
+            w.into_iter()
+                .map(|n| NodeWeights {
+                    support: n.support,
+                    w: n.w.inner(),
+                })
+                .collect()
+        };
+        let (normal, reduce) = (plain(normal), plain(reduce));
+        Box::new(move |x| model.forward(x, &normal, &reduce, &mut 0))
+    }
+
+    fn end_epoch(&mut self, device: &Device) -> Result<EpochArchitecture> {
+        let (normal, reduce) = self.supports.supports();
+        let used = format_supports(&normal, &reduce);
+        // The recovery after the epoch gives its genotype and the next epoch's supports.
+        self.supports = self.architect.recover(&self.arch, device)?;
+        Ok(EpochArchitecture {
+            supports: used,
+            genotype: self.supports.genotype(),
+            unconverged: self.supports.unconverged,
+        })
+    }
+
+    fn use_genotype(&mut self, genotype: &Genotype, device: &Device) -> Result<()> {
+        self.supports = self.architect.supports_of(genotype, device)?;
+        Ok(())
+    }
+
+    fn records(&self) -> Result<[Vec<u8>; 2]> {
+        Ok([
+            module_bytes(&self.model, "model")?,
+            module_bytes(&self.arch, "b")?,
+        ])
+    }
+
+    fn restore(&mut self, [model, arch]: [Vec<u8>; 2], device: &Device) -> Result<()> {
+        self.model = load_module(self.model.clone(), model, "model")?;
+        self.arch = load_module(self.arch.clone(), arch, "b")?;
+        self.supports = self.architect.recover(&self.arch, device)?;
+        Ok(())
+    }
+}
