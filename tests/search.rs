@@ -123,4 +123,11 @@ fn corrupt_checkpoints_are_clear_errors() {
         Checkpoint::load(&dir.path().join("missing")),
         Err(CheckpointError::Io { .. })
     ));
+    // A checkpoint of an earlier format (its supernet's layout differs) is refused by name.
+    let mut older = b"ISTANAS\x02".to_vec();
+    older.extend(2u64.to_le_bytes());
+    older.extend(b"{}");
+    std::fs::write(&path, &older).unwrap();
+    let error = Checkpoint::load(&path).unwrap_err().to_string();
+    assert!(error.contains("format 2") && error.contains("reads format 3"), "{error}");
 }

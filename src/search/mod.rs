@@ -7,5 +7,6 @@ pub mod config;
 pub mod darts_supernet;
 pub mod ista_arch;
 pub mod ista_supernet;
+pub mod one_stage;
 pub mod supernet;
 pub mod trainer;

@@ -1,0 +1,276 @@
+//! The checkpoint of a one-stage run (settings, the network's shape, position, every node's
+//! accepted z and frozen state, history, model, b and both optimisers' states: everything to
+//! resume exactly, across freezes) and its run folder's files: `metrics.csv` with each node's
+//! state per epoch, `genotype.json` with every change, the cell drawings, and the folded
+//! network `folded.model` + `folded.safetensors`.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::config::OneStageConfig;
+use super::freezing::NodeState;
+use super::supernet::OneStageSupernet;
+use super::trainer::{OneStageRecord, OneStageSearch, Phase};
+use crate::data::Dataset;
+use crate::data::augment::{Augment, Normalization};
+use crate::error::{IstaError, Result};
+use crate::framed::{self, FileError, FrameKind};
+use crate::genotype::Genotype;
+use crate::model::skeleton::NetworkConfig;
+use crate::primitives::STEPS;
+use crate::records::{load_module, load_optimiser, module_bytes, optimiser_bytes};
+use crate::run_dir::RunDir;
+use crate::train::model_file::{ModelHeader, export_safetensors, save_model};
+
+/// The signature of one-stage checkpoints.
+pub const KIND: FrameKind = FrameKind {
+    magic: b"ISTA1ST\x01",
+    name: "one-stage checkpoint",
+};
+
+/// Columns of a one-stage run's metrics.csv (node columns: `active`, `frozen@E` or `forced@E`).
+pub const ONE_STAGE_METRICS_HEADER: &str = "epoch,phase,train_loss,train_acc,test_loss,test_acc,test_top5,lr,drop_path,supports,normal_0,normal_1,normal_2,normal_3,reduce_0,reduce_1,reduce_2,reduce_3,delta_z,candidate_params,candidate,seconds,peak_memory_bytes";
+
+/// Everything but the binary records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OneStageHeader {
+    /// Settings of the run.
+    pub config: OneStageConfig,
+    /// The supernet's shape.
+    pub network: NetworkConfig,
+    /// Class names of the data.
+    pub class_names: Vec<String>,
+    /// Evaluation preprocessing.
+    pub augment: Augment,
+    /// Normalisation of the training set.
+    pub norm: Normalization,
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Of those, search epochs.
+    pub search_epochs_done: usize,
+    /// Each node's accepted z and frozen state (normal cell first).
+    pub nodes: Vec<NodeState>,
+    /// Per-epoch records so far.
+    pub history: Vec<OneStageRecord>,
+}
+
+/// A full one-stage checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OneStageCheckpoint {
+    /// Settings, position, node states and history.
+    pub header: OneStageHeader,
+    /// Model, b, weight-optimiser and b-optimiser records.
+    pub records: [Vec<u8>; 4],
+}
+
+impl OneStageCheckpoint {
+    /// Writes atomically to `path`.
+    pub fn save(&self, path: &Path) -> std::result::Result<(), FileError> {
+        framed::save(path, KIND, &self.header, &self.records)
+    }
+
+    /// Reads and checks a checkpoint.
+    pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
+        let (header, records): (OneStageHeader, _) = framed::load_exact(path, KIND)?;
+        if header.nodes.len() != 2 * STEPS {
+            return Err(FileError::Corrupt {
+                path: path.into(),
+                kind: KIND.name,
+                why: format!("{} node states, expected {}", header.nodes.len(), 2 * STEPS),
+            });
+        }
+        Ok(Self { header, records })
+    }
+
+    /// The supernet as saved (on `device`, without data): for folding on demand.
+    pub fn supernet(&self, device: &Device) -> Result<OneStageSupernet> {
+        let h = &self.header;
+        let mut net = OneStageSupernet::new(&h.config, h.network.clone(), device)?;
+        restore_supernet(
+            &mut net,
+            h,
+            [self.records[0].clone(), self.records[1].clone()],
+            device,
+        )?;
+        Ok(net)
+    }
+}
+
+fn restore_supernet(
+    net: &mut OneStageSupernet,
+    header: &OneStageHeader,
+    [model, arch]: [Vec<u8>; 2],
+    device: &Device,
+) -> Result<()> {
+    net.model = load_module(net.model.clone(), model, "model")?;
+    net.arch = load_module(net.arch.clone(), arch, "b")?;
+    net.nodes = header.nodes.clone();
+    net.refresh(device);
+    Ok(())
+}
+
+impl OneStageSearch {
+    /// Everything needed to resume, with the run's `history`.
+    pub fn checkpoint(&self, history: &[OneStageRecord]) -> Result<OneStageCheckpoint> {
+        let plan = self.test_plan();
+        Ok(OneStageCheckpoint {
+            header: OneStageHeader {
+                config: self.config.clone(),
+                network: self.net.network.clone(),
+                class_names: self.class_names.clone(),
+                augment: plan.augment.clone(),
+                norm: plan.norm.clone(),
+                epochs_done: self.epochs_done,
+                search_epochs_done: self.search_epochs_done,
+                nodes: self.net.nodes.clone(),
+                history: history.to_vec(),
+            },
+            records: [
+                module_bytes(&self.net.model, "model")?,
+                module_bytes(&self.net.arch, "b")?,
+                optimiser_bytes(&self.weight_optim, "weight optimiser")?,
+                optimiser_bytes(&self.arch_optim, "b optimiser")?,
+            ],
+        })
+    }
+
+    /// Continues from a checkpoint, on the data the run used.
+    pub fn resume(
+        checkpoint: OneStageCheckpoint,
+        train: Dataset,
+        test: Dataset,
+        device: &Device,
+    ) -> Result<Self> {
+        let h = checkpoint.header;
+        let mut run = Self::new(h.config.clone(), train, test, h.class_names.clone(), device)?;
+        if run.net.network != h.network {
+            return Err(IstaError::Checkpoint(format!(
+                "the data gives a network of {:?}, the checkpoint holds {:?}",
+                run.net.network, h.network
+            )));
+        }
+        let [model, arch, weight_optim, arch_optim] = checkpoint.records;
+        restore_supernet(&mut run.net, &h, [model, arch], &run.device)?;
+        run.weight_optim = load_optimiser(&run.weight_optim, weight_optim, "weight optimiser")?;
+        run.arch_optim = load_optimiser(&run.arch_optim, arch_optim, "b optimiser")?;
+        run.epochs_done = h.epochs_done;
+        run.search_epochs_done = h.search_epochs_done;
+        Ok(run)
+    }
+}
+
+fn node_column(record: &OneStageRecord, i: usize) -> String {
+    match (record.frozen_at[i], record.forced[i]) {
+        (None, _) => "active".into(),
+        (Some(e), false) => format!("frozen@{e}"),
+        (Some(e), true) => format!("forced@{e}"),
+    }
+}
+
+fn metrics_row(r: &OneStageRecord) -> String {
+    let phase = match r.phase {
+        Phase::Search => "search",
+        Phase::Train => "train",
+    };
+    let nodes: Vec<String> = (0..2 * STEPS).map(|i| node_column(r, i)).collect();
+    let (delta, params, candidate) = match &r.decision {
+        Some(d) => (
+            d.delta
+                .iter()
+                .map(|x| x.map(|v| format!("{v:.6e}")).unwrap_or_else(|| "-".into()))
+                .collect::<Vec<_>>()
+                .join(";"),
+            d.params.to_string(),
+            if d.accepted { "accepted" } else { "rejected" }.to_string(),
+        ),
+        None => Default::default(),
+    };
+    let peak = r
+        .peak_memory_bytes
+        .map(|b| b.to_string())
+        .unwrap_or_default();
+    format!(
+        "{},{phase},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.4},{},{},{delta},{params},{candidate},{:.2},{peak}\n",
+        r.epoch,
+        r.train_loss,
+        r.train_acc,
+        r.test.loss,
+        r.test.top1,
+        r.test.top5,
+        r.lr,
+        r.drop_path,
+        r.supports,
+        nodes.join(","),
+        r.seconds,
+    )
+}
+
+/// One entry of genotype.json's history: the accepted genotype after an epoch, the rejected
+/// candidate if any, and the nodes that froze.
+#[derive(Serialize)]
+struct EpochArchitecture<'a> {
+    epoch: usize,
+    phase: Phase,
+    genotype: &'a Genotype,
+    rejected: Option<&'a Genotype>,
+    newly_frozen: Vec<usize>,
+}
+
+/// Writes the metrics, genotypes and drawings of `history`, then the checkpoint.
+pub fn write_epoch(
+    run: &RunDir,
+    history: &[OneStageRecord],
+    checkpoint: &OneStageCheckpoint,
+) -> Result<()> {
+    let mut csv = format!("{ONE_STAGE_METRICS_HEADER}\n");
+    csv.extend(history.iter().map(metrics_row));
+    run.write("metrics.csv", csv.as_bytes())?;
+    if let Some(last) = history.last() {
+        let mut was: Vec<Option<usize>> = vec![None; 2 * STEPS];
+        let entries: Vec<EpochArchitecture> = history
+            .iter()
+            .map(|r| {
+                let newly_frozen = (0..2 * STEPS)
+                    .filter(|&i| was[i].is_none() && r.frozen_at[i].is_some())
+                    .collect();
+                was.clone_from(&r.frozen_at);
+                EpochArchitecture {
+                    epoch: r.epoch,
+                    phase: r.phase,
+                    genotype: &r.genotype,
+                    rejected: r.rejected.as_ref(),
+                    newly_frozen,
+                }
+            })
+            .collect();
+        run.write_genotypes(&last.genotype, &entries)?;
+    }
+    checkpoint
+        .save(&run.checkpoint_path())
+        .map_err(IstaError::from)
+}
+
+/// Folds the checkpoint's supernet (Eq. 12) and writes `folded.model` and `folded.safetensors`
+/// into `run`; returns the model file's header.
+pub fn write_folded(
+    run: &RunDir,
+    checkpoint: &OneStageCheckpoint,
+    device: &Device,
+) -> Result<ModelHeader> {
+    let net = checkpoint.supernet(device)?;
+    let (network, model) = net.folded()?;
+    let h = &checkpoint.header;
+    let header = ModelHeader {
+        network,
+        augment: h.augment.clone(),
+        norm: h.norm.clone(),
+        class_names: h.class_names.clone(),
+        epoch: h.epochs_done,
+        scores: h.history.last().map(|r| r.test).unwrap_or_default(),
+    };
+    save_model(&run.path.join("folded.model"), &header, &model)?;
+    export_safetensors(&run.path.join("folded.safetensors"), &header, &model)?;
+    Ok(header)
+}

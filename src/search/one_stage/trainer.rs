@@ -1,0 +1,307 @@
+//! The one-stage loop (Algorithm 2): per train batch one forward/backward whose gradient steps
+//! both the weights (SGD, clipped) and the b of the nodes not yet frozen (Adam). After each
+//! search epoch, z is recovered for the active nodes and the convergence rule freezes them;
+//! once all are frozen (or the search epochs run out) the architecture is fixed and training
+//! goes on with a cosine learning rate and rising drop path. Every epoch is scored on the test
+//! split in eval mode.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::config::OneStageConfig;
+use super::freezing::{Convergence, Decision, force_freeze};
+use super::supernet::{OneStageSupernet, genotype_of};
+use crate::data::Dataset;
+use crate::data::augment::{Augment, Normalization};
+use crate::data::loader::{BatchPlan, EpochLoader, mix};
+use crate::device::peak_pool_bytes;
+use crate::error::Result;
+use crate::genotype::Genotype;
+use crate::model::drop_path::DropPath;
+use crate::model::skeleton::NetworkConfig;
+use crate::optim::{StepReport, StepStats, clip_global_norm, sgd};
+use crate::train::evaluate::{evaluate_with, top1_top5};
+use crate::train::model_file::Scores;
+
+/// Which part of the run an epoch belonged to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Nodes still active: b trains, the learning rate is constant.
+    Search,
+    /// The architecture is fixed: cosine learning rate, drop path.
+    Train,
+}
+
+/// What one epoch produced (a row of metrics.csv).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OneStageRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Search or training.
+    pub phase: Phase,
+    /// Mean training loss (main head).
+    pub train_loss: f64,
+    /// Training top-1 accuracy.
+    pub train_acc: f64,
+    /// Test-set scores of the supernet, eval mode.
+    pub test: Scores,
+    /// Weight learning rate.
+    pub lr: f64,
+    /// Drop-path probability.
+    pub drop_path: f64,
+    /// Supports used during the epoch (`normal|reduce`, nodes by `;`).
+    pub supports: String,
+    /// After the epoch, per node: the epoch it froze at, if it has.
+    pub frozen_at: Vec<Option<usize>>,
+    /// After the epoch, per node: frozen because the search epochs ran out.
+    pub forced: Vec<bool>,
+    /// The convergence check after a search epoch.
+    pub decision: Option<Decision>,
+    /// The genotype of the accepted z after the epoch.
+    pub genotype: Genotype,
+    /// The candidate genotype, when the parameter budget rejected it.
+    pub rejected: Option<Genotype>,
+    /// Wall-clock seconds (steps, evaluation, recovery).
+    pub seconds: f64,
+    /// Peak bytes of the device's memory pools, when the device reports them.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// A one-stage run in progress.
+pub struct OneStageSearch {
+    /// Settings.
+    pub config: OneStageConfig,
+    /// Training device (autodiff).
+    pub device: Device,
+    /// Supernet, b and node states.
+    pub net: OneStageSupernet,
+    /// SGD on the weights.
+    pub weight_optim: ModuleOptimizer,
+    /// Adam on b.
+    pub arch_optim: ModuleOptimizer,
+    /// Epochs completed (search and training).
+    pub epochs_done: usize,
+    /// Of those, search epochs.
+    pub search_epochs_done: usize,
+    /// Class names of the data.
+    pub class_names: Vec<String>,
+    train: Arc<Dataset>,
+    test: Arc<Dataset>,
+    train_plan: BatchPlan,
+    test_plan: BatchPlan,
+    loss: CrossEntropyLoss,
+}
+
+impl OneStageSearch {
+    /// A new run on `train`, scored on `test`.
+    pub fn new(
+        config: OneStageConfig,
+        train: Dataset,
+        test: Dataset,
+        class_names: Vec<String>,
+        device: &Device,
+    ) -> Result<Self> {
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let (mean, std) = train.channel_stats();
+        let size = train.height.max(train.width).max(32);
+        let train_plan = BatchPlan {
+            batch_size: config.batch_size,
+            shuffle: true,
+            augment: Augment::train(size, config.cutout),
+            norm: Normalization { mean, std },
+        };
+        let test_plan = BatchPlan {
+            shuffle: false,
+            augment: Augment::plain(size),
+            ..train_plan.clone()
+        };
+        let network = NetworkConfig {
+            channels: config.channels,
+            layers: config.layers,
+            classes: class_names.len(),
+            in_channels: train.channels,
+        };
+        let net = OneStageSupernet::new(&config, network, &device)?;
+        let arch_optim = AdamConfig::new()
+            .with_beta_1(config.arch_beta1)
+            .with_beta_2(config.arch_beta2)
+            .with_epsilon(1e-8)
+            .with_weight_decay(Some(WeightDecayConfig::new(
+                config.arch_weight_decay as f32,
+            )))
+            .init();
+        Ok(Self {
+            weight_optim: sgd(config.momentum, config.weight_decay),
+            arch_optim,
+            loss: CrossEntropyLossConfig::new().init(&device),
+            config,
+            device,
+            net,
+            epochs_done: 0,
+            search_epochs_done: 0,
+            class_names,
+            train: Arc::new(train),
+            test: Arc::new(test),
+            train_plan,
+            test_plan,
+        })
+    }
+
+    /// Batches per epoch.
+    pub fn batches_per_epoch(&self) -> usize {
+        self.train_plan.batches(self.train.len())
+    }
+
+    /// The phase of the next epoch.
+    pub fn phase(&self) -> Phase {
+        if self.net.all_frozen() {
+            Phase::Train
+        } else {
+            Phase::Search
+        }
+    }
+
+    /// True when the architecture is fixed and all training epochs are done.
+    pub fn finished(&self) -> bool {
+        self.net.all_frozen() && self.epochs_done - self.search_epochs_done >= self.config.epochs
+    }
+
+    /// The evaluation preprocessing and normalisation (what a folded model expects).
+    pub fn test_plan(&self) -> &BatchPlan {
+        &self.test_plan
+    }
+
+    /// Runs the next epoch; `progress` sees every step.
+    pub fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> Result<OneStageRecord> {
+        let start = Instant::now();
+        let epoch = self.epochs_done;
+        let phase = self.phase();
+        let (lr, drop_prob) = match phase {
+            Phase::Search => (self.config.lr, 0.0),
+            Phase::Train => {
+                let t = epoch - self.search_epochs_done;
+                (self.config.lr_at(t), self.config.drop_path_at(t))
+            }
+        };
+        let supports = self.net.supports_string();
+        let loader = EpochLoader::start(
+            self.train.clone(),
+            self.train_plan.clone(),
+            self.config.seed,
+            epoch as u64,
+            0,
+        );
+        let batches = self.batches_per_epoch();
+        let mut stats = StepStats::default();
+        for (index, batch) in loader.enumerate() {
+            let (x, y) = batch.tensors(&self.device);
+            let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
+            let (loss, count, right) = self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?;
+            stats.add(loss, count, right);
+            progress(stats.report(index + 1, batches));
+        }
+        let test = self.evaluate(&mut |_, _| {})?;
+        self.epochs_done += 1;
+        let (decision, rejected) = match phase {
+            Phase::Search => self.end_search_epoch()?,
+            Phase::Train => (None, None),
+        };
+        Ok(OneStageRecord {
+            epoch: self.epochs_done,
+            phase,
+            train_loss: stats.loss(),
+            train_acc: stats.accuracy(),
+            test,
+            lr,
+            drop_path: drop_prob,
+            supports,
+            frozen_at: self.net.nodes.iter().map(|n| n.frozen_at).collect(),
+            forced: self.net.nodes.iter().map(|n| n.forced).collect(),
+            decision,
+            genotype: self.net.genotype(),
+            rejected,
+            seconds: start.elapsed().as_secs_f64(),
+            peak_memory_bytes: peak_pool_bytes(&self.device),
+        })
+    }
+
+    /// Recovers z for the active nodes, applies the convergence rule, and freezes whatever is
+    /// still active when the search epochs are spent.
+    fn end_search_epoch(&mut self) -> Result<(Option<Decision>, Option<Genotype>)> {
+        self.search_epochs_done += 1;
+        let (candidates, _) = self.net.architect.recover_z(&self.net.arch, &self.device)?;
+        let rule = Convergence {
+            epsilon: self.config.epsilon,
+            max_params: self.config.max_params,
+        };
+        let proposed: Vec<Vec<f64>> = (self.net.nodes.iter().zip(&candidates))
+            .map(|(node, z)| if node.is_frozen() { &node.z } else { z }.clone())
+            .collect();
+        let mut nodes = self.net.nodes.clone();
+        let decision = rule.update(&mut nodes, &candidates, self.epochs_done, |zs| {
+            self.net.params_of(zs)
+        });
+        let rejected = (!decision.accepted).then(|| genotype_of(&proposed));
+        if self.search_epochs_done >= self.config.search_epochs {
+            force_freeze(&mut nodes, self.epochs_done);
+        }
+        self.net.nodes = nodes;
+        self.net.refresh(&self.device);
+        Ok((Some(decision), rejected))
+    }
+
+    /// One step on a train batch: (main loss, images, right).
+    pub fn step(
+        &mut self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        lr: f64,
+        drop: &mut DropPath,
+    ) -> Result<(f64, usize, usize)> {
+        let count = labels.dims()[0];
+        let (normal, reduce) = self.net.node_weights(true);
+        let (logits, aux) =
+            (self.net.model).forward_train(images, &normal, &reduce, Some(drop), &mut 0)?;
+        let main = self.loss.forward(logits.clone(), labels.clone());
+        let value = main.clone().into_scalar::<f32>() as f64;
+        let right = top1_top5(logits.inner(), labels.clone().inner()).0;
+        let loss = match aux {
+            Some(aux) => main + self.loss.forward(aux, labels) * self.config.auxiliary_weight,
+            None => main,
+        };
+        let mut grads = loss.backward();
+        let b_grads = GradientsParams::from_module(&mut grads, &self.net.arch);
+        let mut w_grads = GradientsParams::from_module(&mut grads, &self.net.model);
+        if !b_grads.is_empty() {
+            let arch = self.net.arch.clone();
+            self.net.arch = self.arch_optim.step(self.config.arch_lr, arch, b_grads);
+        }
+        clip_global_norm(&mut w_grads, &self.net.model, self.config.grad_clip);
+        let model = self.net.model.clone();
+        self.net.model = self.weight_optim.step(lr, model, w_grads);
+        Ok((value, count, right))
+    }
+
+    /// Test-set scores of the supernet in eval mode.
+    pub fn evaluate(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<Scores> {
+        let model = self.net.model.valid();
+        let (normal, reduce) = self.net.plain_weights();
+        let inner = self.device.clone().inner();
+        evaluate_with(
+            &mut |x| model.forward(x, &normal, &reduce, &mut 0),
+            &self.test,
+            &self.test_plan,
+            &inner,
+            progress,
+        )
+    }
+}
