@@ -15,8 +15,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 #[allow(clippy::large_enum_variant, reason = "parsed once per run")]
 enum Command {
-    /// Search for a cell architecture with two-stage ISTA-NAS, or the DARTS / PC-DARTS baselines (default: a short ISTA-NAS search on the embedded data).
+    /// Search for a cell architecture with two-stage ISTA-NAS, one-stage ISTA-NAS (--one-stage), or the DARTS / PC-DARTS baselines (default: a short two-stage search on the embedded data).
     Search(commands::search::SearchArgs),
+    /// Fold a one-stage run's fixed architecture into a plain network (Eq. 12): RUN_DIR/folded.model, which `eval` loads.
+    Fold(commands::fold::FoldArgs),
     /// Train a genotype from scratch (default: a short run on the embedded data; --preset cifar / imagenet for the paper's protocols).
     Train(commands::train::TrainArgs),
     /// Score a saved model on a test set: top-1, top-5, loss.
@@ -42,6 +44,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => commands::search::run(args),
+        Command::Fold(args) => commands::fold::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Genotype(args) => commands::genotype::run(args),

@@ -129,5 +129,8 @@ fn corrupt_checkpoints_are_clear_errors() {
     older.extend(b"{}");
     std::fs::write(&path, &older).unwrap();
     let error = Checkpoint::load(&path).unwrap_err().to_string();
-    assert!(error.contains("format 2") && error.contains("reads format 3"), "{error}");
+    assert!(
+        error.contains("format 2") && error.contains("reads format 3"),
+        "{error}"
+    );
 }

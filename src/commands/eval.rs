@@ -27,7 +27,7 @@ pub struct EvalArgs {
     /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-    /// Model file written by `ista-nas train` (best.model or last.model).
+    /// Model file written by `ista-nas train` (best.model or last.model) or by a one-stage search (folded.model).
     #[arg(long)]
     pub model: PathBuf,
     /// Data folder (IDX, CIFAR-10 binary or ImageFolder); default: the embedded Fashion-MNIST subset.

@@ -1,10 +1,13 @@
 //! `ista-nas genotype show`: a genotype's cells and the size of its evaluation networks.
 
+use std::path::Path;
+
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use ista_nas::genotype::Genotype;
 use ista_nas::model::complexity::complexity;
 use ista_nas::model::eval_network::{EvalConfig, NetKind};
+use ista_nas::train::model_file::{is_model_file, read_header};
 
 /// Options of `ista-nas genotype`.
 #[derive(Args, Debug)]
@@ -22,7 +25,7 @@ enum GenotypeCommand {
 /// Options of `ista-nas genotype show`.
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// A built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET) or a genotype JSON file.
+    /// A built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET), a genotype JSON file, or a model file (its genotype, and its own network counted too).
     pub genotype: String,
     /// Print the genotype as the project's JSON (what --genotype FILE reads) instead.
     #[arg(long)]
@@ -50,12 +53,23 @@ fn print_cell(name: &str, picks: &[(String, usize)], concat: &[usize]) {
 /// Runs `ista-nas genotype`.
 pub fn run(args: GenotypeArgs) -> anyhow::Result<()> {
     let GenotypeCommand::Show(args) = args.command;
-    let genotype = Genotype::load(&args.genotype).context("cannot read the genotype")?;
+    let path = Path::new(&args.genotype);
+    let model = if is_model_file(path) {
+        Some(read_header(path).with_context(|| format!("cannot read {}", path.display()))?)
+    } else {
+        None
+    };
+    let genotype = match &model {
+        Some(header) => header.network.genotype.clone(),
+        None => Genotype::load(&args.genotype).context("cannot read the genotype")?,
+    };
     if args.json {
         println!("{}", genotype.to_json());
         return Ok(());
     }
-    let extra_norms = args.one_stage_net || Genotype::names_one_stage(&args.genotype);
+    let extra_norms = args.one_stage_net
+        || Genotype::names_one_stage(&args.genotype)
+        || model.as_ref().is_some_and(|h| h.network.extra_norms);
     print_cell("normal", &genotype.normal, &genotype.normal_concat);
     print_cell("reduce", &genotype.reduce, &genotype.reduce_concat);
     let style = if extra_norms {
@@ -63,6 +77,24 @@ pub fn run(args: GenotypeArgs) -> anyhow::Result<()> {
     } else {
         ""
     };
+    if let Some(header) = &model {
+        let n = &header.network;
+        let counts = complexity(n, header.augment.size);
+        println!(
+            "this model: {:?} network C={} L={}, {} classes, {} input channels{style}: {} parameters ({:.3} M) without the auxiliary head, {} with it; {:.1} M multiply-adds per {}x{} image",
+            n.kind,
+            n.channels,
+            n.layers,
+            n.classes,
+            n.in_channels,
+            counts.params,
+            counts.params as f64 / 1e6,
+            counts.params + counts.aux_params,
+            counts.multiply_adds as f64 / 1e6,
+            header.augment.size,
+            header.augment.size
+        );
+    }
     for (kind, channels, layers, classes, input) in [
         (NetKind::Cifar, 36, 20, args.classes, 32),
         (NetKind::Imagenet, 48, 14, 1000, 224),

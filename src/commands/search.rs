@@ -6,9 +6,11 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
+use ista_nas::framed;
+use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::{Checkpoint, write_epoch};
 use ista_nas::search::config::{Method, SearchConfig};
-use ista_nas::run_dir::RunDir;
+use ista_nas::search::one_stage::checkpoint::KIND as ONE_STAGE;
 use ista_nas::search::trainer::{EpochRecord, Searcher};
 use ista_nas::sparse::measurement::MeasurementKind;
 use ista_nas::sparse::recovery::RecoverySolver;
@@ -16,7 +18,7 @@ use ista_nas::sparse::recovery::RecoverySolver;
 use super::run_folder::{self, epoch_bar, show_step};
 
 /// Starting points for the settings.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
     /// A short real search on the embedded data (C=4, L=5, 3 epochs, 1,024 images, higher learning rates): about 5 minutes on a 2-core CPU.
     Quick,
@@ -33,6 +35,9 @@ pub struct SearchArgs {
     /// Search method: ista (two-stage ISTA-NAS), darts (first order) or pc-darts.
     #[arg(long, value_enum, default_value_t = Method::Ista)]
     pub method: Method,
+    /// One-stage ISTA-NAS (Algorithm 2): search and train the target network in one run, freeze each node when its z converges, then fold the fixed weights into a plain network (folded.model) that `eval` loads. Presets: quick (C=4, L=5, embedded data) or paper (C=36, L=20, auxiliary head, up to 600 + 600 epochs).
+    #[arg(long, conflicts_with_all = ["method", "sparsity", "solver", "partial_channels"])]
+    pub one_stage: bool,
     /// Settings to start from; the options below override them.
     #[arg(long, value_enum, default_value_t = Preset::Quick)]
     pub preset: Preset,
@@ -46,11 +51,29 @@ pub struct SearchArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the stopped run in this folder (its settings come from its checkpoint).
-    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers", "method"])]
+    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers", "method", "one_stage"])]
     pub resume: Option<PathBuf>,
-    /// Epochs.
+    /// Epochs (one-stage: training epochs once the architecture is fixed).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// One-stage: most search epochs; nodes still active then are frozen as they are.
+    #[arg(long, requires = "one_stage")]
+    pub search_epochs: Option<usize>,
+    /// One-stage: a node freezes when its z moves by at most this (L2) over an epoch.
+    #[arg(long, requires = "one_stage")]
+    pub epsilon: Option<f64>,
+    /// One-stage: reject a candidate architecture whose network has at least this many parameters (auxiliary head excluded).
+    #[arg(long, requires = "one_stage")]
+    pub max_params: Option<u64>,
+    /// One-stage: weight of the auxiliary head's loss (0: no auxiliary head).
+    #[arg(long, requires = "one_stage")]
+    pub auxiliary_weight: Option<f64>,
+    /// One-stage: final drop-path probability of the training phase.
+    #[arg(long, requires = "one_stage")]
+    pub drop_path: Option<f64>,
+    /// One-stage: score on only the first N test images.
+    #[arg(long, requires = "one_stage")]
+    pub test_images: Option<usize>,
     /// Images per batch.
     #[arg(long)]
     pub batch_size: Option<usize>,
@@ -81,7 +104,7 @@ pub struct SearchArgs {
     /// LASSO solver: cpu (f64, default), gpu (f32 batch) or hybrid.
     #[arg(long, value_enum)]
     pub solver: Option<RecoverySolver>,
-    /// Weight learning rate at batch 256 (scaled with the batch size).
+    /// Weight learning rate at batch 256, scaled with the batch size (one-stage: the rate itself).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Adam learning rate of b.
@@ -151,6 +174,12 @@ fn print_epoch(r: &EpochRecord, epochs: usize) {
 
 /// Runs `ista-nas search`.
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    let one_stage_run = args.resume.as_ref().is_some_and(|dir| {
+        framed::has_signature(&RunDir { path: dir.clone() }.checkpoint_path(), ONE_STAGE)
+    });
+    if args.one_stage || one_stage_run {
+        return super::one_stage::run(&args);
+    }
     let selected = super::device::open(args.device)?;
     // A new run's folder is created once its data has been read, so bad input leaves none.
     let (resumed, checkpoint, config) = match &args.resume {

@@ -1,0 +1,227 @@
+//! `search --one-stage` end to end on the embedded data (Burn's CPU backend): the run folder,
+//! freezing, training, the folded network that `eval` scores exactly as the supernet scored
+//! itself, `fold` on demand, `genotype show` of the folded model, the parameter budget, resume
+//! and the inputs the one-stage commands refuse.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_clean_failure, run, text};
+use ista_nas::search::one_stage::checkpoint::ONE_STAGE_METRICS_HEADER;
+
+/// A tiny one-stage run into `out` with `extra` options.
+fn one_stage(out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "search",
+        "--one-stage",
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-images",
+        "96",
+        "--test-images",
+        "64",
+        "--batch-size",
+        "32",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn metrics(out: &Path) -> Vec<Vec<String>> {
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some(ONE_STAGE_METRICS_HEADER));
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// The top-1 percentage `eval` prints.
+fn eval_top1(model: &Path) -> String {
+    let out = run(&[
+        "eval",
+        "--device",
+        "cpu",
+        "--model",
+        model.to_str().unwrap(),
+        "--images",
+        "64",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let at = stdout.find("top-1 ").expect("eval prints top-1") + 6;
+    stdout[at..].split(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn one_stage_run_freezes_trains_folds_and_eval_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let result = one_stage(
+        &out,
+        &[
+            "--search-epochs",
+            "2",
+            "--epochs",
+            "2",
+            "--epsilon",
+            "1e-2",
+            "--auxiliary-weight",
+            "0.4",
+            "--drop-path",
+            "0.2",
+        ],
+    );
+    let stdout = text(&result.stdout);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    assert!(stdout.contains("folded network (Eq. 12)"), "{stdout}");
+    for file in [
+        "config.json",
+        "metrics.csv",
+        "genotype.json",
+        "normal.svg",
+        "reduce.svg",
+        "checkpoint.bin",
+        "folded.model",
+        "folded.safetensors",
+    ] {
+        assert!(out.join(file).exists(), "{file} missing");
+    }
+    let rows = metrics(&out);
+    assert_eq!(rows.len(), 4);
+    let phases: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(phases, ["search", "search", "train", "train"]);
+    for row in &rows[2..] {
+        for node in &row[10..18] {
+            assert!(
+                node == "frozen@1" || node == "frozen@2" || node == "forced@2",
+                "{node}"
+            );
+        }
+    }
+    assert_eq!(rows[0][20], "accepted");
+    assert!(
+        rows[3][8].parse::<f64>().unwrap() > 0.0,
+        "drop path in training"
+    );
+    let genotypes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("genotype.json")).unwrap()).unwrap();
+    assert_eq!(genotypes["history"].as_array().unwrap().len(), 4);
+
+    // The folded network scores exactly what the supernet scored on the same test images.
+    let supernet_top1 = format!("{:.2}", 100.0 * rows[3][5].parse::<f64>().unwrap());
+    assert_eq!(eval_top1(&out.join("folded.model")), supernet_top1);
+
+    // Fold on demand gives the same network again.
+    let refold = run(&["fold", out.to_str().unwrap(), "--device", "cpu"]);
+    assert!(refold.status.success(), "{}", text(&refold.stderr));
+    assert_eq!(eval_top1(&out.join("folded.model")), supernet_top1);
+
+    // genotype show reads the folded model and counts its network.
+    let show = run(&[
+        "genotype",
+        "show",
+        out.join("folded.model").to_str().unwrap(),
+    ]);
+    let shown = text(&show.stdout);
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    assert!(
+        shown.contains(
+            "this model: Cifar network C=4 L=3, 10 classes, 1 input channels (one-stage net"
+        ),
+        "{shown}"
+    );
+
+    // A finished run resumes to nothing and leaves its results as they are.
+    let before = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let resumed = run(&[
+        "search",
+        "--device",
+        "cpu",
+        "--resume",
+        out.to_str().unwrap(),
+    ]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    assert!(text(&resumed.stdout).contains("resuming"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("metrics.csv")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn a_budget_no_candidate_fits_keeps_the_first_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let result = one_stage(
+        &out,
+        &["--search-epochs", "2", "--epochs", "0", "--max-params", "1"],
+    );
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    assert!(text(&result.stdout).contains("candidate rejected"));
+    let rows = metrics(&out);
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r[20] == "rejected"));
+    // Both epochs ran the supports recovered from the initial b, and kept them.
+    assert_eq!(rows[0][9], rows[1][9]);
+    let genotypes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("genotype.json")).unwrap()).unwrap();
+    let history = genotypes["history"].as_array().unwrap();
+    assert_eq!(history[0]["genotype"], history[1]["genotype"]);
+    assert!(history.iter().all(|h| !h["rejected"].is_null()));
+    assert!(out.join("folded.model").exists());
+}
+
+#[test]
+fn one_stage_inputs_it_cannot_use_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    assert_clean_failure(&one_stage(&out, &["--epsilon=-1"]), "--epsilon");
+    assert_clean_failure(&one_stage(&out, &["--search-epochs=0"]), "--search-epochs");
+    assert!(!out.exists(), "no run folder for refused settings");
+    let conflicting = run(&["search", "--one-stage", "--sparsity", "3"]);
+    assert!(!conflicting.status.success());
+    assert!(text(&conflicting.stderr).contains("cannot be used with"));
+    let needs_one_stage = run(&["search", "--search-epochs", "3"]);
+    assert!(!needs_one_stage.status.success());
+    assert!(text(&needs_one_stage.stderr).contains("--one-stage"));
+
+    assert_clean_failure(
+        &run(&["fold", "/no/such/run", "--device", "cpu"]),
+        "cannot fold",
+    );
+    let two_stage = dir.path().join("two-stage");
+    std::fs::create_dir_all(&two_stage).unwrap();
+    let mut checkpoint = b"ISTANAS\x03".to_vec();
+    checkpoint.extend(2u64.to_le_bytes());
+    checkpoint.extend(b"{}");
+    std::fs::write(two_stage.join("checkpoint.bin"), checkpoint).unwrap();
+    assert_clean_failure(
+        &run(&["fold", two_stage.to_str().unwrap(), "--device", "cpu"]),
+        "not a one-stage run",
+    );
+    let corrupt = dir.path().join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join("checkpoint.bin"), b"ISTA1ST\x01 truncated").unwrap();
+    assert_clean_failure(
+        &run(&["fold", corrupt.to_str().unwrap(), "--device", "cpu"]),
+        "cannot fold",
+    );
+    assert_clean_failure(
+        &run(&[
+            "search",
+            "--device",
+            "cpu",
+            "--resume",
+            corrupt.to_str().unwrap(),
+        ]),
+        "cannot resume",
+    );
+}
