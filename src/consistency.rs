@@ -1,4 +1,4 @@
-//! Search–evaluation consistency (spec §8): per seed, the supernet's final val accuracy and the
+//! Search–evaluation consistency (spec §8): per seed, the supernet's accuracy and the
 //! stand-alone accuracy of its genotype, and the rank correlations between the two.
 
 use serde::{Deserialize, Serialize};
@@ -8,15 +8,16 @@ use crate::rank::{kendall_tau_b, spearman_rho};
 
 /// Columns of consistency.csv.
 pub const CONSISTENCY_CSV_HEADER: &str =
-    "seed,supernet_val_acc,standalone_test_top1,search_seconds,train_seconds,genotype";
+    "seed,supernet_acc,standalone_test_top1,search_seconds,train_seconds,genotype";
 
 /// One seed's search and stand-alone training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsistencyRow {
     /// Seed of the search (and of the training).
     pub seed: u64,
-    /// Supernet accuracy on the val half after the last search epoch (eval mode).
-    pub supernet_val_acc: f64,
+    /// Supernet accuracy in eval mode: two-stage, DARTS, PC-DARTS on the val half after the last
+    /// search epoch; one-stage on the test split at the epoch its architecture froze.
+    pub supernet_acc: f64,
     /// Test top-1 of the genotype trained from scratch, after the last epoch.
     pub standalone_test_top1: f64,
     /// Seconds of the search's epochs.
@@ -40,7 +41,7 @@ pub struct Correlation {
 
 /// The correlation between supernet and stand-alone accuracy.
 pub fn correlation(rows: &[ConsistencyRow]) -> Correlation {
-    let x: Vec<f64> = rows.iter().map(|r| r.supernet_val_acc).collect();
+    let x: Vec<f64> = rows.iter().map(|r| r.supernet_acc).collect();
     let y: Vec<f64> = rows.iter().map(|r| r.standalone_test_top1).collect();
     Correlation {
         n: rows.len(),
@@ -56,7 +57,7 @@ pub fn consistency_csv(rows: &[ConsistencyRow]) -> String {
         csv.push_str(&format!(
             "{},{:.6},{:.6},{:.1},{:.1},\"{}\"\n",
             r.seed,
-            r.supernet_val_acc,
+            r.supernet_acc,
             r.standalone_test_top1,
             r.search_seconds,
             r.train_seconds,

@@ -225,3 +225,64 @@ fn one_stage_inputs_it_cannot_use_are_clear_errors() {
         "cannot resume",
     );
 }
+
+/// A two-seed one-stage study: each run stops when its architecture froze, its genotype is
+/// trained stand-alone as a one-stage net, and the correlation is written.
+#[test]
+fn one_stage_consistency_study_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let study = run(&[
+        "consistency",
+        "--method",
+        "ista-one-stage",
+        "--device",
+        "cpu",
+        "--seeds",
+        "2",
+        "--search-epochs",
+        "1",
+        "--train-epochs",
+        "1",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-channels",
+        "4",
+        "--train-layers",
+        "3",
+        "--search-images",
+        "64",
+        "--train-images",
+        "64",
+        "--test-images",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = text(&study.stdout);
+    assert!(study.status.success(), "{stdout}\n{}", text(&study.stderr));
+    assert!(
+        stdout.contains("2 seeds of ista-one-stage: Kendall τ = "),
+        "{stdout}"
+    );
+    for seed in [0, 1] {
+        let search = out.join(format!("seed-{seed}/search"));
+        let rows = metrics(&search);
+        assert_eq!(rows.len(), 1, "the run stops once frozen");
+        assert!(search.join("folded.model").exists());
+        let train: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("seed-{seed}/train/config.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(train["extra_norms"], true, "trained as a one-stage net");
+    }
+    let csv = std::fs::read_to_string(out.join("consistency.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        std::fs::read_to_string(out.join("consistency.svg"))
+            .unwrap()
+            .contains("supernet test accuracy when frozen")
+    );
+}

@@ -59,7 +59,7 @@ fn undefined_cases() {
 fn study_rows_to_correlation_and_csv() {
     let row = |seed, supernet, standalone| ConsistencyRow {
         seed,
-        supernet_val_acc: supernet,
+        supernet_acc: supernet,
         standalone_test_top1: standalone,
         search_seconds: 1.0,
         train_seconds: 2.0,

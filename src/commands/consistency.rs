@@ -11,9 +11,12 @@ use ista_nas::bench::plot::scatter_svg;
 use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
+use ista_nas::framed;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::config::Method;
+use ista_nas::search::one_stage::checkpoint::{KIND as ONE_STAGE, OneStageCheckpoint};
+use ista_nas::search::one_stage::trainer::Phase;
 use ista_nas::train::checkpoint::TrainCheckpoint;
 use serde::Serialize;
 
@@ -28,6 +31,31 @@ pub enum Scale {
     Paper,
 }
 
+/// The method a study measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum StudyMethod {
+    /// Two-stage ISTA-NAS: supernet val accuracy after the search.
+    Ista,
+    /// DARTS (first order).
+    Darts,
+    /// PC-DARTS.
+    PcDarts,
+    /// One-stage ISTA-NAS (`search --one-stage --epochs 0`): supernet test accuracy at the epoch its architecture froze; the genotype is trained stand-alone as a one-stage net.
+    IstaOneStage,
+}
+
+impl StudyMethod {
+    fn name(self) -> &'static str {
+        match self {
+            StudyMethod::Ista => Method::Ista.name(),
+            StudyMethod::Darts => Method::Darts.name(),
+            StudyMethod::PcDarts => Method::PcDarts.name(),
+            StudyMethod::IstaOneStage => "ista-one-stage",
+        }
+    }
+}
+
 /// Options of `ista-nas consistency`.
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct ConsistencyArgs {
@@ -36,8 +64,8 @@ pub struct ConsistencyArgs {
     #[serde(skip)]
     pub device: DeviceChoice,
     /// Search method.
-    #[arg(long, value_enum, default_value_t = Method::Ista)]
-    pub method: Method,
+    #[arg(long, value_enum, default_value_t = StudyMethod::Ista)]
+    pub method: StudyMethod,
     /// Searches K, with seeds first-seed .. first-seed + K − 1.
     #[arg(long, default_value_t = 6)]
     pub seeds: u64,
@@ -53,7 +81,7 @@ pub struct ConsistencyArgs {
     /// Layout of `--data`; detected when omitted.
     #[arg(long, value_enum)]
     pub format: Option<DataFormat>,
-    /// Search epochs (default: the preset's).
+    /// Search epochs (one-stage: the most search epochs; default: the preset's).
     #[arg(long)]
     pub search_epochs: Option<usize>,
     /// Stand-alone training epochs, the same budget for every genotype (default: the preset's).
@@ -71,13 +99,13 @@ pub struct ConsistencyArgs {
     /// Cells of the stand-alone network (default: the preset's).
     #[arg(long)]
     pub train_layers: Option<usize>,
-    /// Training images of each search, halved into weight and architecture splits (default: the preset's).
+    /// Training images of each search, halved into weight and architecture splits (one-stage: all train the supernet; default: the preset's).
     #[arg(long)]
     pub search_images: Option<usize>,
     /// Training images of each stand-alone training (default: the preset's).
     #[arg(long)]
     pub train_images: Option<usize>,
-    /// Test images that score each stand-alone network (default: all).
+    /// Test images that score each stand-alone network, and each one-stage supernet (default: all).
     #[arg(long)]
     pub test_images: Option<usize>,
     /// Study folder; run again with the same folder to continue a stopped study (default: runs/consistency-<method>-<unix time>).
@@ -124,14 +152,23 @@ impl ConsistencyArgs {
         } else {
             "quick"
         };
-        let extra = ["--method", self.method.name(), "--preset", preset];
-        let options = [
-            ("--epochs", self.search_epochs),
+        let method = ["--method", self.method.name(), "--preset", preset];
+        // The one-stage run stops when its architecture freezes: the study needs no more.
+        let one_stage = ["--one-stage", "--epochs", "0", "--preset", preset];
+        let (extra, epochs): (&[&str], _) = match self.method {
+            StudyMethod::IstaOneStage => (&one_stage, "--search-epochs"),
+            _ => (&method, "--epochs"),
+        };
+        let mut options = vec![
+            (epochs, self.search_epochs),
             ("--channels", self.channels),
             ("--layers", self.layers),
             ("--train-images", self.search_images),
         ];
-        self.step_command("search", seed, dir, &extra, &options)
+        if self.method == StudyMethod::IstaOneStage {
+            options.push(("--test-images", self.test_images));
+        }
+        self.step_command("search", seed, dir, extra, &options)
     }
 
     fn train_command(&self, seed: u64, genotype: &Path, dir: &Path) -> Vec<String> {
@@ -141,7 +178,10 @@ impl ConsistencyArgs {
             "quick"
         };
         let genotype = genotype.display().to_string();
-        let extra = ["--preset", preset, "--genotype", &genotype];
+        let mut extra = vec!["--preset", preset, "--genotype", &genotype];
+        if self.method == StudyMethod::IstaOneStage {
+            extra.push("--one-stage-net");
+        }
         let options = [
             ("--epochs", self.train_epochs),
             ("--channels", self.train_channels),
@@ -176,11 +216,32 @@ fn run_step(device: DeviceChoice, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The search's final val accuracy and seconds, once all its epochs are done.
+/// The one-stage run's test accuracy at the epoch its architecture froze and its seconds so
+/// far, once it froze.
+fn one_stage_result(path: &Path) -> anyhow::Result<Option<(f64, f64)>> {
+    let header = OneStageCheckpoint::load(path)
+        .context("reading a one-stage run of the study")?
+        .header;
+    let frozen = header.nodes.iter().all(|n| n.is_frozen());
+    let last_search = header
+        .history
+        .iter()
+        .rev()
+        .find(|r| r.phase == Phase::Search);
+    let seconds = header.history.iter().map(|r| r.seconds).sum();
+    Ok(frozen
+        .then(|| last_search.map(|r| (r.test.top1, seconds)))
+        .flatten())
+}
+
+/// The search's final supernet accuracy and seconds, once all its epochs are done.
 fn search_result(dir: &Path) -> anyhow::Result<Option<(f64, f64)>> {
     let path = dir.join("checkpoint.bin");
     if !path.exists() {
         return Ok(None);
+    }
+    if framed::has_signature(&path, ONE_STAGE) {
+        return one_stage_result(&path);
     }
     let header = Checkpoint::load(&path)
         .context("reading a search of the study")?
@@ -204,6 +265,14 @@ fn train_result(dir: &Path) -> anyhow::Result<Option<(f64, f64)>> {
     Ok((header.epochs_done == header.config.epochs)
         .then(|| header.history.last().map(|r| (r.test.top1, seconds)))
         .flatten())
+}
+
+/// What the supernet side of the scatter plot measures.
+fn supernet_axis(method: StudyMethod) -> &'static str {
+    match method {
+        StudyMethod::IstaOneStage => "supernet test accuracy when frozen (%)",
+        _ => "supernet val accuracy (%)",
+    }
 }
 
 /// Runs `ista-nas consistency`.
@@ -241,7 +310,7 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
         if search_result(&search_dir)?.is_none() {
             run_step(args.device, &args.search_command(seed, &search_dir))?;
         }
-        let (supernet_val_acc, search_seconds) =
+        let (supernet_acc, search_seconds) =
             search_result(&search_dir)?.context("the search ended without its last epoch")?;
         println!("== seed {seed}: stand-alone training of its genotype");
         let genotype_path = search_dir.join("genotype.json");
@@ -255,13 +324,13 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
             train_result(&train_dir)?.context("the training ended without its last epoch")?;
         let genotype = ista_nas::genotype::Genotype::load(&genotype_path.display().to_string())?;
         println!(
-            "== seed {seed}: supernet val {:.2} %, stand-alone test {:.2} %",
-            100.0 * supernet_val_acc,
+            "== seed {seed}: supernet {:.2} %, stand-alone test {:.2} %",
+            100.0 * supernet_acc,
             100.0 * standalone_test_top1
         );
         rows.push(ConsistencyRow {
             seed,
-            supernet_val_acc,
+            supernet_acc,
             standalone_test_top1,
             search_seconds,
             train_seconds,
@@ -273,7 +342,7 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     let show =
         |v: Option<f64>| v.map_or("undefined (a constant side)".into(), |v| format!("{v:+.3}"));
     let summary = format!(
-        "{} seeds of {}: Kendall τ = {}, Spearman ρ = {} (supernet val accuracy vs stand-alone test top-1)",
+        "{} seeds of {}: Kendall τ = {}, Spearman ρ = {} (supernet accuracy vs stand-alone test top-1)",
         result.n,
         args.method.name(),
         show(result.kendall_tau),
@@ -288,7 +357,7 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
         .iter()
         .map(|r| {
             (
-                100.0 * r.supernet_val_acc,
+                100.0 * r.supernet_acc,
                 100.0 * r.standalone_test_top1,
                 format!("seed {}", r.seed),
             )
@@ -302,7 +371,7 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     );
     scatter_svg(
         &points,
-        ("supernet val accuracy (%)", "stand-alone test top-1 (%)"),
+        (supernet_axis(args.method), "stand-alone test top-1 (%)"),
         &title,
         &out.join("consistency.svg"),
     )?;
