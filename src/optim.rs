@@ -6,7 +6,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Tensor;
 
 /// SGD with momentum (dampening 0, as PyTorch; Burn defaults to 0.1) and weight decay.
@@ -17,6 +17,16 @@ pub fn sgd(momentum: f64, weight_decay: f64) -> ModuleOptimizer {
                 .with_momentum(momentum)
                 .with_dampening(0.0),
         ))
+        .with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)))
+        .init()
+}
+
+/// Adam on architecture parameters (b, α, β) with β₁, β₂ and weight decay, ε = 1e-8 as PyTorch.
+pub fn arch_adam(beta1: f32, beta2: f32, weight_decay: f64) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(beta1)
+        .with_beta_2(beta2)
+        .with_epsilon(1e-8)
         .with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)))
         .init()
 }

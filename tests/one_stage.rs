@@ -197,6 +197,14 @@ fn folded_network_gives_the_supernets_logits() {
             &format!("loaded folded model, {what}"),
         );
     }
+    // The same on wgpu (lavapipe in CI), where the mixed op and depthwise convs are WGSL kernels.
+    let vulkan = common::vulkan();
+    let (supernet, folded) = (supernet.to_device(&vulkan), folded.to_device(&vulkan));
+    let (wn, wr) = (weights(&normal, &vulkan), weights(&reduce, &vulkan));
+    let x = common::random([2, 1, 32, 32], 43, &vulkan);
+    let want = common::host(supernet.forward(x.clone(), &wn, &wr, &mut 0).unwrap());
+    let got = common::host(folded.forward(x));
+    common::close(&got, &want, 1e-5, "folded logits on wgpu");
 }
 
 #[test]

@@ -23,6 +23,17 @@ pub struct NodeWeights {
     pub w: Tensor<1>,
 }
 
+/// The same node weights on the device without autodiff (for eval-mode forward passes).
+pub fn plain_weights(weights: Vec<NodeWeights>) -> Vec<NodeWeights> {
+    weights
+        .into_iter()
+        .map(|n| NodeWeights {
+            support: n.support,
+            w: n.w.inner(),
+        })
+        .collect()
+}
+
 /// A sparse search cell (normal or reduction).
 #[derive(Module, Debug)]
 pub struct SparseCell {

@@ -11,7 +11,7 @@ use super::supernet::{
 };
 use crate::error::Result;
 use crate::genotype::Genotype;
-use crate::model::sparse_cell::{NodeWeights, SparseNetwork};
+use crate::model::sparse_cell::{SparseNetwork, plain_weights};
 use crate::records::{load_module, module_bytes};
 
 /// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
@@ -65,15 +65,7 @@ impl Supernet for IstaSupernet {
     fn evaluator(&self) -> Evaluator<'_> {
         let model = self.model.valid();
         let (normal, reduce) = self.supports.weights(&self.arch, true);
-        let plain = |w: Vec<NodeWeights>| -> Vec<NodeWeights> {
-            w.into_iter()
-                .map(|n| NodeWeights {
-                    support: n.support,
-                    w: n.w.inner(),
-                })
-                .collect()
-        };
-        let (normal, reduce) = (plain(normal), plain(reduce));
+        let (normal, reduce) = (plain_weights(normal), plain_weights(reduce));
         Box::new(move |x| model.forward(x, &normal, &reduce, &mut 0))
     }
 

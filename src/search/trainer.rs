@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +27,7 @@ use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
-use crate::optim::{StepReport, StepStats, sgd};
+use crate::optim::{StepReport, StepStats, arch_adam, sgd};
 use crate::profile::scope;
 
 /// What one epoch produced (a row of metrics.csv).
@@ -163,14 +162,11 @@ impl Searcher {
         };
         let net = supernet(&config, &network, &device)?;
         let weight_optim = sgd(config.momentum, config.weight_decay);
-        let arch_optim = AdamConfig::new()
-            .with_beta_1(config.arch_beta1)
-            .with_beta_2(config.arch_beta2)
-            .with_epsilon(1e-8)
-            .with_weight_decay(Some(WeightDecayConfig::new(
-                config.arch_weight_decay as f32,
-            )))
-            .init();
+        let arch_optim = arch_adam(
+            config.arch_beta1,
+            config.arch_beta2,
+            config.arch_weight_decay,
+        );
         let loss = CrossEntropyLossConfig::new().init(&device);
         Ok(Self {
             config,

@@ -16,7 +16,7 @@ use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
 use crate::model::norm::with_affine_trainable;
 use crate::model::ops::OpStyle;
 use crate::model::skeleton::NetworkConfig;
-use crate::model::sparse_cell::{NodeWeights, SparseNetwork};
+use crate::model::sparse_cell::{NodeWeights, SparseNetwork, plain_weights};
 use crate::primitives::STEPS;
 use crate::search::ista_arch::{ArchParams, Architect, EpochSupports};
 use crate::search::supernet::format_supports;
@@ -158,16 +158,8 @@ impl OneStageSupernet {
 
     /// Eval-mode node weights on the plain device.
     pub fn plain_weights(&self) -> (Vec<NodeWeights>, Vec<NodeWeights>) {
-        let plain = |w: Vec<NodeWeights>| -> Vec<NodeWeights> {
-            w.into_iter()
-                .map(|n| NodeWeights {
-                    support: n.support,
-                    w: n.w.inner(),
-                })
-                .collect()
-        };
         let (normal, reduce) = self.node_weights(false);
-        (plain(normal), plain(reduce))
+        (plain_weights(normal), plain_weights(reduce))
     }
 
     /// Eq. 12: the plain evaluation network with the current architecture and weights, its

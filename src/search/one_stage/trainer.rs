@@ -10,8 +10,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +25,7 @@ use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::drop_path::DropPath;
 use crate::model::skeleton::NetworkConfig;
-use crate::optim::{StepReport, StepStats, clip_global_norm, sgd};
+use crate::optim::{StepReport, StepStats, arch_adam, clip_global_norm, sgd};
 use crate::train::evaluate::{evaluate_with, top1_top5};
 use crate::train::model_file::Scores;
 
@@ -131,14 +130,11 @@ impl OneStageSearch {
             in_channels: train.channels,
         };
         let net = OneStageSupernet::new(&config, network, &device)?;
-        let arch_optim = AdamConfig::new()
-            .with_beta_1(config.arch_beta1)
-            .with_beta_2(config.arch_beta2)
-            .with_epsilon(1e-8)
-            .with_weight_decay(Some(WeightDecayConfig::new(
-                config.arch_weight_decay as f32,
-            )))
-            .init();
+        let arch_optim = arch_adam(
+            config.arch_beta1,
+            config.arch_beta2,
+            config.arch_weight_decay,
+        );
         Ok(Self {
             weight_optim: sgd(config.momentum, config.weight_decay),
             arch_optim,
