@@ -193,6 +193,32 @@ fn one_stage_inputs_it_cannot_use_are_clear_errors() {
     assert!(!needs_one_stage.status.success());
     assert!(text(&needs_one_stage.stderr).contains("--one-stage"));
 
+    let no_test = [
+        "search",
+        "--one-stage",
+        "--device",
+        "cpu",
+        "--test-images",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    assert_clean_failure(&run(&no_test), "needs both");
+    // 34×34 images reach the second reduction at 17×17, which it cannot halve.
+    let odd = dir.path().join("odd");
+    for (split, class) in [("train", "a"), ("train", "b"), ("test", "a"), ("test", "b")] {
+        let path = odd.join(format!("{split}/{class}/0.png"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::GrayImage::from_pixel(34, 34, image::Luma([9]))
+            .save(path)
+            .unwrap();
+    }
+    assert_clean_failure(
+        &one_stage(&out, &["--data", odd.to_str().unwrap()]),
+        "which it must halve",
+    );
+    assert!(!out.exists(), "no run folder for refused data");
+
     assert_clean_failure(
         &run(&["fold", "/no/such/run", "--device", "cpu"]),
         "cannot fold",

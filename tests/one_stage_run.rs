@@ -207,3 +207,33 @@ fn resume_across_a_freeze_equals_an_uninterrupted_run() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_with_malformed_node_states_is_refused() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let run = start(tiny());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.bin");
+    let good = run.checkpoint(&[]).unwrap();
+    good.save(&path).unwrap();
+    assert_eq!(OneStageCheckpoint::load(&path).unwrap(), good);
+    for (damage, expected) in [
+        (0, "node 2: z of 27 values (expected 28 finite ones)"),
+        (1, "node 5: z of 21 values (expected 21 finite ones)"),
+        (2, "7 node states, expected 8"),
+    ] {
+        let mut bad = good.clone();
+        match damage {
+            0 => {
+                bad.header.nodes[2].z.pop();
+            }
+            1 => bad.header.nodes[5].z[3] = f64::NAN,
+            _ => {
+                bad.header.nodes.pop();
+            }
+        }
+        bad.save(&path).unwrap();
+        let error = OneStageCheckpoint::load(&path).unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+}

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::one_stage::checkpoint::{OneStageCheckpoint, write_epoch, write_folded};
 use ista_nas::search::one_stage::config::OneStageConfig;
@@ -120,6 +121,27 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
     let train = splits.train.first(config.train_images);
     let test = splits.test.first(config.test_images);
+    if train.is_empty() || test.is_empty() {
+        bail!(
+            "{} has {} training and {} test images; a one-stage run needs both",
+            splits.source,
+            train.len(),
+            test.len()
+        );
+    }
+    let side = train.height.max(train.width).max(32);
+    let network = NetworkConfig {
+        channels: config.channels,
+        layers: config.layers,
+        classes: splits.class_names.len(),
+        in_channels: train.channels,
+    };
+    if let Some(why) = network
+        .plan()
+        .input_problem(side, config.auxiliary_weight > 0.0)
+    {
+        bail!("{}: {why}", splits.source);
+    }
     let run = match resumed {
         Some(run) => run,
         None => run_folder::create(args.out.clone(), "search-one-stage", config.seed, &config)?,

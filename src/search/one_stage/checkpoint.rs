@@ -19,9 +19,10 @@ use crate::error::{IstaError, Result};
 use crate::framed::{self, FileError, FrameKind};
 use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
-use crate::primitives::STEPS;
+use crate::primitives::{PRIMITIVES, STEPS};
 use crate::records::{load_module, load_optimiser, module_bytes, optimiser_bytes};
 use crate::run_dir::RunDir;
+use crate::sparse::measurement::node_width;
 use crate::train::model_file::{ModelHeader, export_safetensors, save_model};
 
 /// The signature of one-stage checkpoints.
@@ -74,12 +75,26 @@ impl OneStageCheckpoint {
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
         let (header, records): (OneStageHeader, _) = framed::load_exact(path, KIND)?;
+        let corrupt = |why: String| FileError::Corrupt {
+            path: path.into(),
+            kind: KIND.name,
+            why,
+        };
         if header.nodes.len() != 2 * STEPS {
-            return Err(FileError::Corrupt {
-                path: path.into(),
-                kind: KIND.name,
-                why: format!("{} node states, expected {}", header.nodes.len(), 2 * STEPS),
-            });
+            return Err(corrupt(format!(
+                "{} node states, expected {}",
+                header.nodes.len(),
+                2 * STEPS
+            )));
+        }
+        for (i, node) in header.nodes.iter().enumerate() {
+            let n = node_width(i % STEPS, PRIMITIVES.len());
+            if node.z.len() != n || node.z.iter().any(|v| !v.is_finite()) {
+                return Err(corrupt(format!(
+                    "node {i}: z of {} values (expected {n} finite ones)",
+                    node.z.len()
+                )));
+            }
         }
         Ok(Self { header, records })
     }
