@@ -33,10 +33,17 @@ pub enum IstaError {
     /// A chart could not be drawn or written.
     #[error("plot: {0}")]
     Plot(String),
+    /// A NaN or infinite loss or gradient: training stopped (exit status
+    /// [`NON_FINITE_EXIT`] from the command line).
+    #[error("{0}")]
+    NonFinite(String),
     /// Tensor shapes that do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
 }
+
+/// Exit status of a command whose training stopped on a NaN or infinite loss or gradient.
+pub const NON_FINITE_EXIT: i32 = 3;
 
 /// Result type of the library.
 pub type Result<T> = std::result::Result<T, IstaError>;

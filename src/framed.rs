@@ -48,14 +48,52 @@ struct Envelope<H> {
     record_lengths: Vec<usize>,
 }
 
-/// Writes `contents` to `path` through a temporary file and a rename.
+/// Writes `contents` to `path` so that a crash at any moment leaves either the old file or the
+/// new one: a temporary file is written and synced, renamed over `path`, and the folder synced.
+/// A failed write removes the temporary file and leaves `path` as it was.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
+    let written = write_synced(&tmp, contents).and_then(|()| {
+        pause_for_fault_tests();
+        std::fs::rename(&tmp, path)
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_folder(path)
+}
+
+/// Writes and syncs a whole file.
+fn write_synced(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
     file.write_all(contents)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path)
+    file.sync_all()
+}
+
+/// Syncs the folder that holds `path`, so a rename in it survives a power loss.
+pub fn sync_folder(path: &Path) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    std::fs::File::open(parent)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = parent;
+    Ok(())
+}
+
+/// Milliseconds to wait between writing a temporary file and renaming it, from the
+/// environment variable `ISTA_NAS_WRITE_PAUSE_MS` (unset: none). It widens the window in which
+/// the kill tests stop a run in the middle of a write.
+fn pause_for_fault_tests() {
+    if let Some(ms) = std::env::var("ISTA_NAS_WRITE_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// True when the file at `path` starts with the signature of `kind` (of any format version).
@@ -151,12 +189,18 @@ pub fn load<H: DeserializeOwned>(
     let envelope: Envelope<H> = serde_json::from_slice(&body[..header_len])
         .map_err(|e| corrupt(format!("bad header: {e}")))?;
     let mut rest = &body[header_len..];
-    let expected: usize = envelope.record_lengths.iter().sum();
-    if rest.len() != expected {
-        return Err(corrupt(format!(
-            "{} record bytes, expected {expected} (truncated?)",
-            rest.len()
-        )));
+    let expected = envelope
+        .record_lengths
+        .iter()
+        .try_fold(0usize, |sum, &len| sum.checked_add(len));
+    if expected != Some(rest.len()) {
+        return Err(corrupt(match expected {
+            Some(expected) => format!(
+                "{} record bytes, expected {expected} (truncated?)",
+                rest.len()
+            ),
+            None => "record lengths that overflow the address space".into(),
+        }));
     }
     let records = envelope
         .record_lengths

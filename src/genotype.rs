@@ -9,6 +9,9 @@ use thiserror::Error;
 
 use crate::primitives::{PRIMITIVES, STEPS, coefficient, describe};
 
+/// Picks of each node: the two (op, input) pairs summed into it.
+pub const PICKS_PER_NODE: usize = 2;
+
 /// One pick: an op name and the index of the state it reads (0, 1: cell inputs; 2..: nodes).
 pub type Edge = (String, usize);
 
@@ -182,7 +185,7 @@ impl Genotype {
     pub fn supports(&self, reduction: bool) -> Vec<Vec<usize>> {
         self.cell(reduction)
             .0
-            .chunks(2)
+            .chunks(PICKS_PER_NODE)
             .map(|node| {
                 node.iter()
                     .filter_map(|(op, input)| coefficient(op, *input))
@@ -217,21 +220,23 @@ impl Genotype {
         }
     }
 
-    /// Checks op names, input indices and concatenated states against the search space.
+    /// The one genotype rule, checked wherever a genotype is read: exactly two picks per node
+    /// of the search space, each a known op on a state its node can read, and concat lists of
+    /// distinct nodes.
     pub fn validate(&self) -> Result<(), GenotypeError> {
         for (cell, picks, concat) in [
             ("normal", &self.normal, &self.normal_concat),
             ("reduce", &self.reduce, &self.reduce_concat),
         ] {
-            if picks.is_empty() || picks.len() % STEPS != 0 {
+            if picks.len() != PICKS_PER_NODE * STEPS {
                 return Err(GenotypeError::Invalid(format!(
-                    "{cell} has {} picks; expected the same number for each of the {STEPS} nodes",
-                    picks.len()
+                    "{cell} has {} picks; expected {PICKS_PER_NODE} for each of the {STEPS} nodes ({})",
+                    picks.len(),
+                    PICKS_PER_NODE * STEPS
                 )));
             }
-            let per_node = picks.len() / STEPS;
             for (j, (op, input)) in picks.iter().enumerate() {
-                let node = j / per_node;
+                let node = j / PICKS_PER_NODE;
                 if !PRIMITIVES.contains(&op.as_str()) {
                     return Err(GenotypeError::Invalid(format!(
                         "{cell} pick {j}: unknown op {op:?} (known: {})",
@@ -245,9 +250,15 @@ impl Genotype {
                     )));
                 }
             }
-            if concat.is_empty() || concat.iter().any(|&s| !(2..2 + STEPS).contains(&s)) {
+            let mut distinct = concat.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if concat.is_empty()
+                || distinct.len() != concat.len()
+                || concat.iter().any(|&s| !(2..2 + STEPS).contains(&s))
+            {
                 return Err(GenotypeError::Invalid(format!(
-                    "{cell}_concat {concat:?} must name nodes 2..={}",
+                    "{cell}_concat {concat:?} must name distinct nodes among 2..={}",
                     STEPS + 1
                 )));
             }

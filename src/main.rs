@@ -41,6 +41,13 @@ enum Command {
 }
 
 fn main() {
+    // Output to a closed pipe (`ista-nas genotype show X | head -1`) ends the process quietly
+    // with the usual status, as other command-line tools do, instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => commands::search::run(args),
@@ -65,6 +72,16 @@ fn main() {
             }
         }
         eprintln!("error: {message}");
-        std::process::exit(1);
+        let non_finite = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<ista_nas::IstaError>(),
+                Some(ista_nas::IstaError::NonFinite(_))
+            )
+        });
+        std::process::exit(if non_finite {
+            ista_nas::error::NON_FINITE_EXIT
+        } else {
+            1
+        });
     }
 }

@@ -31,6 +31,28 @@ pub fn arch_adam(beta1: f32, beta2: f32, weight_decay: f64) -> ModuleOptimizer {
         .init()
 }
 
+/// An error naming the epoch and step (1-based) of `run` when a step's loss or gradient norm
+/// is NaN or infinite: the run stops there, before anything of that epoch is written.
+pub fn finite_step(
+    loss: f64,
+    grad_norm: f32,
+    epoch: usize,
+    step: usize,
+    run: &str,
+) -> crate::error::Result<()> {
+    let what = if !loss.is_finite() {
+        format!("the training loss is {loss}")
+    } else if !grad_norm.is_finite() {
+        format!("the gradient norm is {grad_norm}")
+    } else {
+        return Ok(());
+    };
+    Err(crate::error::IstaError::NonFinite(format!(
+        "{what} at epoch {epoch}, step {step} of the {run}; the run stopped, and its checkpoint \
+         (if any) holds the last good epoch. Start again with a lower learning rate"
+    )))
+}
+
 /// Progress of one step, for the caller's progress bar.
 #[derive(Clone, Copy, Debug)]
 pub struct StepReport {

@@ -57,14 +57,12 @@ impl RunDir {
 
     /// Copies the file `from` of the folder to `to`, atomically.
     pub fn copy(&self, from: &str, to: &str) -> Result<()> {
-        let target = self.path.join(to);
-        let tmp = target.with_extension("tmp");
-        let io = |source| IstaError::Io {
-            path: target.clone(),
-            source,
-        };
-        std::fs::copy(self.path.join(from), &tmp).map_err(io)?;
-        std::fs::rename(&tmp, &target).map_err(io)
+        let source = self.path.join(from);
+        let contents = std::fs::read(&source).map_err(|e| IstaError::Io {
+            path: source,
+            source: e,
+        })?;
+        self.write(to, &contents)
     }
 
     /// Writes the file `name` of the folder atomically.

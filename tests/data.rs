@@ -217,7 +217,7 @@ fn image_folder_errors() {
 fn tiny(len: usize) -> Dataset {
     Dataset {
         images: (0..len * 4).map(|i| (i % 251) as u8).collect(),
-        labels: (0..len).map(|i| (i % 10) as u8).collect(),
+        labels: (0..len).map(|i| (i % 10) as u32).collect(),
         channels: 1,
         height: 2,
         width: 2,

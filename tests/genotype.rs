@@ -56,9 +56,21 @@ fn bad_genotypes_are_clear_errors() {
     let mut short = Genotype::builtin("ISTA_NAS").unwrap();
     short.normal.pop();
     invalid(&short.to_json(), "normal has 7 picks");
+    // One pick per node, or three: a multiple of the node count is not enough.
+    let mut one_each = Genotype::builtin("ISTA_NAS").unwrap();
+    one_each.reduce.truncate(4);
+    invalid(
+        &one_each.to_json(),
+        "reduce has 4 picks; expected 2 for each of the 4 nodes",
+    );
+    let mut three_each = Genotype::builtin("ISTA_NAS").unwrap();
+    three_each.normal.extend(three_each.normal[..4].to_vec());
+    invalid(&three_each.to_json(), "normal has 12 picks");
     let mut concat = Genotype::builtin("ISTA_NAS").unwrap();
     concat.reduce_concat = vec![1, 2];
     invalid(&concat.to_json(), "reduce_concat [1, 2]");
+    concat.reduce_concat = vec![2, 3, 3];
+    invalid(&concat.to_json(), "must name distinct nodes");
     match Genotype::load("/no/such/genotype.json") {
         Err(GenotypeError::Io { path, .. }) => assert!(path.contains("DARTS_V2"), "{path}"),
         other => panic!("{other:?}"),

@@ -43,6 +43,21 @@ pub fn read_splits(data: Option<&Path>, format: Option<DataFormat>) -> anyhow::R
     }
 }
 
+/// Reads `data` (or the embedded set), keeps the first `images.0` training and `images.1`
+/// test images, and checks that a run can learn from them (see [`Splits::usable`]).
+pub fn read_usable(
+    data: Option<&Path>,
+    format: Option<DataFormat>,
+    images: (Option<usize>, Option<usize>),
+    classes: Option<usize>,
+    need_test: bool,
+) -> anyhow::Result<Splits> {
+    let mut splits = read_splits(data, format)?;
+    splits.train = splits.train.first(images.0);
+    splits.test = splits.test.first(images.1);
+    Ok(splits.usable(classes, need_test)?)
+}
+
 /// Runs `ista-nas data`.
 pub fn run(args: DataArgs) -> anyhow::Result<()> {
     let start = Instant::now();

@@ -32,6 +32,7 @@ impl SearchArgs {
         c.layers = self.layers.unwrap_or(c.layers);
         c.train_images = self.train_images.or(c.train_images);
         c.test_images = self.test_images.or(c.test_images);
+        c.classes = self.classes.or(c.classes);
         c.m = self.m.unwrap_or(c.m);
         c.lambda = self.lambda.unwrap_or(c.lambda);
         c.measurement = self.measurement.unwrap_or(c.measurement);
@@ -96,7 +97,6 @@ fn print_epoch(r: &OneStageRecord) {
 
 /// Runs `ista-nas search --one-stage`, or continues one with `--resume`.
 pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
-    let selected = super::device::open(args.device)?;
     let (resumed, checkpoint, config) = match &args.resume {
         Some(dir) => {
             let run = RunDir { path: dir.clone() };
@@ -118,17 +118,14 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
             (None, None, config)
         }
     };
-    let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
-    let train = splits.train.first(config.train_images);
-    let test = splits.test.first(config.test_images);
-    if train.is_empty() || test.is_empty() {
-        bail!(
-            "{} has {} training and {} test images; a one-stage run needs both",
-            splits.source,
-            train.len(),
-            test.len()
-        );
-    }
+    let splits = super::data::read_usable(
+        config.data.as_deref().map(Path::new),
+        config.format,
+        (config.train_images, config.test_images),
+        config.classes,
+        true,
+    )?;
+    let (train, test) = (splits.train.clone(), splits.test.clone());
     let side = train.height.max(train.width).max(32);
     let network = NetworkConfig {
         channels: config.channels,
@@ -142,6 +139,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     {
         bail!("{}: {why}", splits.source);
     }
+    let selected = super::device::open(args.device)?;
     let run = match resumed {
         Some(run) => run,
         None => run_folder::create(args.out.clone(), "search-one-stage", config.seed, &config)?,

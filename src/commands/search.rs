@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::framed;
+use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::{Checkpoint, write_epoch};
 use ista_nas::search::config::{Method, SearchConfig};
@@ -51,7 +52,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the stopped run in this folder (its settings come from its checkpoint).
-    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers", "method", "one_stage"])]
+    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers", "method", "one_stage", "preset", "train_images", "classes", "m", "sparsity", "lambda", "measurement", "solver", "lr", "arch_lr", "partial_channels", "cutout"])]
     pub resume: Option<PathBuf>,
     /// Epochs (one-stage: training epochs once the architecture is fixed).
     #[arg(long)]
@@ -89,6 +90,9 @@ pub struct SearchArgs {
     /// Use only the first N training images (halved into weight / architecture splits).
     #[arg(long)]
     pub train_images: Option<usize>,
+    /// Classes K, stated on purpose: needed when the labels name fewer classes than you want, or when the class count is inferred from the largest label (IDX) and some class has no training image.
+    #[arg(long)]
+    pub classes: Option<usize>,
     /// Rows m of each measurement matrix.
     #[arg(long)]
     pub m: Option<usize>,
@@ -135,6 +139,7 @@ impl SearchArgs {
         c.channels = self.channels.unwrap_or(c.channels);
         c.layers = self.layers.unwrap_or(c.layers);
         c.train_images = self.train_images.or(c.train_images);
+        c.classes = self.classes.or(c.classes);
         c.m = self.m.unwrap_or(c.m);
         c.sparsity = self.sparsity.unwrap_or(c.sparsity);
         c.lambda = self.lambda.unwrap_or(c.lambda);
@@ -180,8 +185,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     if args.one_stage || one_stage_run {
         return super::one_stage::run(&args);
     }
-    let selected = super::device::open(args.device)?;
-    // A new run's folder is created once its data has been read, so bad input leaves none.
+    // Settings, checkpoint and data are checked before the device is opened, and a new run's
+    // folder is created only once they are, so bad input leaves none.
     let (resumed, checkpoint, config) = match &args.resume {
         Some(dir) => {
             let run = RunDir { path: dir.clone() };
@@ -200,8 +205,26 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             (None, None, config)
         }
     };
-    let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
-    let (weights, arch) = splits.train.first(config.train_images).split_half();
+    let splits = super::data::read_usable(
+        config.data.as_deref().map(Path::new),
+        config.format,
+        (config.train_images, Some(0)),
+        config.classes,
+        false,
+    )?;
+    let (weights, arch) = splits.train.split_half();
+    let classes = splits.class_names.len();
+    let network = NetworkConfig {
+        channels: config.channels,
+        layers: config.layers,
+        classes,
+        in_channels: weights.channels,
+    };
+    let side = weights.height.max(weights.width).max(32);
+    if let Some(why) = network.plan().input_problem(side, false) {
+        bail!("{}: {why}", splits.source);
+    }
+    let selected = super::device::open(args.device)?;
     let run = match resumed {
         Some(run) => run,
         None => {
@@ -219,7 +242,6 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         arch.len(),
         splits.class_names.len()
     );
-    let classes = splits.class_names.len();
     let mut history = checkpoint
         .as_ref()
         .map(|c| c.header.history.clone())

@@ -48,7 +48,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the stopped run in this folder (its settings come from its checkpoint).
-    #[arg(long, conflicts_with_all = ["out", "data", "format", "genotype", "preset", "epochs", "batch_size", "seed", "channels", "layers"])]
+    #[arg(long, conflicts_with_all = ["out", "data", "format", "genotype", "preset", "epochs", "batch_size", "seed", "channels", "layers", "train_images", "test_images", "classes", "lr", "auxiliary_weight", "drop_path", "cutout", "weight_decay", "label_smoothing", "warmup_epochs", "image_size", "one_stage_net"])]
     pub resume: Option<PathBuf>,
     /// Epochs.
     #[arg(long)]
@@ -71,6 +71,9 @@ pub struct TrainArgs {
     /// Score on only the first N test images.
     #[arg(long)]
     pub test_images: Option<usize>,
+    /// Classes K, stated on purpose: needed when the labels name fewer classes than you want, or when the class count is inferred from the largest label (IDX) and some class has no training image.
+    #[arg(long)]
+    pub classes: Option<usize>,
     /// Peak learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -120,6 +123,7 @@ impl TrainArgs {
         c.layers = self.layers.unwrap_or(c.layers);
         c.train_images = self.train_images.or(c.train_images);
         c.test_images = self.test_images.or(c.test_images);
+        c.classes = self.classes.or(c.classes);
         c.lr = self.lr.unwrap_or(c.lr);
         c.auxiliary_weight = self.auxiliary_weight.unwrap_or(c.auxiliary_weight);
         c.drop_path = self.drop_path.unwrap_or(c.drop_path);
@@ -173,8 +177,8 @@ fn print_epoch(r: &TrainRecord, epochs: usize) {
 
 /// Runs `ista-nas train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let selected = super::device::open(args.device)?;
-    // A new run's folder is created once its data has been checked, so bad input leaves none.
+    // Settings, checkpoint and data are checked before the device is opened, and a new run's
+    // folder is created only once they are, so bad input leaves none.
     let (resumed, checkpoint, config) = match &args.resume {
         Some(dir) => {
             let run = RunDir { path: dir.clone() };
@@ -199,11 +203,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             (None, None, config)
         }
     };
-    let splits = super::data::read_splits(config.data.as_deref().map(Path::new), config.format)?;
-    let (train, test) = (
-        splits.train.first(config.train_images),
-        splits.test.first(config.test_images),
-    );
+    let splits = super::data::read_usable(
+        config.data.as_deref().map(Path::new),
+        config.format,
+        (config.train_images, config.test_images),
+        config.classes,
+        true,
+    )?;
+    let (train, test) = (splits.train.clone(), splits.test.clone());
     if config.kind == NetKind::Cifar && train.height.max(train.width) > config.image_size {
         bail!(
             "images are {}x{}, larger than --image-size {}; raise it or use --preset imagenet",
@@ -216,6 +223,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(why) = network.input_problem(config.image_size) {
         bail!("--image-size {}: {why}", config.image_size);
     }
+    let selected = super::device::open(args.device)?;
     let run = match resumed {
         Some(run) => run,
         None => {

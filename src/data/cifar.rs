@@ -41,7 +41,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Dataset, DataError> {
         classes: 10,
     };
     for record in bytes.chunks_exact(RECORD) {
-        data.labels.push(record[0]);
+        data.labels.push(u32::from(record[0]));
         data.images.extend_from_slice(&record[1..]);
     }
     data.validate(path)?;
@@ -79,5 +79,6 @@ pub fn load_dir(dir: &Path) -> Result<Splits, DataError> {
         test,
         class_names: CLASSES.iter().map(|s| s.to_string()).collect(),
         source: dir.display().to_string(),
+        classes_inferred: false,
     })
 }

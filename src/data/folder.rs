@@ -45,7 +45,7 @@ pub fn class_names(split_dir: &Path) -> Result<Vec<String>, DataError> {
 
 /// Decodes every image of one split, labelled by the index of its folder in `classes`.
 pub fn load_split(split_dir: &Path, classes: &[String]) -> Result<Dataset, DataError> {
-    let mut decoded: Vec<(DynamicImage, u8)> = Vec::new();
+    let mut decoded: Vec<(DynamicImage, u32)> = Vec::new();
     for (label, class) in classes.iter().enumerate() {
         let class_dir = split_dir.join(class);
         for path in sorted_entries(&class_dir)?
@@ -69,7 +69,7 @@ pub fn load_split(split_dir: &Path, classes: &[String]) -> Result<Dataset, DataE
                     ),
                 });
             }
-            decoded.push((image, label as u8));
+            decoded.push((image, label as u32));
         }
     }
     let Some((first, _)) = decoded.first() else {
@@ -123,5 +123,6 @@ pub fn load_dir(dir: &Path) -> Result<Splits, DataError> {
         test,
         class_names: classes,
         source: dir.display().to_string(),
+        classes_inferred: false,
     })
 }

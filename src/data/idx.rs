@@ -48,7 +48,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataErr
         .chunks_exact(4)
         .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
         .collect();
-    let expected: usize = dims.iter().product();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| malformed(format!("dimensions {dims:?} overflow the address space")))?;
     let payload = &bytes[header..];
     if payload.len() != expected {
         return Err(malformed(format!(
@@ -75,15 +78,10 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
             why: format!("{label_dims:?} labels for {} images", dims[0]),
         });
     }
-    let classes = label_bytes
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |m| m as usize + 1)
-        .max(10);
+    let classes = label_bytes.iter().max().map_or(0, |&m| m as usize + 1);
     let data = Dataset {
         images: pixels,
-        labels: label_bytes,
+        labels: label_bytes.into_iter().map(u32::from).collect(),
         channels: 1,
         height: dims[1],
         width: dims[2],
@@ -135,5 +133,6 @@ pub fn load_dir(dir: &Path) -> Result<Splits, DataError> {
         test: Dataset { classes, ..test },
         class_names: (0..classes).map(|c| c.to_string()).collect(),
         source: dir.display().to_string(),
+        classes_inferred: true,
     })
 }

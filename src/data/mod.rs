@@ -19,7 +19,7 @@ pub struct Dataset {
     /// Pixels, image after image, channel-major within an image.
     pub images: Vec<u8>,
     /// One class index per image.
-    pub labels: Vec<u8>,
+    pub labels: Vec<u32>,
     /// Channels per image (1 or 3).
     pub channels: usize,
     /// Image height.
@@ -134,6 +134,71 @@ pub struct Splits {
     pub class_names: Vec<String>,
     /// Where it came from (a path, or `embedded`).
     pub source: String,
+    /// True when the class count was inferred from the largest label (IDX), not named by the
+    /// format (CIFAR-10) or the folders (ImageFolder).
+    pub classes_inferred: bool,
+}
+
+impl Splits {
+    /// These splits if a run can learn from them, with `classes` classes when given (more than
+    /// the labels name, on purpose); else why not. Training images and (when `need_test`) test
+    /// images must exist, with at least two classes; where the class count was inferred from
+    /// the labels, every class needs a training image unless `classes` states the count.
+    pub fn usable(mut self, classes: Option<usize>, need_test: bool) -> Result<Splits, DataError> {
+        let unusable = |why: String| DataError::Unusable {
+            origin: self.source.clone(),
+            why,
+        };
+        if self.train.len() < 2 {
+            return Err(unusable(format!(
+                "{} training images; a run needs at least 2",
+                self.train.len()
+            )));
+        }
+        if need_test && self.test.is_empty() {
+            return Err(unusable("no test images to score the run on".into()));
+        }
+        let named = self.train.classes.max(self.test.classes);
+        let largest = self.train.labels.iter().chain(&self.test.labels).max();
+        let needed = largest.map_or(0, |&l| l as usize + 1);
+        let count = match classes {
+            Some(k) if k < needed => {
+                return Err(unusable(format!(
+                    "--classes {k}, but a label is {}: the labels need at least {needed} classes",
+                    needed - 1
+                )));
+            }
+            Some(k) => k,
+            None => named,
+        };
+        if count < 2 {
+            return Err(unusable(format!(
+                "{count} class; a classifier needs at least 2"
+            )));
+        }
+        if classes.is_none() && self.classes_inferred {
+            let mut seen = vec![false; count];
+            for &l in &self.train.labels {
+                seen[l as usize] = true;
+            }
+            let missing: Vec<usize> = (0..count).filter(|&c| !seen[c]).collect();
+            if !missing.is_empty() {
+                let shown: Vec<String> = missing.iter().take(10).map(usize::to_string).collect();
+                let more = if missing.len() > 10 { ", …" } else { "" };
+                return Err(unusable(format!(
+                    "the class count {count} is inferred from the largest label, but {} of its classes have no training image (classes {}{more}); pass --classes {count} to train on {count} classes on purpose",
+                    missing.len(),
+                    shown.join(", ")
+                )));
+            }
+        }
+        self.train.classes = count;
+        self.test.classes = count;
+        while self.class_names.len() < count {
+            self.class_names.push(self.class_names.len().to_string());
+        }
+        Ok(self)
+    }
 }
 
 /// On-disk layouts the readers understand.
@@ -165,6 +230,14 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
         /// What is wrong.
+        why: String,
+    },
+    /// Readable data that no run can learn from.
+    #[error("{origin}: {why}")]
+    Unusable {
+        /// Where the data came from.
+        origin: String,
+        /// What is missing.
         why: String,
     },
     /// The folder matches no known layout.
@@ -211,6 +284,7 @@ pub fn embedded() -> Result<Splits, DataError> {
         .map(|s| s.to_string())
         .collect();
     splits.source = "embedded Fashion-MNIST subset".into();
+    splits.classes_inferred = false;
     Ok(splits)
 }
 

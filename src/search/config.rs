@@ -46,6 +46,9 @@ pub struct SearchConfig {
     pub format: Option<DataFormat>,
     /// Use at most this many training images (before the train/val halving); `None`: all.
     pub train_images: Option<usize>,
+    /// Classes, when stated on purpose (`--classes`); `None`: as the data names them.
+    #[serde(default)]
+    pub classes: Option<usize>,
     /// Initial channels C.
     pub channels: usize,
     /// Cells L.
@@ -101,6 +104,7 @@ impl SearchConfig {
             data: None,
             format: None,
             train_images: None,
+            classes: None,
             channels: 16,
             layers: 8,
             m: 7,

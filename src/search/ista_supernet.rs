@@ -58,8 +58,14 @@ impl Supernet for IstaSupernet {
         module_step(&mut self.arch, loss, optim, lr, None);
     }
 
-    fn step_weights(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64, clip: f32) {
-        module_step(&mut self.model, loss, optim, lr, Some(clip));
+    fn step_weights(
+        &mut self,
+        loss: Tensor<1>,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        clip: f32,
+    ) -> f32 {
+        module_step(&mut self.model, loss, optim, lr, Some(clip))
     }
 
     fn evaluator(&self) -> Evaluator<'_> {

@@ -33,8 +33,15 @@ pub trait Supernet {
     fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>>;
     /// Steps the architecture parameters on the gradient of `loss`.
     fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64);
-    /// Steps the network weights on the gradient of `loss`, clipped to global norm `clip`.
-    fn step_weights(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64, clip: f32);
+    /// Steps the network weights on the gradient of `loss`, clipped to global norm `clip`;
+    /// returns the norm before clipping (a non-finite norm takes no step).
+    fn step_weights(
+        &mut self,
+        loss: Tensor<1>,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        clip: f32,
+    ) -> f32;
     /// Eval-mode logits with the current architecture.
     fn evaluator(&self) -> Evaluator<'_>;
     /// Ends an epoch: what it ran, and the genotype now (ISTA-NAS recovers the next supports).
@@ -48,20 +55,25 @@ pub trait Supernet {
     fn restore(&mut self, records: [Vec<u8>; 2], device: &Device) -> Result<()>;
 }
 
-/// One optimiser step of `module` on the gradient of `loss` (clipped when `clip` is given).
+/// One optimiser step of `module` on the gradient of `loss`, clipped to global norm `clip` when
+/// given; returns the norm before clipping (0 without `clip`). A non-finite norm takes no step.
 pub fn module_step<M: Module>(
     module: &mut M,
     loss: Tensor<1>,
     optim: &mut ModuleOptimizer,
     lr: f64,
     clip: Option<f32>,
-) {
+) -> f32 {
     let grads = scope("backward", || loss.backward());
     let mut grads = GradientsParams::from_grads(grads, module);
-    if let Some(clip) = clip {
-        scope("clip", || clip_global_norm(&mut grads, module, clip));
+    let norm = match clip {
+        Some(clip) => scope("clip", || clip_global_norm(&mut grads, module, clip)),
+        None => 0.0,
+    };
+    if norm.is_finite() {
+        *module = scope("optimiser", || optim.step(lr, module.clone(), grads));
     }
-    *module = scope("optimiser", || optim.step(lr, module.clone(), grads));
+    norm
 }
 
 /// The weights as constants for an architecture step, which needs dL/d(architecture) only: the

@@ -27,7 +27,7 @@ use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
-use crate::optim::{StepReport, StepStats, arch_adam, sgd};
+use crate::optim::{StepReport, StepStats, arch_adam, finite_step, sgd};
 use crate::profile::scope;
 
 /// What one epoch produced (a row of metrics.csv).
@@ -234,7 +234,9 @@ impl Searcher {
 
             // (b) weight step on the train batch, with the architecture fixed.
             let (x, y) = batch.tensors(&self.device);
-            let (loss, count, right) = self.weight_step(x, y, lr)?;
+            let (loss, count, right, norm) = self.weight_step(x, y, lr)?;
+            let run = format!("{} search", self.config.method.name());
+            finite_step(loss, norm, epoch + 1, index + 1, &run)?;
             stats.add(loss, count, right);
             progress(stats.report(index + 1, batches));
         }
@@ -301,13 +303,14 @@ impl Searcher {
         })
     }
 
-    /// One weight step at learning rate `lr`, the architecture fixed: (loss, images, right).
+    /// One weight step at learning rate `lr`, the architecture fixed: (loss, images, right,
+    /// gradient norm before clipping). A non-finite loss takes no step.
     pub fn weight_step(
         &mut self,
         images: Tensor<4>,
         labels: Tensor<1, Int>,
         lr: f64,
-    ) -> Result<(f64, usize, usize)> {
+    ) -> Result<(f64, usize, usize, f32)> {
         scope("weight step", || {
             let count = labels.dims()[0];
             let (logits, loss) = scope("forward", || -> Result<(Tensor<2>, Tensor<1>)> {
@@ -319,9 +322,13 @@ impl Searcher {
                 let value = loss.clone().into_scalar::<f32>() as f64;
                 (correct(&logits, &labels), value)
             });
-            self.net
-                .step_weights(loss, &mut self.weight_optim, lr, self.config.grad_clip);
-            Ok((value, count, right))
+            if !value.is_finite() {
+                return Ok((value, count, right, f32::NAN));
+            }
+            let norm =
+                self.net
+                    .step_weights(loss, &mut self.weight_optim, lr, self.config.grad_clip);
+            Ok((value, count, right, norm))
         })
     }
 

@@ -54,7 +54,14 @@ impl TrainCheckpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
-        let (header, records) = framed::load_exact(path, KIND)?;
+        let (header, records): (TrainCheckpointHeader, _) = framed::load_exact(path, KIND)?;
+        if let Err(e) = header.config.genotype.validate() {
+            return Err(FileError::Corrupt {
+                path: path.into(),
+                kind: KIND.name,
+                why: e.to_string(),
+            });
+        }
         Ok(Self { header, records })
     }
 }

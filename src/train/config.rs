@@ -30,6 +30,9 @@ pub struct TrainConfig {
     pub train_images: Option<usize>,
     /// Use at most this many test images; `None`: all.
     pub test_images: Option<usize>,
+    /// Classes, when stated on purpose (`--classes`); `None`: as the data names them.
+    #[serde(default)]
+    pub classes: Option<usize>,
     /// CIFAR or ImageNet network and protocol.
     pub kind: NetKind,
     /// Initial channels C.
@@ -83,6 +86,7 @@ impl TrainConfig {
             format: None,
             train_images: None,
             test_images: None,
+            classes: None,
             kind: NetKind::Cifar,
             channels: 36,
             layers: 20,

@@ -61,6 +61,11 @@ pub fn is_model_file(path: &Path) -> bool {
 /// Reads only the header of a model file (its network, genotype included, and scores).
 pub fn read_header(path: &Path) -> Result<ModelHeader> {
     let (header, _): (ModelHeader, [Vec<u8>; 1]) = framed::load_exact(path, KIND)?;
+    header
+        .network
+        .genotype
+        .validate()
+        .map_err(|e| IstaError::Checkpoint(format!("{}: {e}", path.display())))?;
     Ok(header)
 }
 

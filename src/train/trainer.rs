@@ -21,7 +21,7 @@ use crate::device::peak_pool_bytes;
 use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
-use crate::optim::{StepReport, StepStats, clip_global_norm, sgd};
+use crate::optim::{StepReport, StepStats, clip_global_norm, finite_step, sgd};
 use crate::records::{load_module, load_optimiser};
 
 /// What one epoch produced (a row of metrics.csv).
@@ -164,9 +164,11 @@ impl Trainer {
                 }
                 None => main,
             };
+            finite_step(main_loss, 0.0, epoch + 1, index + 1, "training")?;
             stats.add(main_loss, count, top1_top5(logits.inner(), y.inner()).0);
             let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
-            clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
+            let norm = clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
+            finite_step(main_loss, norm, epoch + 1, index + 1, "training")?;
             self.model = self.optim.step(lr, self.model.clone(), grads);
             progress(stats.report(index + 1, batches));
         }

@@ -17,6 +17,9 @@ pub struct OneStageConfig {
     pub train_images: Option<usize>,
     /// Use at most this many test images; `None`: all.
     pub test_images: Option<usize>,
+    /// Classes, when stated on purpose (`--classes`); `None`: as the data names them.
+    #[serde(default)]
+    pub classes: Option<usize>,
     /// Initial channels C (the target network's).
     pub channels: usize,
     /// Cells L (the target network's).
@@ -79,6 +82,7 @@ impl OneStageConfig {
             format: None,
             train_images: None,
             test_images: None,
+            classes: None,
             channels: 36,
             layers: 20,
             m: 7,

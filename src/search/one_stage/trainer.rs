@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::drop_path::DropPath;
 use crate::model::skeleton::NetworkConfig;
-use crate::optim::{StepReport, StepStats, arch_adam, clip_global_norm, sgd};
+use crate::optim::{StepReport, StepStats, arch_adam, clip_global_norm, finite_step, sgd};
 use crate::train::evaluate::{evaluate_with, top1_top5};
 use crate::train::model_file::Scores;
 
@@ -201,7 +201,9 @@ impl OneStageSearch {
         for (index, batch) in loader.enumerate() {
             let (x, y) = batch.tensors(&self.device);
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
-            let (loss, count, right) = self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?;
+            let (loss, count, right, norm) =
+                self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?;
+            finite_step(loss, norm, epoch + 1, index + 1, "one-stage ista search")?;
             stats.add(loss, count, right);
             progress(stats.report(index + 1, batches));
         }
@@ -255,14 +257,15 @@ impl OneStageSearch {
         Ok((Some(decision), rejected))
     }
 
-    /// One step on a train batch: (main loss, images, right).
+    /// One step on a train batch: (main loss, images, right, weight-gradient norm before
+    /// clipping). A non-finite loss or norm takes no step.
     pub fn step(
         &mut self,
         images: Tensor<4>,
         labels: Tensor<1, Int>,
         lr: f64,
         drop: &mut DropPath,
-    ) -> Result<(f64, usize, usize)> {
+    ) -> Result<(f64, usize, usize, f32)> {
         let count = labels.dims()[0];
         let (normal, reduce) = self.net.node_weights(true);
         let (logits, aux) =
@@ -274,17 +277,23 @@ impl OneStageSearch {
             Some(aux) => main + self.loss.forward(aux, labels) * self.config.auxiliary_weight,
             None => main,
         };
+        if !value.is_finite() {
+            return Ok((value, count, right, f32::NAN));
+        }
         let mut grads = loss.backward();
         let b_grads = GradientsParams::from_module(&mut grads, &self.net.arch);
         let mut w_grads = GradientsParams::from_module(&mut grads, &self.net.model);
+        let norm = clip_global_norm(&mut w_grads, &self.net.model, self.config.grad_clip);
+        if !norm.is_finite() {
+            return Ok((value, count, right, norm));
+        }
         if !b_grads.is_empty() {
             let arch = self.net.arch.clone();
             self.net.arch = self.arch_optim.step(self.config.arch_lr, arch, b_grads);
         }
-        clip_global_norm(&mut w_grads, &self.net.model, self.config.grad_clip);
         let model = self.net.model.clone();
         self.net.model = self.weight_optim.step(lr, model, w_grads);
-        Ok((value, count, right))
+        Ok((value, count, right, norm))
     }
 
     /// Test-set scores of the supernet in eval mode.

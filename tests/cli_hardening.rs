@@ -1,0 +1,248 @@
+//! What the commands do with input they cannot use: data a run cannot learn from, image sizes
+//! the network cannot take, malformed genotypes, flags that do not go together, a closed
+//! output pipe, no adapter, and a loss that turns NaN.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{assert_clean_failure, run, text};
+
+fn idx_bytes(dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(payload);
+    out
+}
+
+/// An IDX folder of 28×28 images with these training and test labels.
+fn idx_folder(dir: &Path, train: &[u8], test: &[u8]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (prefix, labels) in [("train", train), ("t10k", test)] {
+        let n = labels.len() as u32;
+        let pixels: Vec<u8> = (0..n as usize * 784).map(|i| (i % 251) as u8).collect();
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            idx_bytes(&[n, 28, 28], &pixels),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx_bytes(&[n], labels),
+        )
+        .unwrap();
+    }
+}
+
+fn search_on(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "search",
+        "--device",
+        "cpu",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn data_a_run_cannot_learn_from_is_refused_before_a_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let empty = dir.path().join("empty");
+    idx_folder(&empty, &[], &[]);
+    assert_clean_failure(&search_on(&empty, &out, &[]), "0 training images");
+    let far = dir.path().join("far");
+    idx_folder(&far, &[200; 8], &[200; 2]);
+    assert_clean_failure(
+        &search_on(&far, &out, &[]),
+        "pass --classes 201 to train on 201 classes on purpose",
+    );
+    let train = run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--data",
+        far.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&train, "have no training image");
+    assert_clean_failure(
+        &search_on(&far, &out, &["--classes", "100"]),
+        "--classes 100, but a label is 200",
+    );
+    assert!(!out.exists(), "a refused run leaves no folder");
+}
+
+#[test]
+fn image_sizes_the_network_cannot_take_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("odd");
+    for (split, class) in [("train", "a"), ("train", "b"), ("test", "a"), ("test", "b")] {
+        for i in 0..2 {
+            let path = odd.join(format!("{split}/{class}/{i}.png"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::GrayImage::from_pixel(34, 34, image::Luma([i * 9]))
+                .save(path)
+                .unwrap();
+        }
+    }
+    let out = dir.path().join("run");
+    assert_clean_failure(&search_on(&odd, &out, &[]), "which it must halve");
+    assert!(!out.exists());
+    let bench = run(&[
+        "bench",
+        "--device",
+        "cpu",
+        "--data",
+        odd.to_str().unwrap(),
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--batch-sizes",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&bench, "which it must halve");
+}
+
+#[test]
+fn a_genotype_without_two_picks_per_node_is_refused_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut genotype: serde_json::Value = serde_json::from_str(&text(
+        &run(&["genotype", "show", "ISTA_NAS", "--json"]).stdout,
+    ))
+    .unwrap();
+    let picks = genotype["normal"].as_array().unwrap()[..4].to_vec();
+    genotype["normal"] = serde_json::Value::Array(picks);
+    let path = dir.path().join("one-pick.json");
+    std::fs::write(&path, genotype.to_string()).unwrap();
+    let path = path.to_str().unwrap();
+    let expected = "normal has 4 picks; expected 2 for each of the 4 nodes";
+    assert_clean_failure(&run(&["genotype", "show", path]), expected);
+    let bench = run(&[
+        "bench",
+        "--device",
+        "cpu",
+        "--genotype",
+        path,
+        "--batch-sizes",
+        "2",
+        "--out",
+        dir.path().join("bench").to_str().unwrap(),
+    ]);
+    assert_clean_failure(&bench, expected);
+    let train = run(&["train", "--device", "cpu", "--genotype", path]);
+    assert_clean_failure(&train, expected);
+}
+
+#[test]
+fn resume_refuses_settings_it_would_ignore() {
+    for args in [
+        ["search", "--resume", "somewhere", "--lr", "0.5"],
+        ["train", "--resume", "somewhere", "--lr", "0.5"],
+        ["search", "--resume", "somewhere", "--classes", "5"],
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("cannot be used with"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn arguments_are_checked_before_the_device_is_opened() {
+    // No Vulkan driver at all: a bad flag is still reported as the bad flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_ista-nas"))
+        .args(["search", "--device", "vulkan", "--epochs", "0"])
+        .env("VK_ICD_FILENAMES", "/nonexistent.json")
+        .env("VK_DRIVER_FILES", "/nonexistent.json")
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, "--epochs");
+}
+
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ista-nas"))
+            .args(["genotype", "show", "ISTA_NAS"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away before the output is written
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert!(
+                status.success() || status.signal() == Some(libc::SIGPIPE),
+                "{status:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_loss_that_turns_non_finite_stops_the_run_with_its_own_status() {
+    let dir = tempfile::tempdir().unwrap();
+    for (command, extra) in [
+        (
+            "search",
+            vec!["--lr", "1e30", "--train-images", "64", "--batch-size", "16"],
+        ),
+        (
+            "train",
+            vec![
+                "--lr",
+                "1e30",
+                "--train-images",
+                "64",
+                "--test-images",
+                "16",
+                "--batch-size",
+                "16",
+            ],
+        ),
+    ] {
+        let out_dir = dir.path().join(command);
+        let mut args = vec![
+            command,
+            "--device",
+            "cpu",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = run(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {stderr}");
+        assert!(stderr.contains("at epoch 1, step "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !out_dir.join("checkpoint.bin").exists(),
+            "nothing of the failed epoch is written"
+        );
+    }
+}
