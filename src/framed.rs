@@ -53,10 +53,7 @@ struct Envelope<H> {
 /// A failed write removes the temporary file and leaves `path` as it was.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let written = write_synced(&tmp, contents).and_then(|()| {
-        pause_for_fault_tests();
-        std::fs::rename(&tmp, path)
-    });
+    let written = write_synced(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -67,7 +64,10 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// Writes and syncs a whole file.
 fn write_synced(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut file = std::fs::File::create(path)?;
-    file.write_all(contents)?;
+    let (first, rest) = contents.split_at(contents.len() / 2);
+    file.write_all(first)?;
+    pause_for_fault_tests();
+    file.write_all(rest)?;
     file.sync_all()
 }
 
@@ -84,9 +84,9 @@ pub fn sync_folder(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Milliseconds to wait between writing a temporary file and renaming it, from the
-/// environment variable `ISTA_NAS_WRITE_PAUSE_MS` (unset: none). It widens the window in which
-/// the kill tests stop a run in the middle of a write.
+/// Milliseconds to wait halfway through writing a file, from the environment variable
+/// `ISTA_NAS_WRITE_PAUSE_MS` (unset: none). It widens the window in which the kill tests stop
+/// a run in the middle of a write, leaving a half-written temporary file.
 fn pause_for_fault_tests() {
     if let Some(ms) = std::env::var("ISTA_NAS_WRITE_PAUSE_MS")
         .ok()

@@ -98,8 +98,31 @@ pub fn export_safetensors(path: &Path, header: &ModelHeader, model: &EvalNetwork
     model
         .save_into(&mut store)
         .map_err(|e| IstaError::Checkpoint(format!("safetensors export: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|source| IstaError::Io {
+    let io = |source| IstaError::Io {
         path: path.into(),
         source,
-    })
+    };
+    let bytes = canonical_safetensors(std::fs::read(&tmp).map_err(io)?)?;
+    std::fs::remove_file(&tmp).map_err(io)?;
+    framed::write_atomic(path, &bytes).map_err(io)
+}
+
+/// The same SafeTensors file with its JSON header's keys in sorted order, so that equal models
+/// give equal bytes (the writer lists them in hash order). The header keeps its length.
+fn canonical_safetensors(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let bad = |why: &str| IstaError::Checkpoint(format!("safetensors export: {why}"));
+    let len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or_else(|| bad("no header"))?;
+    let header = bytes.get(8..8 + len).ok_or_else(|| bad("short header"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(&format!("header: {e}")))?;
+    let mut sorted = serde_json::to_vec(&value).expect("JSON values serialise");
+    if sorted.len() > len {
+        return Err(bad("the sorted header is longer than the original"));
+    }
+    sorted.resize(len, b' ');
+    bytes[8..8 + len].copy_from_slice(&sorted);
+    Ok(bytes)
 }
