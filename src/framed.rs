@@ -135,7 +135,24 @@ pub fn load_exact<H: DeserializeOwned, const N: usize>(
     path: &Path,
     kind: FrameKind,
 ) -> Result<(H, [Vec<u8>; N]), FileError> {
-    let (header, records) = load(path, kind)?;
+    parse_exact(&read(path)?, path, kind)
+}
+
+/// The bytes of the file at `path`.
+pub fn read(path: &Path) -> Result<Vec<u8>, FileError> {
+    std::fs::read(path).map_err(|source| FileError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Checks and splits the bytes of a file of `kind` that must hold exactly `N` records.
+pub fn parse_exact<H: DeserializeOwned, const N: usize>(
+    bytes: &[u8],
+    path: &Path,
+    kind: FrameKind,
+) -> Result<(H, [Vec<u8>; N]), FileError> {
+    let (header, records) = parse(bytes, path, kind)?;
     let records = records
         .try_into()
         .map_err(|r: Vec<Vec<u8>>| FileError::Corrupt {
@@ -160,10 +177,16 @@ pub fn load<H: DeserializeOwned>(
     path: &Path,
     kind: FrameKind,
 ) -> Result<(H, Vec<Vec<u8>>), FileError> {
-    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
-        path: path.into(),
-        source,
-    })?;
+    parse(&read(path)?, path, kind)
+}
+
+/// Checks and splits the bytes of a file of `kind` (`path` names it in errors): its header
+/// and records.
+pub fn parse<H: DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+    kind: FrameKind,
+) -> Result<(H, Vec<Vec<u8>>), FileError> {
     let corrupt = |why: String| FileError::Corrupt {
         path: path.into(),
         kind: kind.name,

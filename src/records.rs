@@ -25,6 +25,13 @@ pub fn load_module<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M
     module.try_load_record(record).map_err(record_error(what))
 }
 
+/// Checks that `bytes` decode as a module record (before a network is built for it).
+pub fn check_record(bytes: &[u8], what: &str) -> Result<()> {
+    ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map(|_| ())
+        .map_err(record_error(what))
+}
+
 /// The state of `optimiser` (momentum or moment buffers) as bytes.
 pub fn optimiser_bytes(optimiser: &ModuleOptimizer, what: &str) -> Result<Vec<u8>> {
     Ok(optimiser.into_bytes().map_err(record_error(what))?.to_vec())

@@ -246,3 +246,101 @@ fn a_loss_that_turns_non_finite_stops_the_run_with_its_own_status() {
         );
     }
 }
+
+#[test]
+fn an_output_folder_that_cannot_be_made_is_an_error_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let under = file.join("run");
+    let out = run(&[
+        "search",
+        "--device",
+        "cpu",
+        "--train-images",
+        "64",
+        "--out",
+        under.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, under.to_str().unwrap());
+    assert!(
+        !text(&out.stdout).contains("epoch 1"),
+        "no training started"
+    );
+}
+
+/// A full disk while the second epoch's checkpoint is written (its temporary file points at
+/// /dev/full): the run stops with the error, the first epoch's checkpoint stays, and the run
+/// resumes from it to the end of an uninterrupted run.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_mid_run_keeps_the_previous_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-images",
+        "128",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "3",
+    ];
+    let whole = dir.path().join("whole");
+    let mut args = vec!["search"];
+    args.extend(settings);
+    args.extend(["--out", whole.to_str().unwrap()]);
+    assert!(run(&args).status.success());
+
+    let full = dir.path().join("full");
+    let mut args = vec!["search"];
+    args.extend(settings);
+    args.extend(["--out", full.to_str().unwrap()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ista-nas"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let checkpoint = full.join("checkpoint.bin");
+    while !checkpoint.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before its first checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::os::unix::fs::symlink("/dev/full", full.join("checkpoint.tmp")).unwrap();
+    let first = std::fs::read(&checkpoint).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        first,
+        "the checkpoint is kept"
+    );
+    assert!(!full.join("checkpoint.tmp").exists());
+
+    let resumed = run(&[
+        "search",
+        "--device",
+        "cpu",
+        "--resume",
+        full.to_str().unwrap(),
+    ]);
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    for name in ["genotype.json", "normal.svg"] {
+        assert_eq!(
+            std::fs::read(whole.join(name)).unwrap(),
+            std::fs::read(full.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+}

@@ -108,6 +108,9 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
                 checkpoint.header.epochs_done
             );
             let config = checkpoint.header.config.clone();
+            if let Some(problem) = config.problem() {
+                bail!("the checkpoint's settings: {problem}");
+            }
             (Some(run), Some(checkpoint), config)
         }
         None => {

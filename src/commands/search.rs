@@ -197,6 +197,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                 checkpoint.header.epochs_done
             );
             let config = checkpoint.header.config.clone();
+            check(&config).context("the checkpoint's settings")?;
             (Some(run), Some(checkpoint), config)
         }
         None => {

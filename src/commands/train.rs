@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use ista_nas::data::DataFormat;
 use ista_nas::genotype::Genotype;
 use ista_nas::model::eval_network::NetKind;
+use ista_nas::model::skeleton::shape_problem;
 use ista_nas::run_dir::RunDir;
 use ista_nas::train::checkpoint::{TrainCheckpoint, best_epoch, write_genotype};
 use ista_nas::train::config::TrainConfig;
@@ -141,11 +142,11 @@ impl TrainArgs {
 }
 
 fn check(c: &TrainConfig) -> anyhow::Result<()> {
-    if c.epochs == 0 || c.batch_size == 0 || c.channels == 0 || c.layers < 3 {
-        bail!("--epochs, --batch-size and --channels must be at least 1, --layers at least 3");
+    if c.epochs == 0 {
+        bail!("--epochs must be at least 1");
     }
-    if !c.channels.is_multiple_of(2) {
-        bail!("--channels must be even (FactorizedReduce halves it)");
+    if let Some(problem) = shape_problem(c.channels, c.layers, c.batch_size) {
+        bail!(problem);
     }
     if !(0.0..1.0).contains(&c.drop_path) || !(0.0..1.0).contains(&c.label_smoothing) {
         bail!("--drop-path and --label-smoothing must lie in [0, 1)");

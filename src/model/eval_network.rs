@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::drop_path::DropPath;
 use super::eval_cell::EvalCell;
 use super::ops::OpStyle;
-use super::skeleton::{CellPlan, Network};
+use super::skeleton::{CellPlan, Network, shape_problem};
 use crate::genotype::Genotype;
 
 pub use super::skeleton::NetKind;
+
+/// Most classes a network may have.
+pub const MAX_CLASSES: usize = 1 << 24;
 
 /// A network that trains a genotype from scratch.
 pub type EvalNetwork = Network<EvalCell>;
@@ -57,6 +60,24 @@ impl EvalConfig {
         } else {
             OpStyle::EVAL
         }
+    }
+
+    /// Why this network cannot be built (a model file's header says what it likes): its
+    /// genotype breaks the rule, or its sizes lie outside what a network here may have.
+    pub fn problem(&self) -> Option<String> {
+        if let Err(e) = self.genotype.validate() {
+            return Some(e.to_string());
+        }
+        if let Some(problem) = shape_problem(self.channels, self.layers, 1) {
+            return Some(problem);
+        }
+        if !(2..=MAX_CLASSES).contains(&self.classes) || !(1..=4).contains(&self.in_channels) {
+            return Some(format!(
+                "{} classes of {}-channel images (2..={MAX_CLASSES} classes of 1 to 4 channels)",
+                self.classes, self.in_channels
+            ));
+        }
+        None
     }
 
     /// Why square inputs of side `input` do not fit the network, if they do not (see

@@ -16,6 +16,34 @@ use crate::primitives::STEPS;
 /// Channels multiplier of the CIFAR stem.
 pub const STEM_MULTIPLIER: usize = 3;
 
+/// Most initial channels C a network may have.
+pub const MAX_CHANNELS: usize = 4096;
+/// Most cells L a network may have.
+pub const MAX_LAYERS: usize = 256;
+/// Most images per batch.
+pub const MAX_BATCH: usize = 65_536;
+
+/// Why C = `channels`, L = `layers` and `batch` images per batch cannot make a run, in the
+/// CLI's option names; `None` when they can.
+pub fn shape_problem(channels: usize, layers: usize, batch: usize) -> Option<String> {
+    if !(2..=MAX_CHANNELS).contains(&channels) || !channels.is_multiple_of(2) {
+        return Some(format!(
+            "--channels must be even, from 2 to {MAX_CHANNELS} (FactorizedReduce halves it); got {channels}"
+        ));
+    }
+    if !(3..=MAX_LAYERS).contains(&layers) {
+        return Some(format!(
+            "--layers must lie in 3..={MAX_LAYERS}; got {layers}"
+        ));
+    }
+    if !(1..=MAX_BATCH).contains(&batch) {
+        return Some(format!(
+            "--batch-size must lie in 1..={MAX_BATCH}; got {batch}"
+        ));
+    }
+    None
+}
+
 /// True when cell `i` of a network of `layers` cells is a reduction cell.
 pub fn is_reduction(layers: usize, i: usize) -> bool {
     i == layers / 3 || i == 2 * layers / 3

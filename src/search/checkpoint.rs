@@ -60,7 +60,12 @@ impl Checkpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> std::result::Result<Checkpoint, CheckpointError> {
-        let (header, records) = framed::load_exact(path, KIND)?;
+        Self::parse(&framed::read(path)?, path)
+    }
+
+    /// Checks the bytes of a checkpoint (`path` names it in errors).
+    pub fn parse(bytes: &[u8], path: &Path) -> std::result::Result<Checkpoint, CheckpointError> {
+        let (header, records) = framed::parse_exact(bytes, path, KIND)?;
         Ok(Checkpoint { header, records })
     }
 }

@@ -4,6 +4,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataFormat;
+use crate::model::skeleton::shape_problem;
 use crate::sparse::measurement::MeasurementKind;
 use crate::sparse::recovery::RecoverySolver;
 
@@ -165,16 +166,11 @@ impl SearchConfig {
 
     /// What makes these settings unusable, in the CLI's option names; `None` when they are fine.
     pub fn problem(&self) -> Option<String> {
-        if self.epochs == 0 || self.batch_size == 0 || self.channels == 0 || self.layers < 3 {
-            return Some(
-                "--epochs, --batch-size and --channels must be at least 1, --layers at least 3"
-                    .into(),
-            );
+        if self.epochs == 0 {
+            return Some("--epochs must be at least 1".into());
         }
-        if !self.channels.is_multiple_of(2) {
-            return Some(
-                "--channels must be even (reduction halves it in FactorizedReduce)".into(),
-            );
+        if let Some(problem) = shape_problem(self.channels, self.layers, self.batch_size) {
+            return Some(problem);
         }
         let k = self.partial_channels;
         if self.method == Method::PcDarts && (k == 0 || !self.channels.is_multiple_of(2 * k)) {

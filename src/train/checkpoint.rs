@@ -54,7 +54,12 @@ impl TrainCheckpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
-        let (header, records): (TrainCheckpointHeader, _) = framed::load_exact(path, KIND)?;
+        Self::parse(&framed::read(path)?, path)
+    }
+
+    /// Checks the bytes of a checkpoint (`path` names it in errors).
+    pub fn parse(bytes: &[u8], path: &Path) -> std::result::Result<Self, FileError> {
+        let (header, records): (TrainCheckpointHeader, _) = framed::parse_exact(bytes, path, KIND)?;
         if let Err(e) = header.config.genotype.validate() {
             return Err(FileError::Corrupt {
                 path: path.into(),

@@ -12,7 +12,7 @@ use crate::data::augment::{Augment, Normalization};
 use crate::error::{IstaError, Result};
 use crate::framed::{self, FrameKind};
 use crate::model::eval_network::{EvalConfig, EvalNetwork};
-use crate::records::{load_module, module_bytes};
+use crate::records::{check_record, load_module, module_bytes};
 
 const KIND: FrameKind = FrameKind {
     magic: b"ISTAMDL\x01",
@@ -61,23 +61,45 @@ pub fn is_model_file(path: &Path) -> bool {
 /// Reads only the header of a model file (its network, genotype included, and scores).
 pub fn read_header(path: &Path) -> Result<ModelHeader> {
     let (header, _): (ModelHeader, [Vec<u8>; 1]) = framed::load_exact(path, KIND)?;
-    header
-        .network
-        .genotype
-        .validate()
-        .map_err(|e| IstaError::Checkpoint(format!("{}: {e}", path.display())))?;
+    if let Some(problem) = header.network.problem() {
+        return Err(IstaError::Checkpoint(format!(
+            "{}: {problem}",
+            path.display()
+        )));
+    }
     Ok(header)
+}
+
+/// Checks the bytes of a model file (`path` names it in errors): its frame, a network the
+/// header may ask for, and a record that decodes. Returns the header and the record.
+pub fn parse_model(bytes: &[u8], path: &Path) -> Result<(ModelHeader, Vec<u8>)> {
+    let (header, records): (ModelHeader, Vec<Vec<u8>>) = framed::parse(bytes, path, KIND)?;
+    let bad = |why: String| IstaError::Checkpoint(format!("{}: {why}", path.display()));
+    let [record]: [Vec<u8>; 1] = records
+        .try_into()
+        .map_err(|r: Vec<Vec<u8>>| bad(format!("{} records, expected 1", r.len())))?;
+    if let Some(problem) = header.network.problem() {
+        return Err(bad(problem));
+    }
+    let channels = header.network.in_channels;
+    if !(1..=4096).contains(&header.augment.size)
+        || header.norm.mean.len() != channels
+        || header.norm.std.len() != channels
+    {
+        return Err(bad("preprocessing that does not fit the network".into()));
+    }
+    check_record(&record, "weights").map_err(|e| bad(e.to_string()))?;
+    Ok((header, record))
 }
 
 /// Reads a model file and builds its network on `device`.
 pub fn load_model(path: &Path, device: &Device) -> Result<(ModelHeader, EvalNetwork)> {
-    let (header, [record]): (ModelHeader, _) = framed::load_exact(path, KIND)?;
+    let bytes = std::fs::read(path).map_err(|source| IstaError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let (header, record) = parse_model(&bytes, path)?;
     let bad = |why: String| IstaError::Checkpoint(format!("{}: {why}", path.display()));
-    header
-        .network
-        .genotype
-        .validate()
-        .map_err(|e| bad(e.to_string()))?;
     let model = EvalNetwork::new(&header.network, device);
     let model = load_module(model, record, "weights").map_err(|e| {
         bad(format!(

@@ -74,7 +74,12 @@ impl OneStageCheckpoint {
 
     /// Reads and checks a checkpoint.
     pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
-        let (header, records): (OneStageHeader, _) = framed::load_exact(path, KIND)?;
+        Self::parse(&framed::read(path)?, path)
+    }
+
+    /// Checks the bytes of a checkpoint (`path` names it in errors).
+    pub fn parse(bytes: &[u8], path: &Path) -> std::result::Result<Self, FileError> {
+        let (header, records): (OneStageHeader, _) = framed::parse_exact(bytes, path, KIND)?;
         let corrupt = |why: String| FileError::Corrupt {
             path: path.into(),
             kind: KIND.name,

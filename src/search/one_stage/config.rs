@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataFormat;
+use crate::model::skeleton::shape_problem;
 use crate::sparse::measurement::MeasurementKind;
 
 /// Settings of a one-stage search-and-train run.
@@ -134,16 +135,11 @@ impl OneStageConfig {
 
     /// What makes these settings unusable, in the CLI's option names; `None` when they are fine.
     pub fn problem(&self) -> Option<String> {
-        if self.search_epochs == 0 || self.batch_size == 0 || self.channels == 0 {
-            return Some("--search-epochs, --batch-size and --channels must be at least 1".into());
+        if self.search_epochs == 0 {
+            return Some("--search-epochs must be at least 1".into());
         }
-        if self.layers < 3 {
-            return Some("--layers must be at least 3".into());
-        }
-        if !self.channels.is_multiple_of(2) {
-            return Some(
-                "--channels must be even (reduction halves it in FactorizedReduce)".into(),
-            );
+        if let Some(problem) = shape_problem(self.channels, self.layers, self.batch_size) {
+            return Some(problem);
         }
         if self.m == 0 {
             return Some("--m must be at least 1".into());
