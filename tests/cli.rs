@@ -166,7 +166,7 @@ fn search_writes_a_complete_run_folder_and_resumes() {
 fn bad_search_arguments_are_errors() {
     assert_clean_failure(
         &run(&["search", "--epochs", "0"]),
-        "--epochs, --batch-size and --channels",
+        "--epochs must be at least 1",
     );
     assert_clean_failure(
         &run(&["search", "--channels", "5"]),
@@ -176,7 +176,14 @@ fn bad_search_arguments_are_errors() {
         &run(&["search", "--m", "0"]),
         "--m and --sparsity must be at least 1",
     );
-    assert_clean_failure(&run(&["search", "--layers", "2"]), "--layers at least 3");
+    assert_clean_failure(
+        &run(&["search", "--layers", "2"]),
+        "--layers must lie in 3..=256",
+    );
+    assert_clean_failure(
+        &run(&["search", "--batch-size", "100000"]),
+        "--batch-size must lie in 1..=65536",
+    );
     let missing = run(&["search", "--resume", "/no/such/run"]);
     assert_clean_failure(&missing, "cannot resume");
     assert_clean_failure(

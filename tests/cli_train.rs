@@ -176,10 +176,10 @@ fn bad_train_and_eval_input_is_a_clear_error() {
     for (args, expected) in [
         (
             &["train", "--epochs", "0"][..],
-            "--epochs, --batch-size and --channels",
+            "--epochs must be at least 1",
         ),
         (&["train", "--channels", "5"], "--channels must be even"),
-        (&["train", "--layers", "2"], "--layers at least 3"),
+        (&["train", "--layers", "2"], "--layers must lie in 3..=256"),
         (&["train", "--label-smoothing", "1"], "--label-smoothing"),
         (
             &[

@@ -149,3 +149,30 @@ fn framed_files_with_crafted_record_lengths_are_corrupt_not_a_panic() {
         Err(framed::FileError::Corrupt { .. })
     ));
 }
+
+#[test]
+fn an_image_folder_of_300_classes_keeps_every_label() {
+    let dir = tempfile::tempdir().unwrap();
+    for class in 0..300 {
+        for split in ["train", "test"] {
+            let path = dir.path().join(format!("{split}/c{class:03}/0.png"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::GrayImage::from_pixel(2, 2, image::Luma([(class % 256) as u8]))
+                .save(path)
+                .unwrap();
+        }
+    }
+    let splits = ista_nas::data::load(dir.path(), None)
+        .unwrap()
+        .usable(None, true)
+        .unwrap();
+    assert_eq!(splits.class_names.len(), 300);
+    assert_eq!(splits.train.classes, 300);
+    let mut labels = splits.train.labels.clone();
+    labels.sort_unstable();
+    assert_eq!(
+        labels,
+        (0..300).collect::<Vec<u32>>(),
+        "no label wraps at 256"
+    );
+}

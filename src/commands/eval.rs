@@ -10,7 +10,7 @@ use ista_nas::data::DataFormat;
 use ista_nas::data::loader::BatchPlan;
 use ista_nas::device::DeviceChoice;
 use ista_nas::train::evaluate::evaluate;
-use ista_nas::train::model_file::load_model;
+use ista_nas::train::model_file::{load_model, read_header};
 
 /// Which split to score.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -52,9 +52,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let selected = super::device::open(args.device)?;
-    let (header, model) = load_model(&args.model, &selected.device)
-        .with_context(|| format!("cannot load --model {}", args.model.display()))?;
+    let cannot_load = || format!("cannot load --model {}", args.model.display());
+    let header = read_header(&args.model).with_context(cannot_load)?;
     let splits = super::data::read_splits(args.data.as_deref(), args.format)?;
     let data = match args.split {
         Split::Test => splits.test.first(args.images),
@@ -74,6 +73,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if data.is_empty() {
         bail!("no images to score in {}", splits.source);
     }
+    let selected = super::device::open(args.device)?;
+    let (header, model) = load_model(&args.model, &selected.device).with_context(cannot_load)?;
     println!(
         "model: {} ({:?} net C={} L={}, trained {} epochs, saved with test top-1 {:.2} %)",
         args.model.display(),
