@@ -124,7 +124,7 @@ pub fn run_case(
         ms_per_step: 1e3 * seconds / case.steps as f64,
         images_per_s: (case.batch_size * case.steps) as f64 / seconds,
         peak_memory_bytes,
-        image_size: train.height.max(train.width).max(32),
+        image_size: train.supernet_side(),
         dispatches_per_step: runs_wgsl(device).then(|| per_step(launches.values().sum())),
         dispatches: launches
             .into_iter()

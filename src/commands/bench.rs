@@ -13,7 +13,6 @@ use ista_nas::bench::report::{BenchRow, to_csv, to_table};
 use ista_nas::bench::{BenchCase, CaseTiming, run_case};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
-use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::config::Method;
 
@@ -164,17 +163,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     ista_nas::genotype::Genotype::load(&args.input.genotype)?;
     let splits = super::data::read_splits(args.input.data.as_deref(), args.input.format)?;
-    let train = &splits.train;
-    let network = NetworkConfig {
-        channels: args.channels,
-        layers: args.layers,
-        classes: splits.class_names.len(),
-        in_channels: train.channels,
-    };
-    let side = train.height.max(train.width).max(32);
-    if let Some(why) = network.plan().input_problem(side, false) {
-        bail!("{}: {why}", splits.source);
-    }
+    super::data::supernet_for(&splits, args.channels, args.layers, false)?;
     let selected = super::device::open(args.input.device)?;
     let limit = args
         .memory_limit_mib

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use ista_nas::data::{DataFormat, Dataset, Splits, embedded, load};
+use ista_nas::model::skeleton::NetworkConfig;
 
 /// Options of `ista-nas data`.
 #[derive(Args, Debug)]
@@ -56,6 +57,27 @@ pub fn read_usable(
     splits.train = splits.train.first(images.0);
     splits.test = splits.test.first(images.1);
     Ok(splits.usable(classes, need_test)?)
+}
+
+/// An error naming `splits` when a supernet of C = `channels`, L = `layers` (with an auxiliary
+/// head when `auxiliary`) cannot take their images; else the network's shape.
+pub fn supernet_for(
+    splits: &Splits,
+    channels: usize,
+    layers: usize,
+    auxiliary: bool,
+) -> anyhow::Result<NetworkConfig> {
+    let network = NetworkConfig {
+        channels,
+        layers,
+        classes: splits.class_names.len(),
+        in_channels: splits.train.channels,
+    };
+    let side = splits.train.supernet_side();
+    if let Some(why) = network.plan().input_problem(side, auxiliary) {
+        bail!("{}: {why}", splits.source);
+    }
+    Ok(network)
 }
 
 /// Runs `ista-nas data`.

@@ -9,8 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ista_nas::data::DataFormat;
 use ista_nas::data::loader::BatchPlan;
 use ista_nas::device::DeviceChoice;
+use ista_nas::framed;
 use ista_nas::train::evaluate::evaluate;
-use ista_nas::train::model_file::{load_model, read_header};
+use ista_nas::train::model_file::{build_model, parse_model};
 
 /// Which split to score.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -53,7 +54,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         bail!("--batch-size must be at least 1");
     }
     let cannot_load = || format!("cannot load --model {}", args.model.display());
-    let header = read_header(&args.model).with_context(cannot_load)?;
+    let bytes = framed::read(&args.model).with_context(cannot_load)?;
+    let (header, record) = parse_model(&bytes, &args.model).with_context(cannot_load)?;
     let splits = super::data::read_splits(args.data.as_deref(), args.format)?;
     let data = match args.split {
         Split::Test => splits.test.first(args.images),
@@ -74,7 +76,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         bail!("no images to score in {}", splits.source);
     }
     let selected = super::device::open(args.device)?;
-    let (header, model) = load_model(&args.model, &selected.device).with_context(cannot_load)?;
+    let model =
+        build_model(&header, record, &args.model, &selected.device).with_context(cannot_load)?;
     println!(
         "model: {} ({:?} net C={} L={}, trained {} epochs, saved with test top-1 {:.2} %)",
         args.model.display(),

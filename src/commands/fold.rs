@@ -46,7 +46,8 @@ pub fn run(args: FoldArgs) -> anyhow::Result<()> {
             checkpoint.header.nodes.len()
         );
     }
-    let header = write_folded(&run, &checkpoint, &selected.device)?;
+    let net = checkpoint.supernet(&selected.device)?;
+    let header = write_folded(&run, &net, &checkpoint.header)?;
     println!(
         "genotype: {}",
         serde_json::to_string(&header.network.genotype)?

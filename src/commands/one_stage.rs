@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::one_stage::checkpoint::{OneStageCheckpoint, write_epoch, write_folded};
 use ista_nas::search::one_stage::config::OneStageConfig;
@@ -61,10 +60,7 @@ fn node_states(r: &OneStageRecord) -> String {
 }
 
 fn print_epoch(r: &OneStageRecord) {
-    let phase = match r.phase {
-        Phase::Search => "search",
-        Phase::Train => "train",
-    };
+    let phase = r.phase.name();
     let mut line = format!(
         "epoch {} ({phase}): train loss {:.4} acc {:.2} %, test loss {:.4} acc {:.2} %, lr {:.5}, {:.1} s",
         r.epoch,
@@ -128,20 +124,9 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         config.classes,
         true,
     )?;
+    let auxiliary = config.auxiliary_weight > 0.0;
+    super::data::supernet_for(&splits, config.channels, config.layers, auxiliary)?;
     let (train, test) = (splits.train.clone(), splits.test.clone());
-    let side = train.height.max(train.width).max(32);
-    let network = NetworkConfig {
-        channels: config.channels,
-        layers: config.layers,
-        classes: splits.class_names.len(),
-        in_channels: train.channels,
-    };
-    if let Some(why) = network
-        .plan()
-        .input_problem(side, config.auxiliary_weight > 0.0)
-    {
-        bail!("{}: {why}", splits.source);
-    }
     let selected = super::device::open(args.device)?;
     let run = match resumed {
         Some(run) => run,
@@ -198,8 +183,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         history.push(record);
         write_epoch(&run, &history, &search.checkpoint(&history)?)?;
     }
-    let checkpoint = search.checkpoint(&history)?;
-    let header = write_folded(&run, &checkpoint, &search.device)?;
+    let header = write_folded(&run, &search.net, &search.header(&history))?;
     println!(
         "genotype: {}",
         serde_json::to_string(&header.network.genotype)?

@@ -7,7 +7,6 @@ use clap::{Args, ValueEnum};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::framed;
-use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::{Checkpoint, write_epoch};
 use ista_nas::search::config::{Method, SearchConfig};
@@ -213,18 +212,9 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         config.classes,
         false,
     )?;
+    super::data::supernet_for(&splits, config.channels, config.layers, false)?;
     let (weights, arch) = splits.train.split_half();
     let classes = splits.class_names.len();
-    let network = NetworkConfig {
-        channels: config.channels,
-        layers: config.layers,
-        classes,
-        in_channels: weights.channels,
-    };
-    let side = weights.height.max(weights.width).max(32);
-    if let Some(why) = network.plan().input_problem(side, false) {
-        bail!("{}: {why}", splits.source);
-    }
     let selected = super::device::open(args.device)?;
     let run = match resumed {
         Some(run) => run,

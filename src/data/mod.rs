@@ -41,6 +41,12 @@ impl Dataset {
         self.labels.is_empty()
     }
 
+    /// The square side a supernet runs these images at: the larger image side, at least 32
+    /// (smaller images are centred on zero pixels).
+    pub fn supernet_side(&self) -> usize {
+        self.height.max(self.width).max(32)
+    }
+
     /// Bytes per image.
     pub fn image_size(&self) -> usize {
         self.channels * self.height * self.width

@@ -142,7 +142,7 @@ impl Searcher {
         device.seed(config.seed);
         let (mean, std) = train.channel_stats();
         let norm = Normalization { mean, std };
-        let size = train.height.max(train.width).max(32);
+        let size = train.supernet_side();
         let train_plan = BatchPlan {
             batch_size: config.batch_size,
             shuffle: true,

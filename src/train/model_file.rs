@@ -94,19 +94,25 @@ pub fn parse_model(bytes: &[u8], path: &Path) -> Result<(ModelHeader, Vec<u8>)> 
 
 /// Reads a model file and builds its network on `device`.
 pub fn load_model(path: &Path, device: &Device) -> Result<(ModelHeader, EvalNetwork)> {
-    let bytes = std::fs::read(path).map_err(|source| IstaError::Io {
-        path: path.into(),
-        source,
-    })?;
-    let (header, record) = parse_model(&bytes, path)?;
-    let bad = |why: String| IstaError::Checkpoint(format!("{}: {why}", path.display()));
-    let model = EvalNetwork::new(&header.network, device);
-    let model = load_module(model, record, "weights").map_err(|e| {
-        bad(format!(
-            "weights do not fit the network (or are corrupt): {e}"
-        ))
-    })?;
+    let (header, record) = parse_model(&framed::read(path)?, path)?;
+    let model = build_model(&header, record, path, device)?;
     Ok((header, model))
+}
+
+/// The network of a parsed model file (`path` names it in errors) with its weights, on `device`.
+pub fn build_model(
+    header: &ModelHeader,
+    record: Vec<u8>,
+    path: &Path,
+    device: &Device,
+) -> Result<EvalNetwork> {
+    let model = EvalNetwork::new(&header.network, device);
+    load_module(model, record, "weights").map_err(|e| {
+        IstaError::Checkpoint(format!(
+            "{}: weights do not fit the network (or are corrupt): {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Exports the weights (BN statistics included) as SafeTensors, with the header as JSON in

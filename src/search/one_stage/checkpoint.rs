@@ -132,21 +132,26 @@ fn restore_supernet(
 }
 
 impl OneStageSearch {
+    /// Settings, position, node states and the run's `history`: a checkpoint's header.
+    pub fn header(&self, history: &[OneStageRecord]) -> OneStageHeader {
+        let plan = self.test_plan();
+        OneStageHeader {
+            config: self.config.clone(),
+            network: self.net.network.clone(),
+            class_names: self.class_names.clone(),
+            augment: plan.augment.clone(),
+            norm: plan.norm.clone(),
+            epochs_done: self.epochs_done,
+            search_epochs_done: self.search_epochs_done,
+            nodes: self.net.nodes.clone(),
+            history: history.to_vec(),
+        }
+    }
+
     /// Everything needed to resume, with the run's `history`.
     pub fn checkpoint(&self, history: &[OneStageRecord]) -> Result<OneStageCheckpoint> {
-        let plan = self.test_plan();
         Ok(OneStageCheckpoint {
-            header: OneStageHeader {
-                config: self.config.clone(),
-                network: self.net.network.clone(),
-                class_names: self.class_names.clone(),
-                augment: plan.augment.clone(),
-                norm: plan.norm.clone(),
-                epochs_done: self.epochs_done,
-                search_epochs_done: self.search_epochs_done,
-                nodes: self.net.nodes.clone(),
-                history: history.to_vec(),
-            },
+            header: self.header(history),
             records: [
                 module_bytes(&self.net.model, "model")?,
                 module_bytes(&self.net.arch, "b")?,
@@ -190,10 +195,7 @@ fn node_column(record: &OneStageRecord, i: usize) -> String {
 }
 
 fn metrics_row(r: &OneStageRecord) -> String {
-    let phase = match r.phase {
-        Phase::Search => "search",
-        Phase::Train => "train",
-    };
+    let phase = r.phase.name();
     let nodes: Vec<String> = (0..2 * STEPS).map(|i| node_column(r, i)).collect();
     let (delta, params, candidate) = match &r.decision {
         Some(d) => (
@@ -272,16 +274,14 @@ pub fn write_epoch(
         .map_err(IstaError::from)
 }
 
-/// Folds the checkpoint's supernet (Eq. 12) and writes `folded.model` and `folded.safetensors`
-/// into `run`; returns the model file's header.
+/// Folds `net` (Eq. 12), the supernet of the run `h` describes, and writes `folded.model` and
+/// `folded.safetensors` into `run`; returns the model file's header.
 pub fn write_folded(
     run: &RunDir,
-    checkpoint: &OneStageCheckpoint,
-    device: &Device,
+    net: &OneStageSupernet,
+    h: &OneStageHeader,
 ) -> Result<ModelHeader> {
-    let net = checkpoint.supernet(device)?;
     let (network, model) = net.folded()?;
-    let h = &checkpoint.header;
     let header = ModelHeader {
         network,
         augment: h.augment.clone(),

@@ -83,17 +83,7 @@ impl Convergence {
             .zip(candidates)
             .map(|(node, z)| (!node.is_frozen()).then(|| distance(&node.z, z)))
             .collect();
-        let proposed: Vec<Vec<f64>> = nodes
-            .iter()
-            .zip(candidates)
-            .map(|(node, z)| {
-                if node.is_frozen() {
-                    node.z.clone()
-                } else {
-                    z.clone()
-                }
-            })
-            .collect();
+        let proposed = proposal(nodes, candidates);
         let params = params_of(&proposed);
         let accepted = params < self.max_params;
         let mut newly_frozen = Vec::new();
@@ -116,6 +106,15 @@ impl Convergence {
             accepted,
         }
     }
+}
+
+/// The candidate architecture: each active node's candidate z, each frozen node's own z.
+pub fn proposal(nodes: &[NodeState], candidates: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    nodes
+        .iter()
+        .zip(candidates)
+        .map(|(node, z)| if node.is_frozen() { &node.z } else { z }.clone())
+        .collect()
 }
 
 /// Freezes every node still active after `epoch`, marked as forced (the search ran out of

@@ -15,7 +15,7 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::config::OneStageConfig;
-use super::freezing::{Convergence, Decision, force_freeze};
+use super::freezing::{Convergence, Decision, force_freeze, proposal};
 use super::supernet::{OneStageSupernet, genotype_of};
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
@@ -37,6 +37,16 @@ pub enum Phase {
     Search,
     /// The architecture is fixed: cosine learning rate, drop path.
     Train,
+}
+
+impl Phase {
+    /// The name metrics.csv and the progress lines use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Search => "search",
+            Phase::Train => "train",
+        }
+    }
 }
 
 /// What one epoch produced (a row of metrics.csv).
@@ -111,7 +121,7 @@ impl OneStageSearch {
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let (mean, std) = train.channel_stats();
-        let size = train.height.max(train.width).max(32);
+        let size = train.supernet_side();
         let train_plan = BatchPlan {
             batch_size: config.batch_size,
             shuffle: true,
@@ -241,9 +251,7 @@ impl OneStageSearch {
             epsilon: self.config.epsilon,
             max_params: self.config.max_params,
         };
-        let proposed: Vec<Vec<f64>> = (self.net.nodes.iter().zip(&candidates))
-            .map(|(node, z)| if node.is_frozen() { &node.z } else { z }.clone())
-            .collect();
+        let proposed = proposal(&self.net.nodes, &candidates);
         let mut nodes = self.net.nodes.clone();
         let decision = rule.update(&mut nodes, &candidates, self.epochs_done, |zs| {
             self.net.params_of(zs)
