@@ -344,3 +344,77 @@ fn a_full_disk_mid_run_keeps_the_previous_checkpoint() {
         );
     }
 }
+
+/// A checkpoint whose settings no run may have is refused on resume, before anything is built.
+#[test]
+fn a_checkpoint_with_settings_out_of_bounds_is_refused_on_resume() {
+    use ista_nas::search::checkpoint::{Checkpoint, CheckpointHeader};
+    use ista_nas::search::config::SearchConfig;
+    use ista_nas::search::one_stage::checkpoint::{OneStageCheckpoint, OneStageHeader};
+    use ista_nas::search::one_stage::config::OneStageConfig;
+    use ista_nas::search::one_stage::freezing::NodeState;
+
+    let dir = tempfile::tempdir().unwrap();
+    let two = dir.path().join("two");
+    std::fs::create_dir_all(&two).unwrap();
+    Checkpoint {
+        header: CheckpointHeader {
+            config: SearchConfig {
+                channels: 5,
+                ..SearchConfig::quick()
+            },
+            epochs_done: 1,
+            val_cursor: Default::default(),
+            history: vec![],
+        },
+        records: [vec![], vec![], vec![], vec![]],
+    }
+    .save(&two.join("checkpoint.bin"))
+    .unwrap();
+    assert_clean_failure(
+        &run(&[
+            "search",
+            "--device",
+            "cpu",
+            "--resume",
+            two.to_str().unwrap(),
+        ]),
+        "the checkpoint's settings",
+    );
+    let one = dir.path().join("one");
+    std::fs::create_dir_all(&one).unwrap();
+    OneStageCheckpoint {
+        header: OneStageHeader {
+            config: OneStageConfig {
+                layers: 1000,
+                ..OneStageConfig::quick()
+            },
+            network: ista_nas::model::skeleton::NetworkConfig::paper(10, 1),
+            class_names: vec![],
+            augment: ista_nas::data::augment::Augment::plain(32),
+            norm: ista_nas::data::augment::Normalization {
+                mean: vec![0.5],
+                std: vec![0.25],
+            },
+            epochs_done: 0,
+            search_epochs_done: 0,
+            nodes: (0..8)
+                .map(|i| NodeState::new(vec![0.0; 7 * (i % 4 + 2)]))
+                .collect(),
+            history: vec![],
+        },
+        records: [vec![], vec![], vec![], vec![]],
+    }
+    .save(&one.join("checkpoint.bin"))
+    .unwrap();
+    assert_clean_failure(
+        &run(&[
+            "search",
+            "--device",
+            "cpu",
+            "--resume",
+            one.to_str().unwrap(),
+        ]),
+        "the checkpoint's settings: --layers must lie in 3..=256",
+    );
+}

@@ -176,3 +176,60 @@ fn an_image_folder_of_300_classes_keeps_every_label() {
         "no label wraps at 256"
     );
 }
+
+/// A model file whose header asks for a network or preprocessing it cannot have is refused
+/// before any network is built.
+#[test]
+fn model_headers_out_of_bounds_are_refused() {
+    use burn::tensor::Device;
+    use ista_nas::data::augment::{Augment, Normalization};
+    use ista_nas::genotype::Genotype;
+    use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+    use ista_nas::train::model_file::{ModelHeader, Scores, parse_model, save_model};
+
+    let network = EvalConfig {
+        kind: NetKind::Cifar,
+        genotype: Genotype::builtin("ISTA_NAS").unwrap(),
+        channels: 2,
+        layers: 3,
+        classes: 3,
+        in_channels: 1,
+        auxiliary: false,
+        extra_norms: false,
+    };
+    let header = ModelHeader {
+        network: network.clone(),
+        augment: Augment::plain(32),
+        norm: Normalization {
+            mean: vec![0.5],
+            std: vec![0.25],
+        },
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        epoch: 1,
+        scores: Scores::default(),
+    };
+    let model = EvalNetwork::new(&network, &Device::flex());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.model");
+    let refused = |h: &ModelHeader, expected: &str| {
+        save_model(&path, h, &model).unwrap();
+        let error = parse_model(&std::fs::read(&path).unwrap(), &path)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{error} lacks {expected:?}");
+    };
+    save_model(&path, &header, &model).unwrap();
+    assert!(parse_model(&std::fs::read(&path).unwrap(), &path).is_ok());
+    let mut huge = header.clone();
+    huge.network.channels = 1 << 20;
+    refused(&huge, "--channels must be even, from 2 to 4096");
+    let mut deep = header.clone();
+    deep.network.layers = 100_000;
+    refused(&deep, "--layers must lie in 3..=256");
+    let mut classes = header.clone();
+    classes.network.classes = 1;
+    refused(&classes, "1 classes of 1-channel images");
+    let mut norm = header.clone();
+    norm.norm.mean = vec![0.5, 0.5];
+    refused(&norm, "preprocessing that does not fit the network");
+}
