@@ -31,6 +31,15 @@ pub fn arch_adam(beta1: f32, beta2: f32, weight_decay: f64) -> ModuleOptimizer {
         .init()
 }
 
+/// The cosine schedule `η(t) = min + ½(peak − min)(1 + cos(πt/total))` (PyTorch's
+/// `CosineAnnealingLR`) after `t` scheduler steps. The reference search and evaluation scripts
+/// step it at the start of each epoch, so their epoch e (from 0) trains at `η(e + 1)` and the
+/// last at `min`; the one-stage script steps it at the end, so its epoch e trains at `η(e)`.
+pub fn cosine_lr(peak: f64, min: f64, t: usize, total: usize) -> f64 {
+    let progress = t as f64 / total.max(1) as f64;
+    min + 0.5 * (peak - min) * (1.0 + (std::f64::consts::PI * progress).cos())
+}
+
 /// An error naming the epoch and step (1-based) of `run` when a step's loss or gradient norm
 /// is NaN or infinite: the run stops there, before anything of that epoch is written.
 pub fn finite_step(

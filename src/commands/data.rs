@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use ista_nas::data::augment::Normalization;
 use ista_nas::data::{DataFormat, Dataset, Splits, embedded, load};
 use ista_nas::model::skeleton::NetworkConfig;
 
@@ -59,6 +60,34 @@ pub fn read_usable(
     Ok(splits.usable(classes, need_test)?)
 }
 
+/// The normalisation a run of `splits` uses: `saved` when resuming (checked against the
+/// images), else the reference code's fixed statistics where it fixes them (CIFAR-10, and
+/// ImageNet under the ImageNet protocol, `imagenet`), else the statistics of `part`, the images
+/// the run trains on.
+pub fn normalization(
+    saved: Option<&Normalization>,
+    splits: &Splits,
+    part: &Dataset,
+    imagenet: bool,
+) -> anyhow::Result<Normalization> {
+    let norm = match saved {
+        Some(norm) => norm.clone(),
+        None => splits
+            .reference_normalization(imagenet)
+            .unwrap_or_else(|| part.normalization()),
+    };
+    let channels = splits.train.channels;
+    let sane = |v: &[f32]| v.len() == channels && v.iter().all(|x| x.is_finite());
+    if !sane(&norm.mean) || !sane(&norm.std) || norm.std.iter().any(|&s| s <= 0.0) {
+        bail!(
+            "the settings' normalisation (mean {:?}, std {:?}) does not fit {channels}-channel images with finite means and positive deviations",
+            norm.mean,
+            norm.std
+        );
+    }
+    Ok(norm)
+}
+
 /// An error naming `splits` when a supernet of C = `channels`, L = `layers` (with an auxiliary
 /// head when `auxiliary`) cannot take their images; else the network's shape.
 pub fn supernet_for(
@@ -92,6 +121,12 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
     describe("train", &splits.train, &splits.class_names);
     describe("test", &splits.test, &splits.class_names);
     let (mean, std) = splits.train.channel_stats();
-    println!("normalisation (from train): mean {mean:.4?}, std {std:.4?}");
+    println!("statistics of train: mean {mean:.4?}, std {std:.4?}");
+    if let Some(fixed) = splits.reference_normalization(false) {
+        println!(
+            "runs normalise these images as the reference code does: mean {:.4?}, std {:.4?}",
+            fixed.mean, fixed.std
+        );
+    }
     Ok(())
 }

@@ -127,6 +127,13 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     let auxiliary = config.auxiliary_weight > 0.0;
     super::data::supernet_for(&splits, config.channels, config.layers, auxiliary)?;
     let (train, test) = (splits.train.clone(), splits.test.clone());
+    let mut config = config;
+    config.norm = Some(super::data::normalization(
+        config.norm.as_ref(),
+        &splits,
+        &train,
+        false,
+    )?);
     let selected = super::device::open(args.device)?;
     let run = match resumed {
         Some(run) => run,

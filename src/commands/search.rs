@@ -51,7 +51,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the stopped run in this folder (its settings come from its checkpoint).
-    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers", "method", "one_stage", "preset", "train_images", "classes", "m", "sparsity", "lambda", "measurement", "solver", "lr", "arch_lr", "partial_channels", "cutout"])]
+    #[arg(long, conflicts_with_all = ["out", "data", "format", "epochs", "batch_size", "seed", "channels", "layers", "method", "one_stage", "preset", "train_images", "classes", "m", "sparsity", "lambda", "measurement", "solver", "lr", "arch_lr", "partial_channels", "cutout", "arch_warmup_epochs"])]
     pub resume: Option<PathBuf>,
     /// Epochs (one-stage: training epochs once the architecture is fixed).
     #[arg(long)]
@@ -119,6 +119,9 @@ pub struct SearchArgs {
     /// Cutout side in pixels (off by default in search).
     #[arg(long)]
     pub cutout: Option<usize>,
+    /// Epochs at the start that train the weights only, with no architecture step (PC-DARTS's warm-up; its paper preset: 15, else 0).
+    #[arg(long, conflicts_with = "one_stage")]
+    pub arch_warmup_epochs: Option<usize>,
 }
 
 impl SearchArgs {
@@ -147,6 +150,7 @@ impl SearchArgs {
         c.lr = self.lr.unwrap_or(c.lr);
         c.arch_lr = self.arch_lr.unwrap_or(c.arch_lr);
         c.cutout = self.cutout.or(c.cutout);
+        c.arch_warmup_epochs = self.arch_warmup_epochs.unwrap_or(c.arch_warmup_epochs);
         c.partial_channels = self.partial_channels.unwrap_or(c.partial_channels);
         c
     }
@@ -214,6 +218,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     )?;
     super::data::supernet_for(&splits, config.channels, config.layers, false)?;
     let (weights, arch) = splits.train.split_half();
+    let mut config = config;
+    config.norm = Some(super::data::normalization(
+        config.norm.as_ref(),
+        &splits,
+        &weights,
+        false,
+    )?);
     let classes = splits.class_names.len();
     let selected = super::device::open(args.device)?;
     let run = match resumed {

@@ -212,6 +212,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         true,
     )?;
     let (train, test) = (splits.train.clone(), splits.test.clone());
+    let mut config = config;
+    config.norm = Some(super::data::normalization(
+        config.norm.as_ref(),
+        &splits,
+        &train,
+        config.kind == NetKind::Imagenet,
+    )?);
     if config.kind == NetKind::Cifar && train.height.max(train.width) > config.image_size {
         bail!(
             "images are {}x{}, larger than --image-size {}; raise it or use --preset imagenet",

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use augment::Normalization;
+
 /// A labelled image set held in memory as bytes, `[N, C, H, W]` row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
@@ -101,6 +103,12 @@ impl Dataset {
             .map(|(s, m)| ((s / count - m * m).max(0.0)).sqrt().max(1e-6) as f32)
             .collect();
         (mean.into_iter().map(|m| m as f32).collect(), std)
+    }
+
+    /// Normalisation by this set's own channel statistics.
+    pub fn normalization(&self) -> Normalization {
+        let (mean, std) = self.channel_stats();
+        Normalization { mean, std }
     }
 
     /// Checks that pixels and labels fit the declared shape and class count.
@@ -204,6 +212,49 @@ impl Splits {
             self.class_names.push(self.class_names.len().to_string());
         }
         Ok(self)
+    }
+}
+
+/// CIFAR-10's normalisation as the reference code fixes it (spec §6).
+pub fn cifar10_normalization() -> Normalization {
+    Normalization {
+        mean: vec![0.491_399_7, 0.482_158_3, 0.446_531_2],
+        std: vec![0.247_032_3, 0.243_485_05, 0.261_587_7],
+    }
+}
+
+/// ImageNet's normalisation as the reference ImageNet script fixes it (torchvision's values).
+pub fn imagenet_normalization() -> Normalization {
+    Normalization {
+        mean: vec![0.485, 0.456, 0.406],
+        std: vec![0.229, 0.224, 0.225],
+    }
+}
+
+impl Splits {
+    /// True for CIFAR-10: three-channel images of 32×32 with CIFAR-10's ten classes in order,
+    /// whether read from its binary batches or from an ImageFolder copy.
+    pub fn is_cifar10(&self) -> bool {
+        self.train.channels == 3
+            && (self.train.height, self.train.width) == (32, 32)
+            && self
+                .class_names
+                .iter()
+                .map(String::as_str)
+                .eq(cifar::CLASSES)
+    }
+
+    /// The fixed normalisation the reference code uses for these images, when it fixes one:
+    /// CIFAR-10's, and ImageNet's for RGB images under the ImageNet protocol (`imagenet`).
+    /// `None`: a run normalises by the statistics of its training images.
+    pub fn reference_normalization(&self, imagenet: bool) -> Option<Normalization> {
+        if self.is_cifar10() {
+            Some(cifar10_normalization())
+        } else if imagenet && self.train.channels == 3 {
+            Some(imagenet_normalization())
+        } else {
+            None
+        }
     }
 }
 

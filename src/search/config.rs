@@ -4,7 +4,9 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataFormat;
+use crate::data::augment::Normalization;
 use crate::model::skeleton::shape_problem;
+use crate::optim::cosine_lr;
 use crate::sparse::measurement::MeasurementKind;
 use crate::sparse::recovery::RecoverySolver;
 
@@ -70,7 +72,7 @@ pub struct SearchConfig {
     pub batch_size: usize,
     /// Weight learning rate at batch 256 (scaled linearly with the batch size).
     pub lr: f64,
-    /// Final weight learning rate of the cosine schedule (same scaling).
+    /// Final weight learning rate of the cosine schedule (not scaled: the reference's η_min).
     pub lr_min: f64,
     /// SGD momentum.
     pub momentum: f64,
@@ -86,6 +88,13 @@ pub struct SearchConfig {
     pub arch_beta2: f32,
     /// Adam weight decay of the architecture parameters.
     pub arch_weight_decay: f64,
+    /// Epochs at the start without architecture steps (PC-DARTS's reference warm-up: 15).
+    #[serde(default)]
+    pub arch_warmup_epochs: usize,
+    /// Per-channel normalisation of the input (absent in older checkpoints: statistics of the
+    /// training half, as before).
+    #[serde(default)]
+    pub norm: Option<Normalization>,
     /// Cutout side (None: no cutout, as in search).
     pub cutout: Option<usize>,
     /// Seed of weights, A, b (or α) and data order.
@@ -124,6 +133,8 @@ impl SearchConfig {
             arch_beta1: 0.5,
             arch_beta2: 0.999,
             arch_weight_decay: 1e-3,
+            arch_warmup_epochs: 0,
+            norm: None,
             cutout: None,
             seed: 0,
         }
@@ -147,8 +158,9 @@ impl SearchConfig {
     }
 
     /// `self` for `method` with that method's published settings: DARTS at batch 64 with α's
-    /// Adam at lr 3e-4; PC-DARTS at batch 256 with lr 6e-4 and C a multiple of 2K. The weight
-    /// learning rate per image is the same for all three (0.1 at batch 256, 0.025 at 64).
+    /// Adam at lr 3e-4; PC-DARTS at batch 256 with lr 6e-4, no architecture steps in its first
+    /// 15 epochs, and C a multiple of 2K. The weight learning rate per image is the same for all
+    /// three (0.1 at batch 256, 0.025 at 64); η_min is 0.001 for all, whatever the batch.
     pub fn for_method(self, method: Method, paper: bool) -> Self {
         let mut c = Self { method, ..self };
         match (method, paper) {
@@ -157,7 +169,10 @@ impl SearchConfig {
                 c.batch_size = 64;
                 c.arch_lr = 3e-4;
             }
-            (Method::PcDarts, true) => c.arch_lr = 6e-4,
+            (Method::PcDarts, true) => {
+                c.arch_lr = 6e-4;
+                c.arch_warmup_epochs = 15;
+            }
             (Method::Darts, false) => {}
             (Method::PcDarts, false) => c.channels = c.channels.max(2 * c.partial_channels),
         }
@@ -183,15 +198,25 @@ impl SearchConfig {
         if self.m == 0 || self.sparsity == 0 {
             return Some("--m and --sparsity must be at least 1".into());
         }
+        if self.arch_warmup_epochs >= self.epochs {
+            return Some(format!(
+                "--arch-warmup-epochs ({}) must be fewer than --epochs ({}): the architecture would never train",
+                self.arch_warmup_epochs, self.epochs
+            ));
+        }
         None
     }
 
-    /// The weight learning rate of `epoch` (cosine from `lr` to `lr_min`, scaled by batch / 256).
+    /// The weight learning rate of `epoch` (from 0): cosine from `lr · batch / 256` to `lr_min`,
+    /// stepped at the start of each epoch as the reference does, so epoch e trains at η(e + 1)
+    /// and the last epoch at `lr_min`.
     pub fn lr_at(&self, epoch: usize) -> f64 {
-        let scale = self.batch_size as f64 / 256.0;
-        let progress = epoch as f64 / self.epochs.max(1) as f64;
-        scale
-            * (self.lr_min
-                + 0.5 * (self.lr - self.lr_min) * (1.0 + (std::f64::consts::PI * progress).cos()))
+        let peak = self.lr * self.batch_size as f64 / 256.0;
+        cosine_lr(peak, self.lr_min, epoch + 1, self.epochs)
+    }
+
+    /// True when `epoch` (from 0) takes architecture steps (after the warm-up).
+    pub fn arch_steps_in(&self, epoch: usize) -> bool {
+        epoch >= self.arch_warmup_epochs
     }
 }

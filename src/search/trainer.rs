@@ -20,7 +20,7 @@ use super::ista_arch::{ArchParams, Architect};
 use super::ista_supernet::IstaSupernet;
 use super::supernet::Supernet;
 use crate::data::Dataset;
-use crate::data::augment::{Augment, Normalization};
+use crate::data::augment::Augment;
 use crate::data::loader::{BatchPlan, EpochLoader};
 use crate::device::peak_pool_bytes;
 use crate::error::{IstaError, Result};
@@ -140,8 +140,7 @@ impl Searcher {
     ) -> Result<Self> {
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let (mean, std) = train.channel_stats();
-        let norm = Normalization { mean, std };
+        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
         let size = train.supernet_side();
         let train_plan = BatchPlan {
             batch_size: config.batch_size,
@@ -189,6 +188,25 @@ impl Searcher {
         self.train_plan.batches(self.train.len())
     }
 
+    /// An architecture step on the next batch of `val`, which starts a new pass over the val
+    /// split when it runs out.
+    fn next_arch_step(&mut self, val: &mut EpochLoader) -> Result<()> {
+        let val_batch = match val.next() {
+            Some(b) => b,
+            None => {
+                self.val_cursor = ValCursor {
+                    pass: self.val_cursor.pass + 1,
+                    batch: 0,
+                };
+                *val = self.val_loader();
+                val.next().expect("the val split holds at least one batch")
+            }
+        };
+        self.val_cursor.batch += 1;
+        let (x, y) = val_batch.tensors(&self.device);
+        self.arch_step(x, y)
+    }
+
     fn val_loader(&self) -> EpochLoader {
         let seed = self.config.seed.wrapping_add(3);
         EpochLoader::start(
@@ -213,24 +231,15 @@ impl Searcher {
             0,
         );
         let batches = self.batches_per_epoch();
-        let mut val = self.val_loader();
+        // No val batches are prepared during the architecture warm-up.
+        let mut val = self.config.arch_steps_in(epoch).then(|| self.val_loader());
         let mut stats = StepStats::default();
         for (index, batch) in train.enumerate() {
-            // (a) architecture step on the next val batch (the val iterator cycles).
-            let val_batch = match val.next() {
-                Some(b) => b,
-                None => {
-                    self.val_cursor = ValCursor {
-                        pass: self.val_cursor.pass + 1,
-                        batch: 0,
-                    };
-                    val = self.val_loader();
-                    val.next().expect("the val split holds at least one batch")
-                }
-            };
-            self.val_cursor.batch += 1;
-            let (x, y) = val_batch.tensors(&self.device);
-            self.arch_step(x, y)?;
+            // (a) architecture step on the next val batch (the val iterator cycles), except
+            // during the warm-up.
+            if let Some(val) = val.as_mut() {
+                self.next_arch_step(val)?;
+            }
 
             // (b) weight step on the train batch, with the architecture fixed.
             let (x, y) = batch.tensors(&self.device);

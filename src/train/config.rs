@@ -4,8 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataFormat;
+use crate::data::augment::Normalization;
 use crate::genotype::Genotype;
 use crate::model::eval_network::{EvalConfig, NetKind};
+use crate::optim::cosine_lr;
+
+/// The last epochs of the warm-up-linear schedule, which decay with a smaller slope (the
+/// reference ImageNet script: "lr · 1/250 is relatively large").
+const TAIL_EPOCHS: f64 = 5.0;
 
 /// Learning-rate schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -13,7 +19,8 @@ use crate::model::eval_network::{EvalConfig, NetKind};
 pub enum Schedule {
     /// Cosine from `lr` to `lr_min` over the epochs (CIFAR).
     Cosine,
-    /// Linear warm-up over `warmup_epochs`, then linear decay from `lr` to 0 (ImageNet).
+    /// Linear warm-up over `warmup_epochs`, then linear decay to 0, slower over the last 5
+    /// epochs (ImageNet, as the reference script).
     WarmupLinear,
 }
 
@@ -73,6 +80,10 @@ pub struct TrainConfig {
     pub eval_resize: usize,
     /// ImageNet training: colour-jitter strength (brightness, contrast, saturation; hue is half).
     pub colour_jitter: f32,
+    /// Per-channel normalisation of the input (absent in older checkpoints: statistics of the
+    /// training images, as before).
+    #[serde(default)]
+    pub norm: Option<Normalization>,
     /// Seed of weights, data order, augmentation and drop path.
     pub seed: u64,
 }
@@ -107,6 +118,7 @@ impl TrainConfig {
             image_size: 32,
             eval_resize: 32,
             colour_jitter: 0.0,
+            norm: None,
             seed: 0,
         }
     }
@@ -167,23 +179,25 @@ impl TrainConfig {
         }
     }
 
-    /// The learning rate of `epoch` (from 0).
+    /// The learning rate of `epoch` (from 0), as the reference scripts set it. Cosine: their
+    /// scheduler steps at the start of each epoch, so epoch e trains at η(e + 1) and the last
+    /// at `lr_min`. Warm-up-linear (the ImageNet script): `lr · (e + 1) / warmup` during the
+    /// warm-up, then `lr · (E − 5 − e) / (E − 5)`, and for the last 5 epochs the smaller slope
+    /// `lr · (E − e) / (5 · (E − 5))`.
     pub fn lr_at(&self, epoch: usize) -> f64 {
-        let epochs = self.epochs.max(1) as f64;
         match self.schedule {
-            Schedule::Cosine => {
-                let progress = epoch as f64 / epochs;
-                self.lr_min
-                    + 0.5
-                        * (self.lr - self.lr_min)
-                        * (1.0 + (std::f64::consts::PI * progress).cos())
-            }
+            Schedule::Cosine => cosine_lr(self.lr, self.lr_min, epoch + 1, self.epochs),
             Schedule::WarmupLinear if epoch < self.warmup_epochs => {
                 self.lr * (epoch + 1) as f64 / self.warmup_epochs as f64
             }
             Schedule::WarmupLinear => {
-                let decay = (self.epochs - self.warmup_epochs).max(1) as f64;
-                self.lr * (1.0 - (epoch - self.warmup_epochs) as f64 / decay)
+                let (e, total) = (epoch as f64, self.epochs as f64);
+                let decay = (total - TAIL_EPOCHS).max(1.0);
+                if total - e > TAIL_EPOCHS {
+                    self.lr * (total - TAIL_EPOCHS - e) / decay
+                } else {
+                    self.lr * (total - e) / (decay * TAIL_EPOCHS)
+                }
             }
         }
     }

@@ -15,7 +15,7 @@ use super::config::TrainConfig;
 use super::evaluate::{evaluate, top1_top5};
 use super::model_file::{ModelHeader, Scores};
 use crate::data::Dataset;
-use crate::data::augment::{Augment, Normalization};
+use crate::data::augment::Augment;
 use crate::data::loader::{BatchPlan, EpochLoader, mix};
 use crate::device::peak_pool_bytes;
 use crate::error::Result;
@@ -80,8 +80,7 @@ impl Trainer {
     ) -> Self {
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let (mean, std) = train.channel_stats();
-        let norm = Normalization { mean, std };
+        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
         let (train_augment, test_augment) = match config.kind {
             NetKind::Cifar => (
                 Augment::train(config.image_size, config.cutout),

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataFormat;
+use crate::data::augment::Normalization;
 use crate::model::skeleton::shape_problem;
+use crate::optim::cosine_lr;
 use crate::sparse::measurement::MeasurementKind;
 
 /// Settings of a one-stage search-and-train run.
@@ -66,6 +68,10 @@ pub struct OneStageConfig {
     pub drop_path: f64,
     /// Cutout side.
     pub cutout: Option<usize>,
+    /// Per-channel normalisation of the input (statistics of the training images unless the
+    /// data is CIFAR-10; absent in older checkpoints).
+    #[serde(default)]
+    pub norm: Option<Normalization>,
     /// Seed of weights, A, b, data order, augmentation and drop path.
     pub seed: u64,
 }
@@ -106,6 +112,7 @@ impl OneStageConfig {
             auxiliary_weight: 0.4,
             drop_path: 0.2,
             cutout: Some(16),
+            norm: None,
             seed: 0,
         }
     }
@@ -151,11 +158,11 @@ impl OneStageConfig {
     }
 
     /// The weight learning rate of training epoch `epoch` (from 0) once the architecture is
-    /// fixed: cosine from `lr` to `lr_min` over `epochs`. While searching it is `lr`.
+    /// fixed: cosine from `lr` to `lr_min` over `epochs`. The reference one-stage script steps
+    /// its scheduler at the end of each training epoch, so epoch e trains at η(e), the first at
+    /// `lr`. While searching it is `lr`.
     pub fn lr_at(&self, epoch: usize) -> f64 {
-        let progress = epoch as f64 / self.epochs.max(1) as f64;
-        self.lr_min
-            + 0.5 * (self.lr - self.lr_min) * (1.0 + (std::f64::consts::PI * progress).cos())
+        cosine_lr(self.lr, self.lr_min, epoch, self.epochs)
     }
 
     /// The drop-path probability of training epoch `epoch` (from 0): `drop_path · epoch / epochs`.

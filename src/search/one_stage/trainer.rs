@@ -18,7 +18,7 @@ use super::config::OneStageConfig;
 use super::freezing::{Convergence, Decision, force_freeze, proposal};
 use super::supernet::{OneStageSupernet, genotype_of};
 use crate::data::Dataset;
-use crate::data::augment::{Augment, Normalization};
+use crate::data::augment::Augment;
 use crate::data::loader::{BatchPlan, EpochLoader, mix};
 use crate::device::peak_pool_bytes;
 use crate::error::Result;
@@ -120,13 +120,13 @@ impl OneStageSearch {
     ) -> Result<Self> {
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let (mean, std) = train.channel_stats();
+        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
         let size = train.supernet_side();
         let train_plan = BatchPlan {
             batch_size: config.batch_size,
             shuffle: true,
             augment: Augment::train(size, config.cutout),
-            norm: Normalization { mean, std },
+            norm,
         };
         let test_plan = BatchPlan {
             shuffle: false,
