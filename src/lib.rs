@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cell_svg;
 pub mod consistency;
+pub mod curves;
 pub mod data;
 pub mod device;
 pub mod error;

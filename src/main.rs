@@ -34,6 +34,8 @@ enum Command {
     BenchCase(commands::bench::BenchCaseArgs),
     /// Kendall τ and Spearman ρ between supernet and stand-alone accuracy over K searches with different seeds (default: micro scale on the embedded data).
     Consistency(commands::consistency::ConsistencyArgs),
+    /// Overlay the curves (loss, accuracy, learning rate, architecture changes) of several run folders in one SVG.
+    Plot(commands::plot::PlotArgs),
     /// Show the adapter that `--device` selects.
     Device(commands::device::DeviceArgs),
     /// Read a data set (IDX, CIFAR-10 binary, ImageFolder; default: the embedded subset) and summarise it.
@@ -59,6 +61,7 @@ fn main() {
         Command::Bench(args) => commands::bench::run(args),
         Command::BenchCase(args) => commands::bench::run_one(args),
         Command::Consistency(args) => commands::consistency::run(args),
+        Command::Plot(args) => commands::plot::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Data(args) => commands::data::run(args),
     };

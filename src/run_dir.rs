@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cell_svg::genotype_svgs;
+use crate::curves::RunCurves;
+use crate::curves::svg::curves_svg;
 use crate::error::{IstaError, Result};
 use crate::framed;
 use crate::genotype::Genotype;
@@ -68,6 +70,22 @@ impl RunDir {
     /// Writes the file `name` of the folder atomically.
     pub fn write(&self, name: &str, contents: &[u8]) -> Result<()> {
         write_atomic(&self.path.join(name), contents)
+    }
+
+    /// Writes `curves.json` and its drawing `curves.svg`.
+    pub fn write_curves(&self, curves: &RunCurves) -> Result<()> {
+        let json = serde_json::to_string_pretty(curves).expect("curves always serialise");
+        self.write("curves.json", json.as_bytes())?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let title = match name {
+            Some(name) => format!("{} — {name}", curves.kind),
+            None => curves.kind.clone(),
+        };
+        let svg = curves_svg(&[(String::new(), curves)], &title)?;
+        self.write("curves.svg", svg.as_bytes())
     }
 
     /// Writes `genotype.json` (`{"final": last, "history": history}`) and the drawings of

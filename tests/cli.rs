@@ -128,12 +128,15 @@ fn search_writes_a_complete_run_folder_and_resumes() {
     for file in [
         "config.json",
         "metrics.csv",
+        "curves.json",
+        "curves.svg",
+        "tensorboard",
         "genotype.json",
         "normal.svg",
         "reduce.svg",
         "checkpoint.bin",
     ] {
-        assert!(out.join(file).is_file(), "missing {file}");
+        assert!(out.join(file).exists(), "missing {file}");
     }
     let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     let lines: Vec<&str> = metrics.lines().collect();

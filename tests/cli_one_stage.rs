@@ -85,6 +85,9 @@ fn one_stage_run_freezes_trains_folds_and_eval_agrees() {
     for file in [
         "config.json",
         "metrics.csv",
+        "curves.json",
+        "curves.svg",
+        "tensorboard",
         "genotype.json",
         "normal.svg",
         "reduce.svg",

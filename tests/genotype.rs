@@ -1,7 +1,9 @@
 //! Genotype JSON, the published genotypes, validation errors, and the SVG drawing.
 
-use ista_nas::cell_svg::{cell_svg, genotype_svgs};
+use ista_nas::cell_svg::{LabelBox, cell_svg, genotype_svgs};
 use ista_nas::genotype::{BUILTIN, Genotype, GenotypeError};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 #[test]
 fn published_genotypes_are_built_in_and_valid() {
@@ -115,4 +117,70 @@ fn a_search_runs_genotype_file_gives_its_final_genotype() {
         "history": [{"epoch": 1, "genotype": first}, {"epoch": 2, "genotype": last}],
     });
     assert_eq!(Genotype::from_json(&file.to_string(), "run").unwrap(), last);
+}
+
+/// The op labels of a drawing, as boxes (their text's centre is 4 px above its baseline).
+fn label_boxes(svg: &str) -> Vec<(String, LabelBox)> {
+    let number = |tag: &str, name: &str| -> f32 {
+        let start = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        tag[start..].split('"').next().unwrap().parse().unwrap()
+    };
+    svg.lines()
+        .filter(|l| l.starts_with("<text") && l.contains("#a0301e"))
+        .map(|l| {
+            let text = l.split('>').nth(1).unwrap().split('<').next().unwrap();
+            let (x, y) = (number(l, "x"), number(l, "y") - 4.0);
+            (text.to_string(), LabelBox::of(text, x, y))
+        })
+        .collect()
+}
+
+fn assert_labels_apart(genotype: &Genotype, what: &str) {
+    let (normal, reduce) = genotype_svgs(genotype);
+    for svg in [normal, reduce] {
+        let boxes = label_boxes(&svg);
+        assert_eq!(boxes.len(), 8, "{what}");
+        for (i, (a, box_a)) in boxes.iter().enumerate() {
+            for (b, box_b) in &boxes[i + 1..] {
+                assert_eq!(
+                    box_a.overlap(box_b),
+                    0.0,
+                    "{what}: label {a} at {box_a:?} overlaps {b} at {box_b:?}"
+                );
+            }
+        }
+    }
+}
+
+/// No two op labels of a cell drawing overlap: the published genotypes, the case that once
+/// did (`skip_connect` from input 0 over `dil_conv_5x5` from input 1 into the first node),
+/// and a thousand random cells.
+#[test]
+fn cell_drawings_keep_their_labels_apart() {
+    for name in BUILTIN {
+        assert_labels_apart(&Genotype::builtin(name).unwrap(), name);
+    }
+    let mut close = Genotype::builtin("ISTA_NAS").unwrap();
+    close.normal[0] = ("skip_connect".into(), 0);
+    close.normal[1] = ("dil_conv_5x5".into(), 1);
+    assert_labels_apart(&close, "skip over dil_conv_5x5");
+    let mut rng = StdRng::seed_from_u64(7);
+    let ops = ista_nas::primitives::PRIMITIVES;
+    for draw in 0..1000 {
+        let mut cell = || -> Vec<(String, usize)> {
+            (0..8)
+                .map(|j| {
+                    let op = ops[rng.random_range(0..ops.len())].to_string();
+                    (op, rng.random_range(0..j / 2 + 2))
+                })
+                .collect()
+        };
+        let g = Genotype {
+            normal: cell(),
+            normal_concat: vec![2, 3, 4, 5],
+            reduce: cell(),
+            reduce_concat: vec![2, 3, 4, 5],
+        };
+        assert_labels_apart(&g, &format!("random cell {draw}: {g:?}"));
+    }
 }

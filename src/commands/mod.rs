@@ -9,6 +9,7 @@ pub mod eval;
 pub mod fold;
 pub mod genotype;
 pub mod one_stage;
+pub mod plot;
 pub mod recover;
 pub mod run_folder;
 pub mod search;

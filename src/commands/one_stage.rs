@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use ista_nas::curves::one_stage_curves;
+use ista_nas::curves::tensorboard::EventLog;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::one_stage::checkpoint::{OneStageCheckpoint, write_epoch, write_folded};
 use ista_nas::search::one_stage::config::OneStageConfig;
@@ -150,6 +152,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|c| c.header.history.clone())
         .unwrap_or_default();
+    let mut events = EventLog::create(&run, history.len())?;
     let mut search = match checkpoint {
         Some(c) => OneStageSearch::resume(c, train, test, &selected.device)?,
         None => OneStageSearch::new(
@@ -188,6 +191,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
         print_epoch(&record);
         history.push(record);
+        super::run_folder::write_curves(&run, &mut events, &one_stage_curves(&history))?;
         write_epoch(&run, &history, &search.checkpoint(&history)?)?;
     }
     let header = write_folded(&run, &search.net, &search.header(&history))?;
@@ -201,7 +205,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         run.path.join("folded.model").display()
     );
     println!(
-        "results in {}: folded.model, folded.safetensors, genotype.json, metrics.csv, normal.svg, reduce.svg, config.json, checkpoint.bin",
+        "results in {}: folded.model, folded.safetensors, genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg, config.json, checkpoint.bin",
         run.path.display()
     );
     Ok(())

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use ista_nas::curves::RunCurves;
+use ista_nas::curves::tensorboard::EventLog;
 use ista_nas::optim::StepReport;
 use ista_nas::run_dir::RunDir;
 use serde::Serialize;
@@ -19,6 +21,14 @@ pub fn create(
     let run = RunDir::create(&path)?;
     run.write_config(config)?;
     Ok(run)
+}
+
+/// Writes the run's curves (`curves.json`, `curves.svg`) and logs its new epochs for
+/// TensorBoard.
+pub fn write_curves(run: &RunDir, events: &mut EventLog, curves: &RunCurves) -> anyhow::Result<()> {
+    run.write_curves(curves)?;
+    events.log(curves)?;
+    Ok(())
 }
 
 /// Seconds since the Unix epoch, which name default run folders.

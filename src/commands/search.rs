@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use ista_nas::curves::search_curves;
+use ista_nas::curves::tensorboard::EventLog;
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::framed;
@@ -248,6 +250,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|c| c.header.history.clone())
         .unwrap_or_default();
+    let mut events = EventLog::create(&run, history.len())?;
     let mut search = match checkpoint {
         Some(c) => Searcher::resume(c, weights, arch, classes, &selected.device)?,
         None => Searcher::new(config.clone(), weights, arch, classes, &selected.device)?,
@@ -285,13 +288,18 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             );
         }
         history.push(record);
+        super::run_folder::write_curves(
+            &run,
+            &mut events,
+            &search_curves(config.method.name(), &history),
+        )?;
         write_epoch(&run, &history, &search.checkpoint(&history)?)?;
     }
     if let Some(last) = history.last() {
         println!("genotype: {}", serde_json::to_string(&last.genotype)?);
     }
     println!(
-        "results in {}: genotype.json, metrics.csv, normal.svg, reduce.svg, config.json, checkpoint.bin",
+        "results in {}: genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg, config.json, checkpoint.bin",
         run.path.display()
     );
     Ok(())

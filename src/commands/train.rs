@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use ista_nas::curves::tensorboard::EventLog;
+use ista_nas::curves::train_curves;
 use ista_nas::data::DataFormat;
 use ista_nas::genotype::Genotype;
 use ista_nas::model::eval_network::NetKind;
@@ -251,6 +253,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|c| c.header.history.clone())
         .unwrap_or_default();
+    let mut events = EventLog::create(&run, history.len())?;
     let mut trainer = Trainer::new(
         config.clone(),
         train,
@@ -285,6 +288,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
         print_epoch(&record, config.epochs);
         history.push(record);
+        super::run_folder::write_curves(&run, &mut events, &train_curves(&history))?;
         trainer.write_epoch(&run, &history)?;
     }
     if let Some(best) = best_epoch(&history) {
@@ -296,7 +300,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "results in {}: best.model, last.model (+ .safetensors), metrics.csv, genotype.json, config.json, checkpoint.bin",
+        "results in {}: best.model, last.model (+ .safetensors), metrics.csv, curves.svg (+ curves.json, tensorboard/), genotype.json, config.json, checkpoint.bin",
         run.path.display()
     );
     Ok(())
