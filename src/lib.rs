@@ -17,6 +17,7 @@ pub mod primitives;
 pub mod profile;
 pub mod rank;
 pub mod records;
+pub mod report;
 pub mod run_dir;
 pub mod search;
 pub mod sparse;

@@ -36,6 +36,8 @@ enum Command {
     Consistency(commands::consistency::ConsistencyArgs),
     /// Overlay the curves (loss, accuracy, learning rate, architecture changes) of several run folders in one SVG.
     Plot(commands::plot::PlotArgs),
+    /// Summarise trainings of a genotype with different seeds as papers do: final and best test error as mean ± std, parameters and multiply-adds (Markdown).
+    Report(commands::report::ReportArgs),
     /// Show the adapter that `--device` selects.
     Device(commands::device::DeviceArgs),
     /// Read a data set (IDX, CIFAR-10 binary, ImageFolder; default: the embedded subset) and summarise it.
@@ -62,6 +64,7 @@ fn main() {
         Command::BenchCase(args) => commands::bench::run_one(args),
         Command::Consistency(args) => commands::consistency::run(args),
         Command::Plot(args) => commands::plot::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Device(args) => commands::device::run(args),
         Command::Data(args) => commands::data::run(args),
     };

@@ -11,6 +11,7 @@ pub mod genotype;
 pub mod one_stage;
 pub mod plot;
 pub mod recover;
+pub mod report;
 pub mod run_folder;
 pub mod search;
 pub mod train;

@@ -30,7 +30,7 @@ pub enum TrainPreset {
 }
 
 /// Options of `ista-nas train`.
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct TrainArgs {
     /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = ista_nas::device::DeviceChoice::Auto)]
@@ -104,6 +104,9 @@ pub struct TrainArgs {
     /// Build the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE.
     #[arg(long)]
     pub one_stage_net: bool,
+    /// Train once per seed (e.g. 0,1,2), one after the other, into OUT/seed-<seed>/, then print the report of `ista-nas report OUT`; run it again to continue a stopped set.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["seed", "resume"])]
+    pub seeds: Option<Vec<u64>>,
 }
 
 impl TrainArgs {
@@ -178,8 +181,58 @@ fn print_epoch(r: &TrainRecord, epochs: usize) {
     );
 }
 
+/// Runs `ista-nas train --seeds`: one training per seed in its own sub-folder, each resumed
+/// when stopped and kept when finished, then the report.
+fn run_seeds(args: TrainArgs, seeds: Vec<u64>) -> anyhow::Result<()> {
+    let mut distinct = seeds.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != seeds.len() {
+        bail!("--seeds lists a seed twice");
+    }
+    check(&args.config()?)?;
+    let folder = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/train-seeds-{}", run_folder::unix_time())));
+    for (i, &seed) in seeds.iter().enumerate() {
+        let dir = folder.join(format!("seed-{seed}"));
+        let mut one = TrainArgs {
+            seeds: None,
+            seed: Some(seed),
+            out: Some(dir.clone()),
+            ..args.clone()
+        };
+        let checkpoint = RunDir { path: dir.clone() }.checkpoint_path();
+        if checkpoint.exists() {
+            let saved = TrainCheckpoint::load(&checkpoint).context("cannot continue the set")?;
+            let mut wanted = one.config()?;
+            wanted.norm.clone_from(&saved.header.config.norm);
+            if saved.header.config != wanted {
+                bail!(
+                    "{} holds a run with other settings than these; choose another --out",
+                    dir.display()
+                );
+            }
+            if saved.header.epochs_done >= wanted.epochs {
+                println!("seed {seed} ({}/{}): finished, kept", i + 1, seeds.len());
+                continue;
+            }
+            one.out = None;
+            one.resume = Some(dir.clone());
+        }
+        println!("seed {seed} ({}/{}): {}", i + 1, seeds.len(), dir.display());
+        run(one)?;
+    }
+    println!();
+    super::report::run(super::report::ReportArgs { dirs: vec![folder] })
+}
+
 /// Runs `ista-nas train`.
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
+    if let Some(seeds) = args.seeds.take() {
+        return run_seeds(args, seeds);
+    }
     // Settings, checkpoint and data are checked before the device is opened, and a new run's
     // folder is created only once they are, so bad input leaves none.
     let (resumed, checkpoint, config) = match &args.resume {
