@@ -37,6 +37,9 @@ pub enum IstaError {
     /// [`NON_FINITE_EXIT`] from the command line).
     #[error("{0}")]
     NonFinite(String),
+    /// Images that could not be read or decoded while a run was going.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
     /// Tensor shapes that do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),

@@ -243,6 +243,7 @@ fn padding_centres_small_images() {
     };
     let batch = EpochLoader::start(Arc::new(data), plan, 0, 0, 0)
         .next()
+        .unwrap()
         .unwrap();
     assert_eq!(batch.shape, [1, 1, 4, 4]);
     #[rustfmt::skip]
@@ -273,7 +274,9 @@ fn loader_covers_each_image_once_and_replays_exactly() {
         augment: Augment::train(4, Some(2)),
         norm: identity_norm(),
     };
-    let epoch: Vec<_> = EpochLoader::start(data.clone(), plan.clone(), 7, 3, 0).collect();
+    let epoch: Vec<_> = EpochLoader::start(data.clone(), plan.clone(), 7, 3, 0)
+        .map(|b| b.unwrap())
+        .collect();
     assert_eq!(epoch.len(), 5);
     assert_eq!(epoch.last().unwrap().shape[0], 3);
     let mut labels: Vec<i64> = epoch.iter().flat_map(|b| b.labels.clone()).collect();
@@ -282,7 +285,9 @@ fn loader_covers_each_image_once_and_replays_exactly() {
     want.sort_unstable();
     assert_eq!(labels, want);
     // Resuming at batch 2 gives exactly batches 2.. of the same epoch; another epoch differs.
-    let resumed: Vec<_> = EpochLoader::start(data.clone(), plan.clone(), 7, 3, 2).collect();
+    let resumed: Vec<_> = EpochLoader::start(data.clone(), plan.clone(), 7, 3, 2)
+        .map(|b| b.unwrap())
+        .collect();
     assert_eq!(resumed, epoch[2..]);
     assert_ne!(epoch_order(23, true, 7, 3), epoch_order(23, true, 7, 4));
     // Dropping a loader mid-epoch does not hang.

@@ -121,6 +121,7 @@ fn real_batch(device: &Device) -> Tensor<4> {
     };
     let batch = EpochLoader::start(Arc::new(splits.test), plan, 0, 0, 0)
         .next()
+        .unwrap()
         .unwrap();
     batch.tensors(device).0
 }

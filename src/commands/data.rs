@@ -1,12 +1,18 @@
 //! `ista-nas data`: read a data set (or the embedded one) and summarise it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use ista_nas::data::augment::Augment;
 use ista_nas::data::augment::Normalization;
-use ista_nas::data::{DataFormat, Dataset, Splits, embedded, load};
+use ista_nas::data::loader::{BatchPlan, EpochLoader};
+use ista_nas::data::stream::{ImageSet, list_folder};
+use ista_nas::data::{
+    DataFormat, Dataset, Splits, detect_format, embedded, imagenet_normalization, load,
+};
 use ista_nas::model::skeleton::NetworkConfig;
 
 /// Options of `ista-nas data`.
@@ -18,6 +24,9 @@ pub struct DataArgs {
     /// Layout of `--data`; detected when omitted.
     #[arg(long, value_enum)]
     pub format: Option<DataFormat>,
+    /// Instead of reading the set into memory, stream N training images of an ImageFolder tree through the ImageNet training pipeline (decode, random-resized crop 224, flip, colour jitter; batches of 64) and print the images decoded per second.
+    #[arg(long, value_name = "N")]
+    pub throughput: Option<usize>,
 }
 
 fn describe(name: &str, data: &Dataset, class_names: &[String]) {
@@ -88,6 +97,85 @@ pub fn normalization(
     Ok(norm)
 }
 
+/// A training run's images: read into memory, or for ImageFolder data under the ImageNet
+/// protocol listed and streamed from disk (images of any size, decoded as batches are made).
+pub struct RunImages {
+    /// Training images.
+    pub train: Arc<dyn ImageSet>,
+    /// Test images.
+    pub test: Arc<dyn ImageSet>,
+    /// Class names, index order.
+    pub class_names: Vec<String>,
+    /// Where they came from.
+    pub source: String,
+    /// Their normalisation (see [`normalization`]).
+    pub norm: Normalization,
+}
+
+/// The images of a training run on `data` (see [`RunImages`]): `images` limits the training
+/// and test images, `classes` states the class count, `saved` is a resumed run's
+/// normalisation; under the CIFAR protocol (`imagenet` false) the images must fit in
+/// `image_size`.
+pub fn run_images(
+    (data, format): (Option<&Path>, Option<DataFormat>),
+    images: (Option<usize>, Option<usize>),
+    classes: Option<usize>,
+    saved: Option<&Normalization>,
+    (imagenet, image_size): (bool, usize),
+) -> anyhow::Result<RunImages> {
+    if let Some(path) = data
+        && imagenet
+    {
+        let format = match format {
+            Some(format) => format,
+            None => detect_format(path).with_context(|| format!("reading {}", path.display()))?,
+        };
+        if format == DataFormat::Folder {
+            let mut s =
+                list_folder(path, images).with_context(|| format!("reading {}", path.display()))?;
+            if let Some(k) = classes {
+                if k < s.class_names.len() {
+                    bail!(
+                        "--classes {k}, but {} has {} class folders",
+                        path.display(),
+                        s.class_names.len()
+                    );
+                }
+                s.class_names
+                    .extend((s.class_names.len()..k).map(|c| c.to_string()));
+            }
+            let norm = saved.cloned().unwrap_or_else(imagenet_normalization);
+            if norm.mean.len() != 3 || norm.std.len() != 3 {
+                bail!("the settings' normalisation does not fit streamed RGB images");
+            }
+            return Ok(RunImages {
+                train: Arc::new(s.train),
+                test: Arc::new(s.test),
+                class_names: s.class_names,
+                source: format!("{} (streamed)", path.display()),
+                norm,
+            });
+        }
+    }
+    let splits = read_usable(data, format, images, classes, true)?;
+    let norm = normalization(saved, &splits, &splits.train, imagenet)?;
+    let train = &splits.train;
+    if !imagenet && train.height.max(train.width) > image_size {
+        bail!(
+            "images are {}x{}, larger than --image-size {image_size}; raise it or use --preset imagenet",
+            train.height,
+            train.width,
+        );
+    }
+    Ok(RunImages {
+        train: Arc::new(splits.train),
+        test: Arc::new(splits.test),
+        class_names: splits.class_names,
+        source: splits.source,
+        norm,
+    })
+}
+
 /// An error naming `splits` when a supernet of C = `channels`, L = `layers` (with an auxiliary
 /// head when `auxiliary`) cannot take their images; else the network's shape.
 pub fn supernet_for(
@@ -111,6 +199,12 @@ pub fn supernet_for(
 
 /// Runs `ista-nas data`.
 pub fn run(args: DataArgs) -> anyhow::Result<()> {
+    if let Some(count) = args.throughput {
+        let Some(path) = args.data.as_deref() else {
+            bail!("--throughput needs an ImageFolder tree as --data");
+        };
+        return throughput(path, count);
+    }
     let start = Instant::now();
     let splits = read_splits(args.data.as_deref(), args.format)?;
     println!(
@@ -128,5 +222,38 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
             fixed.mean, fixed.std
         );
     }
+    Ok(())
+}
+
+/// Streams the first `count` training images of the ImageFolder tree `path` (shuffled) through
+/// the ImageNet training pipeline and prints the images prepared per second.
+fn throughput(path: &Path, count: usize) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let splits = list_folder(path, (None, Some(1)))
+        .with_context(|| format!("reading {}", path.display()))?;
+    let listed = start.elapsed().as_secs_f64();
+    let plan = BatchPlan {
+        batch_size: 64,
+        shuffle: true,
+        augment: Augment::imagenet_train(224, 0.4),
+        norm: imagenet_normalization(),
+    };
+    let total = splits.train.len();
+    let workers = rayon::current_num_threads();
+    let start = Instant::now();
+    let mut done = 0;
+    for batch in EpochLoader::start(Arc::new(splits.train), plan, 0, 0, 0) {
+        done += batch?.labels.len();
+        if done >= count {
+            break;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{path}: {total} training images of {} classes listed in {listed:.2} s; {done} decoded, cropped to 224x224 and augmented in {seconds:.2} s: {:.0} images/s on {workers} worker threads",
+        splits.class_names.len(),
+        done as f64 / seconds.max(1e-9),
+        path = path.display()
+    );
     Ok(())
 }

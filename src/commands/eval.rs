@@ -1,7 +1,6 @@
 //! `ista-nas eval`: score a saved model on a test set (top-1, top-5, loss).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -10,6 +9,7 @@ use ista_nas::data::DataFormat;
 use ista_nas::data::loader::BatchPlan;
 use ista_nas::device::DeviceChoice;
 use ista_nas::framed;
+use ista_nas::model::eval_network::NetKind;
 use ista_nas::train::evaluate::evaluate;
 use ista_nas::train::model_file::{build_model, parse_model};
 
@@ -56,24 +56,35 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let cannot_load = || format!("cannot load --model {}", args.model.display());
     let bytes = framed::read(&args.model).with_context(cannot_load)?;
     let (header, record) = parse_model(&bytes, &args.model).with_context(cannot_load)?;
-    let splits = super::data::read_splits(args.data.as_deref(), args.format)?;
-    let data = match args.split {
-        Split::Test => splits.test.first(args.images),
-        Split::Train => splits.train.first(args.images),
-    };
     let net = &header.network;
-    if data.channels != net.in_channels || splits.class_names.len() != net.classes {
+    let limits = match args.split {
+        Split::Test => (None, args.images),
+        Split::Train => (args.images, None),
+    };
+    // ImageFolder data of an ImageNet-protocol model is streamed from disk, at any image size.
+    let images = super::data::run_images(
+        (args.data.as_deref(), args.format),
+        limits,
+        None,
+        None,
+        (net.kind == NetKind::Imagenet, header.augment.size),
+    )?;
+    let data = match args.split {
+        Split::Test => images.test.clone(),
+        Split::Train => images.train.clone(),
+    };
+    if data.channels() != net.in_channels || images.class_names.len() != net.classes {
         bail!(
             "the model takes {}-channel images of {} classes; {} has {}-channel images of {} classes",
             net.in_channels,
             net.classes,
-            splits.source,
-            data.channels,
-            splits.class_names.len()
+            images.source,
+            data.channels(),
+            images.class_names.len()
         );
     }
     if data.is_empty() {
-        bail!("no images to score in {}", splits.source);
+        bail!("no images to score in {}", images.source);
     }
     let selected = super::device::open(args.device)?;
     let model =
@@ -99,17 +110,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let count = data.len();
-    let scores = evaluate(
-        &model,
-        &Arc::new(data),
-        &plan,
-        &selected.device,
-        &mut |done, _| bar.set_position(done as u64),
-    );
+    let scores = evaluate(&model, &data, &plan, &selected.device, &mut |done, _| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
     println!(
         "{count} images of {}: top-1 {:.2} %, top-5 {:.2} %, loss {:.4}",
-        splits.source,
+        images.source,
         100.0 * scores.top1,
         100.0 * scores.top5,
         scores.loss

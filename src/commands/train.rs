@@ -98,7 +98,7 @@ pub struct TrainArgs {
     /// Warm-up epochs (ImageNet schedule).
     #[arg(long)]
     pub warmup_epochs: Option<usize>,
-    /// Network input side in pixels (smaller images are centred on zeros).
+    /// Network input side in pixels (CIFAR protocol: smaller images are centred on zeros; ImageNet protocol: the crop side, evaluation resizing to 256/224 of it).
     #[arg(long)]
     pub image_size: Option<usize>,
     /// Build the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE.
@@ -140,7 +140,11 @@ impl TrainArgs {
         c.weight_decay = self.weight_decay.unwrap_or(c.weight_decay);
         c.label_smoothing = self.label_smoothing.unwrap_or(c.label_smoothing);
         c.warmup_epochs = self.warmup_epochs.unwrap_or(c.warmup_epochs);
-        c.image_size = self.image_size.unwrap_or(c.image_size);
+        if let Some(size) = self.image_size {
+            c.image_size = size;
+            // Evaluation resizes by the protocol's ratio, 256 for 224.
+            c.eval_resize = (size * 256).div_ceil(224);
+        }
         c.extra_norms = self.one_stage_net || Genotype::names_one_stage(&self.genotype);
         Ok(c)
     }
@@ -259,30 +263,16 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
             (None, None, config)
         }
     };
-    let splits = super::data::read_usable(
-        config.data.as_deref().map(Path::new),
-        config.format,
+    let images = super::data::run_images(
+        (config.data.as_deref().map(Path::new), config.format),
         (config.train_images, config.test_images),
         config.classes,
-        true,
-    )?;
-    let (train, test) = (splits.train.clone(), splits.test.clone());
-    let mut config = config;
-    config.norm = Some(super::data::normalization(
         config.norm.as_ref(),
-        &splits,
-        &train,
-        config.kind == NetKind::Imagenet,
-    )?);
-    if config.kind == NetKind::Cifar && train.height.max(train.width) > config.image_size {
-        bail!(
-            "images are {}x{}, larger than --image-size {}; raise it or use --preset imagenet",
-            train.height,
-            train.width,
-            config.image_size
-        );
-    }
-    let network = config.network(splits.class_names.len(), train.channels);
+        (config.kind == NetKind::Imagenet, config.image_size),
+    )?;
+    let mut config = config;
+    config.norm = Some(images.norm.clone());
+    let network = config.network(images.class_names.len(), images.train.channels());
     if let Some(why) = network.input_problem(config.image_size) {
         bail!("--image-size {}: {why}", config.image_size);
     }
@@ -297,21 +287,21 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
     };
     println!(
         "data: {} — {} training and {} test images, {} classes",
-        splits.source,
-        train.len(),
-        test.len(),
-        splits.class_names.len()
+        images.source,
+        images.train.len(),
+        images.test.len(),
+        images.class_names.len()
     );
     let mut history = checkpoint
         .as_ref()
         .map(|c| c.header.history.clone())
         .unwrap_or_default();
     let mut events = EventLog::create(&run, history.len())?;
-    let mut trainer = Trainer::new(
+    let mut trainer = Trainer::on_images(
         config.clone(),
-        train,
-        test,
-        splits.class_names.clone(),
+        (images.train, images.test),
+        images.class_names,
+        images.norm,
         &selected.device,
     );
     if let Some(c) = checkpoint {

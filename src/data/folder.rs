@@ -43,15 +43,20 @@ pub fn class_names(split_dir: &Path) -> Result<Vec<String>, DataError> {
     Ok(names)
 }
 
+/// The JPEG and PNG files of a class folder, sorted.
+pub fn image_files(class_dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    Ok(sorted_entries(class_dir)?
+        .into_iter()
+        .filter(|p| is_image(p))
+        .collect())
+}
+
 /// Decodes every image of one split, labelled by the index of its folder in `classes`.
 pub fn load_split(split_dir: &Path, classes: &[String]) -> Result<Dataset, DataError> {
     let mut decoded: Vec<(DynamicImage, u32)> = Vec::new();
     for (label, class) in classes.iter().enumerate() {
         let class_dir = split_dir.join(class);
-        for path in sorted_entries(&class_dir)?
-            .into_iter()
-            .filter(|p| is_image(p))
-        {
+        for path in image_files(&class_dir)? {
             let image = image::open(&path).map_err(|e| DataError::Malformed {
                 path: path.clone(),
                 why: format!("cannot decode image: {e}"),

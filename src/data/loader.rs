@@ -1,5 +1,7 @@
-//! Batches prepared on a worker thread, so the device never waits for decoding or augmentation.
-//! Every random choice is seeded from (seed, epoch, batch), so an epoch replays exactly.
+//! Batches prepared on a worker thread, so the device never waits for decoding or augmentation:
+//! the images of a batch are decoded (when streamed) and augmented in parallel, and at most
+//! `PREFETCH` batches wait in memory. Every random choice is seeded from (seed, epoch, batch,
+//! image), so an epoch replays exactly.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
@@ -9,9 +11,11 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 
-use super::Dataset;
+use super::DataError;
 use super::augment::{Augment, Normalization, prepare};
+use super::stream::ImageSet;
 
 /// Batches kept ready ahead of the consumer.
 const PREFETCH: usize = 4;
@@ -78,52 +82,56 @@ pub fn epoch_order(len: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usiz
 
 /// Builds batch `index` of an epoch whose image order is `order`.
 pub fn make_batch(
-    data: &Dataset,
+    data: &dyn ImageSet,
     plan: &BatchPlan,
     order: &[usize],
     seed: u64,
     epoch: u64,
     index: usize,
-) -> Batch {
+) -> Result<Batch, DataError> {
     let ids = &order[index * plan.batch_size..((index + 1) * plan.batch_size).min(order.len())];
-    let mut rng = StdRng::seed_from_u64(mix(seed, epoch, index as u64));
     let size = plan.augment.size;
-    let dims = (data.channels, data.height, data.width);
-    let mut images = Vec::with_capacity(ids.len() * data.channels * size * size);
-    for &i in ids {
-        images.extend(prepare(
-            data.image(i),
-            dims,
-            &plan.augment,
-            &plan.norm,
-            &mut rng,
-        ));
-    }
-    Batch {
-        images,
-        labels: ids.iter().map(|&i| data.labels[i] as i64).collect(),
-        shape: [ids.len(), data.channels, size, size],
-    }
+    let channels = data.channels();
+    let prepared: Vec<Vec<f32>> = ids
+        .par_iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let stream = ((index as u64) << 20) | k as u64;
+            let mut rng = StdRng::seed_from_u64(mix(seed, epoch, stream));
+            let (pixels, dims) = data.pixels(i)?;
+            Ok(prepare(&pixels, dims, &plan.augment, &plan.norm, &mut rng))
+        })
+        .collect::<Result<_, DataError>>()?;
+    Ok(Batch {
+        images: prepared.concat(),
+        labels: ids.iter().map(|&i| data.label(i) as i64).collect(),
+        shape: [ids.len(), channels, size, size],
+    })
 }
 
 /// One epoch of batches, produced by a worker thread; iterate to receive them in order.
 pub struct EpochLoader {
-    receiver: Receiver<Batch>,
+    receiver: Receiver<Result<Batch, DataError>>,
     worker: Option<JoinHandle<()>>,
 }
 
 impl EpochLoader {
     /// Starts producing the batches of `epoch` from batch `first` on.
-    pub fn start(data: Arc<Dataset>, plan: BatchPlan, seed: u64, epoch: u64, first: usize) -> Self {
+    pub fn start(
+        data: Arc<dyn ImageSet>,
+        plan: BatchPlan,
+        seed: u64,
+        epoch: u64,
+        first: usize,
+    ) -> Self {
         let (sender, receiver) = sync_channel(PREFETCH);
         let worker = std::thread::spawn(move || {
             let order = epoch_order(data.len(), plan.shuffle, seed, epoch);
             for index in first..plan.batches(data.len()) {
-                if sender
-                    .send(make_batch(&data, &plan, &order, seed, epoch, index))
-                    .is_err()
-                {
-                    return; // the consumer stopped listening
+                let batch = make_batch(data.as_ref(), &plan, &order, seed, epoch, index);
+                let failed = batch.is_err();
+                if sender.send(batch).is_err() || failed {
+                    return; // the consumer stopped listening, or an image could not be read
                 }
             }
         });
@@ -135,9 +143,9 @@ impl EpochLoader {
 }
 
 impl Iterator for EpochLoader {
-    type Item = Batch;
+    type Item = Result<Batch, DataError>;
 
-    fn next(&mut self) -> Option<Batch> {
+    fn next(&mut self) -> Option<Self::Item> {
         self.receiver.recv().ok()
     }
 }

@@ -7,6 +7,7 @@ pub mod folder;
 pub mod idx;
 pub mod loader;
 pub mod resample;
+pub mod stream;
 
 use std::path::{Path, PathBuf};
 

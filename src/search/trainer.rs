@@ -203,7 +203,7 @@ impl Searcher {
             }
         };
         self.val_cursor.batch += 1;
-        let (x, y) = val_batch.tensors(&self.device);
+        let (x, y) = val_batch?.tensors(&self.device);
         self.arch_step(x, y)
     }
 
@@ -242,7 +242,7 @@ impl Searcher {
             }
 
             // (b) weight step on the train batch, with the architecture fixed.
-            let (x, y) = batch.tensors(&self.device);
+            let (x, y) = batch?.tensors(&self.device);
             let (loss, count, right, norm) = self.weight_step(x, y, lr)?;
             let run = format!("{} search", self.config.method.name());
             finite_step(loss, norm, epoch + 1, index + 1, &run)?;
@@ -285,7 +285,8 @@ impl Searcher {
                 0,
             )
             .next()
-            .ok_or_else(|| IstaError::Shape("no images to benchmark on".into()))
+            .ok_or_else(|| IstaError::Shape("no images to benchmark on".into()))?
+            .map_err(IstaError::from)
         };
         let (train, val) = (first(&self.train)?, first(&self.val)?);
         let lr = self.config.lr_at(0);
@@ -348,7 +349,7 @@ impl Searcher {
         let loss = CrossEntropyLossConfig::new().init(&inner);
         let mut stats = StepStats::default();
         for batch in EpochLoader::start(data.clone(), self.eval_plan.clone(), 0, 0, 0) {
-            let (x, y) = batch.tensors(&inner);
+            let (x, y) = batch?.tensors(&inner);
             let count = y.dims()[0];
             let logits = forward(x)?;
             let right = correct(&logits, &y);

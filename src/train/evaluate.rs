@@ -6,8 +6,8 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::model_file::Scores;
-use crate::data::Dataset;
 use crate::data::loader::{BatchPlan, EpochLoader};
+use crate::data::stream::ImageSet;
 use crate::error::Result;
 use crate::model::eval_network::EvalNetwork;
 use crate::optim::StepStats;
@@ -40,7 +40,7 @@ pub fn top1_top5(logits: Tensor<2>, labels: Tensor<1, Int>) -> (usize, usize) {
 /// `progress(done, total)` after each batch.
 pub fn evaluate(
     model: &EvalNetwork,
-    data: &Arc<Dataset>,
+    data: &Arc<dyn ImageSet>,
     plan: &BatchPlan,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
@@ -53,7 +53,7 @@ pub fn evaluate(
 /// Scores of the eval-mode logits `forward` gives on `data` with `plan`.
 pub fn evaluate_with(
     forward: &mut dyn FnMut(Tensor<4>) -> Result<Tensor<2>>,
-    data: &Arc<Dataset>,
+    data: &Arc<dyn ImageSet>,
     plan: &BatchPlan,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
@@ -62,7 +62,7 @@ pub fn evaluate_with(
     let batches = plan.batches(data.len());
     let (mut stats, mut top5) = (StepStats::default(), 0usize);
     for (index, batch) in EpochLoader::start(data.clone(), plan.clone(), 0, 0, 0).enumerate() {
-        let (x, y) = batch.tensors(device);
+        let (x, y) = batch?.tensors(device);
         let count = y.dims()[0];
         let logits = forward(x)?; // [B, classes]
         let mean_loss = loss.forward(logits.clone(), y.clone()).into_scalar::<f32>() as f64;

@@ -15,8 +15,9 @@ use super::config::TrainConfig;
 use super::evaluate::{evaluate, top1_top5};
 use super::model_file::{ModelHeader, Scores};
 use crate::data::Dataset;
-use crate::data::augment::Augment;
+use crate::data::augment::{Augment, Normalization};
 use crate::data::loader::{BatchPlan, EpochLoader, mix};
+use crate::data::stream::ImageSet;
 use crate::device::peak_pool_bytes;
 use crate::error::Result;
 use crate::model::drop_path::DropPath;
@@ -61,8 +62,8 @@ pub struct Trainer {
     pub network: EvalConfig,
     /// Class names.
     pub class_names: Vec<String>,
-    train: Arc<Dataset>,
-    test: Arc<Dataset>,
+    train: Arc<dyn ImageSet>,
+    test: Arc<dyn ImageSet>,
     train_plan: BatchPlan,
     test_plan: BatchPlan,
     loss: CrossEntropyLoss,
@@ -78,9 +79,27 @@ impl Trainer {
         class_names: Vec<String>,
         device: &Device,
     ) -> Self {
+        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
+        Self::on_images(
+            config,
+            (Arc::new(train), Arc::new(test)),
+            class_names,
+            norm,
+            device,
+        )
+    }
+
+    /// A fresh run on any image sets (such as ImageFolder trees streamed from disk),
+    /// normalised with `norm`.
+    pub fn on_images(
+        config: TrainConfig,
+        (train, test): (Arc<dyn ImageSet>, Arc<dyn ImageSet>),
+        class_names: Vec<String>,
+        norm: Normalization,
+        device: &Device,
+    ) -> Self {
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
         let (train_augment, test_augment) = match config.kind {
             NetKind::Cifar => (
                 Augment::train(config.image_size, config.cutout),
@@ -106,7 +125,7 @@ impl Trainer {
             augment: test_augment,
             ..train_plan.clone()
         };
-        let network = config.network(class_names.len(), train.channels);
+        let network = config.network(class_names.len(), train.channels());
         let model = EvalNetwork::new(&network, &device);
         let optim = sgd(config.momentum, config.weight_decay);
         let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32);
@@ -121,8 +140,8 @@ impl Trainer {
             epochs_done: 0,
             network,
             class_names,
-            train: Arc::new(train),
-            test: Arc::new(test),
+            train,
+            test,
             train_plan,
             test_plan,
             loss,
@@ -149,7 +168,7 @@ impl Trainer {
         let batches = self.batches_per_epoch();
         let mut stats = StepStats::default();
         for (index, batch) in loader.enumerate() {
-            let (x, y) = batch.tensors(&self.device);
+            let (x, y) = batch?.tensors(&self.device);
             let count = y.dims()[0];
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
             let (logits, aux) = self

@@ -209,7 +209,7 @@ impl OneStageSearch {
         let batches = self.batches_per_epoch();
         let mut stats = StepStats::default();
         for (index, batch) in loader.enumerate() {
-            let (x, y) = batch.tensors(&self.device);
+            let (x, y) = batch?.tensors(&self.device);
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
             let (loss, count, right, norm) =
                 self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?;
@@ -311,7 +311,7 @@ impl OneStageSearch {
         let inner = self.device.clone().inner();
         evaluate_with(
             &mut |x| model.forward(x, &normal, &reduce, &mut 0),
-            &self.test,
+            &(self.test.clone() as Arc<dyn crate::data::stream::ImageSet>),
             &self.test_plan,
             &inner,
             progress,
