@@ -7,8 +7,7 @@ use crate::genotype::Genotype;
 use crate::rank::{kendall_tau_b, spearman_rho};
 
 /// Columns of consistency.csv.
-pub const CONSISTENCY_CSV_HEADER: &str =
-    "seed,supernet_acc,standalone_test_top1,search_seconds,train_seconds,genotype";
+pub const CONSISTENCY_CSV_HEADER: &str = "seed,supernet_acc,standalone_test_top1,standalone_std,standalone_runs,search_seconds,train_seconds,genotype";
 
 /// One seed's search and stand-alone training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,8 +17,13 @@ pub struct ConsistencyRow {
     /// Supernet accuracy in eval mode: two-stage, DARTS, PC-DARTS on the val half after the last
     /// search epoch; one-stage on the test split at the epoch its architecture froze.
     pub supernet_acc: f64,
-    /// Test top-1 of the genotype trained from scratch, after the last epoch.
+    /// Test top-1 of the genotype trained from scratch, after the last epoch (the mean over
+    /// its trainings).
     pub standalone_test_top1: f64,
+    /// Sample standard deviation of that test top-1 over the trainings (0 for one).
+    pub standalone_std: f64,
+    /// Trainings of the genotype (different seeds).
+    pub standalone_runs: usize,
     /// Seconds of the search's epochs.
     pub search_seconds: f64,
     /// Seconds of the training's epochs.
@@ -55,10 +59,12 @@ pub fn consistency_csv(rows: &[ConsistencyRow]) -> String {
     let mut csv = format!("{CONSISTENCY_CSV_HEADER}\n");
     for r in rows {
         csv.push_str(&format!(
-            "{},{:.6},{:.6},{:.1},{:.1},\"{}\"\n",
+            "{},{:.6},{:.6},{:.6},{},{:.1},{:.1},\"{}\"\n",
             r.seed,
             r.supernet_acc,
             r.standalone_test_top1,
+            r.standalone_std,
+            r.standalone_runs,
             r.search_seconds,
             r.train_seconds,
             serde_json::to_string(&r.genotype)

@@ -246,3 +246,84 @@ fn bad_baseline_arguments_are_errors() {
     let out = run(&["consistency", "--seeds", "1"]);
     assert_clean_failure(&out, "--seeds must be at least 2");
 }
+
+/// `--train-seeds 2`: each genotype trained twice with different seeds; the CSV holds the
+/// mean, its spread and the count, and the spread is summarised.
+#[test]
+fn consistency_averages_several_trainings_per_genotype() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let result = run(&[
+        "consistency",
+        "--device",
+        "cpu",
+        "--seeds",
+        "2",
+        "--train-seeds",
+        "2",
+        "--search-epochs",
+        "1",
+        "--train-epochs",
+        "1",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-channels",
+        "4",
+        "--train-layers",
+        "3",
+        "--search-images",
+        "64",
+        "--train-images",
+        "64",
+        "--test-images",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = text(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{stdout}\n{}",
+        text(&result.stderr)
+    );
+    assert!(
+        stdout.contains("over 2 trainings per genotype: standard deviation"),
+        "{stdout}"
+    );
+    let seeds: Vec<u64> = ["seed-1/train", "seed-1/train-1"]
+        .iter()
+        .map(|d| {
+            let config: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(out.join(d).join("config.json")).unwrap())
+                    .unwrap();
+            config["seed"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(seeds, [1, 1_000_004]);
+    let csv = std::fs::read_to_string(out.join("consistency.csv")).unwrap();
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields[4], "2", "{line}");
+        let runs: Vec<f64> = ["train", "train-1"]
+            .iter()
+            .map(|d| {
+                let metrics = std::fs::read_to_string(
+                    out.join(format!("seed-{}/{d}/metrics.csv", fields[0])),
+                )
+                .unwrap();
+                let last = metrics.lines().last().unwrap().split(',').nth(4).unwrap();
+                last.parse().unwrap()
+            })
+            .collect();
+        let mean: f64 = fields[2].parse().unwrap();
+        assert!(
+            (mean - (runs[0] + runs[1]) / 2.0).abs() < 1e-5,
+            "{line} {runs:?}"
+        );
+        let std: f64 = fields[3].parse().unwrap();
+        let expected = (runs[0] - runs[1]).abs() / 2f64.sqrt();
+        assert!((std - expected).abs() < 1e-5, "{line} {runs:?}");
+    }
+}

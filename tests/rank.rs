@@ -61,6 +61,8 @@ fn study_rows_to_correlation_and_csv() {
         seed,
         supernet_acc: supernet,
         standalone_test_top1: standalone,
+        standalone_std: 0.01,
+        standalone_runs: 2,
         search_seconds: 1.0,
         train_seconds: 2.0,
         genotype: Genotype::load("ISTA_NAS").unwrap(),
@@ -81,7 +83,7 @@ fn study_rows_to_correlation_and_csv() {
     assert_eq!(lines.next(), Some(CONSISTENCY_CSV_HEADER));
     let first = lines.next().unwrap();
     assert!(
-        first.starts_with("0,0.100000,0.300000,1.0,2.0,\"{\"\"normal\"\":"),
+        first.starts_with("0,0.100000,0.300000,0.010000,2,1.0,2.0,\"{\"\"normal\"\":"),
         "{first}"
     );
     assert_eq!(csv.lines().count(), 6);

@@ -12,6 +12,7 @@ use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::framed;
+use ista_nas::report::mean_std;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::config::Method;
@@ -108,10 +109,30 @@ pub struct ConsistencyArgs {
     /// Test images that score each stand-alone network, and each one-stage supernet (default: all).
     #[arg(long)]
     pub test_images: Option<usize>,
+    /// Trainings R of each found genotype, with different seeds: the stand-alone accuracy is their mean, and its spread (standard deviation) is reported, so the noise of the ground truth shows.
+    #[arg(long, default_value_t = 1)]
+    #[serde(skip_serializing_if = "is_one")]
+    pub train_seeds: usize,
     /// Study folder; run again with the same folder to continue a stopped study (default: runs/consistency-<method>-<unix time>).
     #[arg(long)]
     #[serde(skip)]
     pub out: Option<PathBuf>,
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+/// Folder and seed of training `r` of the genotype of search `seed`: the first in `train/` with
+/// the search's seed (as studies with one training each), the others in `train-<r>/` with
+/// seeds far from every search seed.
+fn training(out: &Path, seed: u64, r: usize) -> (PathBuf, u64) {
+    if r == 0 {
+        (out.join(format!("seed-{seed}/train")), seed)
+    } else {
+        let dir = out.join(format!("seed-{seed}/train-{r}"));
+        (dir, seed.wrapping_add(1_000_003 * r as u64))
+    }
 }
 
 impl ConsistencyArgs {
@@ -280,6 +301,9 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     if args.seeds < 2 {
         bail!("--seeds must be at least 2 for a rank correlation");
     }
+    if args.train_seeds == 0 {
+        bail!("--train-seeds must be at least 1");
+    }
     let stamp = run_folder::unix_time();
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!("runs/consistency-{}-{stamp}", args.method.name()))
@@ -305,33 +329,47 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for seed in args.first_seed..args.first_seed + args.seeds {
         let search_dir = out.join(format!("seed-{seed}/search"));
-        let train_dir = out.join(format!("seed-{seed}/train"));
         println!("\n== seed {seed}: search ({})", args.method.name());
         if search_result(&search_dir)?.is_none() {
             run_step(args.device, &args.search_command(seed, &search_dir))?;
         }
         let (supernet_acc, search_seconds) =
             search_result(&search_dir)?.context("the search ended without its last epoch")?;
-        println!("== seed {seed}: stand-alone training of its genotype");
         let genotype_path = search_dir.join("genotype.json");
-        if train_result(&train_dir)?.is_none() {
-            run_step(
-                args.device,
-                &args.train_command(seed, &genotype_path, &train_dir),
-            )?;
+        let (mut accuracies, mut train_seconds) = (Vec::new(), 0.0);
+        for r in 0..args.train_seeds {
+            let (train_dir, train_seed) = training(&out, seed, r);
+            println!(
+                "== seed {seed}: stand-alone training {}/{} of its genotype (seed {train_seed})",
+                r + 1,
+                args.train_seeds
+            );
+            if train_result(&train_dir)?.is_none() {
+                run_step(
+                    args.device,
+                    &args.train_command(train_seed, &genotype_path, &train_dir),
+                )?;
+            }
+            let (top1, seconds) =
+                train_result(&train_dir)?.context("the training ended without its last epoch")?;
+            accuracies.push(top1);
+            train_seconds += seconds;
         }
-        let (standalone_test_top1, train_seconds) =
-            train_result(&train_dir)?.context("the training ended without its last epoch")?;
+        let (standalone_test_top1, standalone_std) = mean_std(&accuracies);
         let genotype = ista_nas::genotype::Genotype::load(&genotype_path.display().to_string())?;
         println!(
-            "== seed {seed}: supernet {:.2} %, stand-alone test {:.2} %",
+            "== seed {seed}: supernet {:.2} %, stand-alone test {:.2} % (± {:.2} over {} trainings)",
             100.0 * supernet_acc,
-            100.0 * standalone_test_top1
+            100.0 * standalone_test_top1,
+            100.0 * standalone_std,
+            args.train_seeds
         );
         rows.push(ConsistencyRow {
             seed,
             supernet_acc,
             standalone_test_top1,
+            standalone_std,
+            standalone_runs: args.train_seeds,
             search_seconds,
             train_seconds,
             genotype,
@@ -349,6 +387,18 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
         show(result.spearman_rho)
     );
     println!("\n{summary}");
+    if args.train_seeds > 1 {
+        let spreads: Vec<f64> = rows.iter().map(|r| 100.0 * r.standalone_std).collect();
+        let (mean, _) = mean_std(&spreads);
+        let widest = spreads.iter().copied().fold(0.0, f64::max);
+        println!(
+            "stand-alone test top-1 over {} trainings per genotype: standard deviation {mean:.2} points on average, {widest:.2} at most; the supernet side spans {:.2} points",
+            args.train_seeds,
+            100.0
+                * (rows.iter().map(|r| r.supernet_acc).fold(0.0, f64::max)
+                    - rows.iter().map(|r| r.supernet_acc).fold(1.0, f64::min))
+        );
+    }
     study.write(
         "correlation.json",
         serde_json::to_string_pretty(&result)?.as_bytes(),
@@ -376,7 +426,7 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
         &out.join("consistency.svg"),
     )?;
     println!(
-        "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train",
+        "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train*",
         out.display()
     );
     Ok(())
