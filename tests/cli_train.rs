@@ -296,6 +296,6 @@ fn eval_refuses_data_the_model_was_not_built_for() {
     save_model(&path, &header, &EvalNetwork::new(&grey, &Device::flex())).unwrap();
     assert_clean_failure(
         &run(&["eval", "--model", path.to_str().unwrap(), "--images", "0"]),
-        "no images to score",
+        "no test images to score",
     );
 }
