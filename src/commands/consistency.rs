@@ -11,16 +11,12 @@ use ista_nas::bench::plot::scatter_svg;
 use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
-use ista_nas::framed;
 use ista_nas::report::mean_std;
 use ista_nas::run_dir::RunDir;
-use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::config::Method;
-use ista_nas::search::one_stage::checkpoint::{KIND as ONE_STAGE, OneStageCheckpoint};
-use ista_nas::search::one_stage::trainer::Phase;
-use ista_nas::train::checkpoint::TrainCheckpoint;
 use serde::Serialize;
 
+use super::study_runs::{search_result, train_result};
 use super::{child, run_folder};
 
 /// Scale of the study.
@@ -235,57 +231,6 @@ fn run_step(device: DeviceChoice, args: &[String]) -> anyhow::Result<()> {
         bail!("`ista-nas {}` failed ({status})", args.join(" "));
     }
     Ok(())
-}
-
-/// The one-stage run's test accuracy at the epoch its architecture froze and its seconds so
-/// far, once it froze.
-fn one_stage_result(path: &Path) -> anyhow::Result<Option<(f64, f64)>> {
-    let header = OneStageCheckpoint::load(path)
-        .context("reading a one-stage run of the study")?
-        .header;
-    let frozen = header.nodes.iter().all(|n| n.is_frozen());
-    let last_search = header
-        .history
-        .iter()
-        .rev()
-        .find(|r| r.phase == Phase::Search);
-    let seconds = header.history.iter().map(|r| r.seconds).sum();
-    Ok(frozen
-        .then(|| last_search.map(|r| (r.test.top1, seconds)))
-        .flatten())
-}
-
-/// The search's final supernet accuracy and seconds, once all its epochs are done.
-fn search_result(dir: &Path) -> anyhow::Result<Option<(f64, f64)>> {
-    let path = dir.join("checkpoint.bin");
-    if !path.exists() {
-        return Ok(None);
-    }
-    if framed::has_signature(&path, ONE_STAGE) {
-        return one_stage_result(&path);
-    }
-    let header = Checkpoint::load(&path)
-        .context("reading a search of the study")?
-        .header;
-    let seconds = header.history.iter().map(|r| r.seconds).sum();
-    Ok((header.epochs_done == header.config.epochs)
-        .then(|| header.history.last().map(|r| (r.val_acc, seconds)))
-        .flatten())
-}
-
-/// The training's final test top-1 and seconds, once all its epochs are done.
-fn train_result(dir: &Path) -> anyhow::Result<Option<(f64, f64)>> {
-    let path = dir.join("checkpoint.bin");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let header = TrainCheckpoint::load(&path)
-        .context("reading a training of the study")?
-        .header;
-    let seconds = header.history.iter().map(|r| r.seconds).sum();
-    Ok((header.epochs_done == header.config.epochs)
-        .then(|| header.history.last().map(|r| (r.test.top1, seconds)))
-        .flatten())
 }
 
 /// What the supernet side of the scatter plot measures.

@@ -14,4 +14,5 @@ pub mod recover;
 pub mod report;
 pub mod run_folder;
 pub mod search;
+pub mod study_runs;
 pub mod train;
