@@ -212,3 +212,19 @@ fn a_thousand_and_one_classes_keep_their_labels() {
     assert_eq!(splits.train.classes, 1001);
     assert_eq!(splits.test.pixels(700).unwrap().0[0], (700 % 256) as u8);
 }
+
+/// A streamed folder a run cannot learn from is refused with the same messages as loaded data:
+/// one class, one training image, no test image.
+#[test]
+fn unusable_streamed_folders_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    mixed_folder(dir.path());
+    let refused = |images, expected: &str| {
+        let error = list_folder(dir.path(), images).unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+    };
+    refused((Some(1), None), "1 training images; a run needs at least 2");
+    refused((None, Some(0)), "no test images to score the run on");
+    std::fs::remove_dir_all(dir.path().join("train/b")).unwrap();
+    refused((None, None), "1 class; a classifier needs at least 2");
+}

@@ -164,14 +164,9 @@ impl Splits {
             origin: self.source.clone(),
             why,
         };
-        if self.train.len() < 2 {
-            return Err(unusable(format!(
-                "{} training images; a run needs at least 2",
-                self.train.len()
-            )));
-        }
-        if need_test && self.test.is_empty() {
-            return Err(unusable("no test images to score the run on".into()));
+        let test = need_test.then_some(self.test.len());
+        if let Some(why) = size_problem(self.train.len(), test) {
+            return Err(unusable(why));
         }
         let named = self.train.classes.max(self.test.classes);
         let largest = self.train.labels.iter().chain(&self.test.labels).max();
@@ -186,10 +181,8 @@ impl Splits {
             Some(k) => k,
             None => named,
         };
-        if count < 2 {
-            return Err(unusable(format!(
-                "{count} class; a classifier needs at least 2"
-            )));
+        if let Some(why) = class_problem(count) {
+            return Err(unusable(why));
         }
         if classes.is_none() && self.classes_inferred {
             let mut seen = vec![false; count];
@@ -257,6 +250,22 @@ impl Splits {
             None
         }
     }
+}
+
+/// Why a run cannot learn from `train` training images and (when scored) `test` test images.
+pub(crate) fn size_problem(train: usize, test: Option<usize>) -> Option<String> {
+    if train < 2 {
+        Some(format!("{train} training images; a run needs at least 2"))
+    } else if test == Some(0) {
+        Some("no test images to score the run on".into())
+    } else {
+        None
+    }
+}
+
+/// Why a classifier cannot have `count` classes.
+pub(crate) fn class_problem(count: usize) -> Option<String> {
+    (count < 2).then(|| format!("{count} class; a classifier needs at least 2"))
 }
 
 /// On-disk layouts the readers understand.

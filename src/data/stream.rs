@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::folder::{class_names, image_files};
-use super::{DataError, Dataset};
+use super::{DataError, Dataset, class_problem, size_problem};
 
 /// Pixels `[C, H, W]` of one image and its `(C, H, W)`.
 pub type Pixels<'a> = (Cow<'a, [u8]>, (usize, usize, usize));
@@ -141,20 +141,10 @@ pub fn list_folder(
         origin: dir.display().to_string(),
         why,
     };
-    if classes.len() < 2 {
-        return Err(unusable(format!(
-            "{} class; a classifier needs at least 2",
-            classes.len()
-        )));
-    }
-    if train.len() < 2 {
-        return Err(unusable(format!(
-            "{} training images; a run needs at least 2",
-            train.len()
-        )));
-    }
-    if test.is_empty() {
-        return Err(unusable("no test images to score the run on".into()));
+    if let Some(why) =
+        class_problem(classes.len()).or_else(|| size_problem(train.len(), Some(test.len())))
+    {
+        return Err(unusable(why));
     }
     Ok(StreamedSplits {
         train,
