@@ -3,6 +3,7 @@
 //! several overlaid, each in its own colour, with a legend.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{CHANGED_PICKS, DELTA_Z, LR, RunCurves, accuracy_tag, loss_tag, node_name};
@@ -137,6 +138,44 @@ macro_rules! draw_splits {
     };
 }
 
+/// A panel's chart builder: its caption, margins and label areas (`y_labels` wide).
+fn panel<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+    y_labels: u32,
+) -> ChartBuilder<'a, 'static, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(y_labels);
+    builder
+}
+
+/// A line of `points` with a dot on each, in `colour`, named `name` in the legend.
+fn marked_line<Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<RangedCoordf64, Y>>,
+    name: String,
+    colour: RGBColor,
+    points: Vec<(f64, f64)>,
+) -> Result<()> {
+    let style = colour.stroke_width(2);
+    chart
+        .draw_series(LineSeries::new(points.clone(), style))
+        .map_err(plot_error)?
+        .label(name)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+    chart
+        .draw_series(
+            points
+                .into_iter()
+                .map(|p| Circle::new(p, 3, colour.filled())),
+        )
+        .map_err(plot_error)?;
+    Ok(())
+}
+
 fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
@@ -162,14 +201,7 @@ fn loss_panel(area: &Area, runs: &[Labelled], epochs: std::ops::Range<f64>) -> R
         runs.iter()
             .flat_map(|(_, c)| c.series(LR).into_iter().map(|p| p.1)),
     );
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "loss (learning rate: dotted, right axis)",
-            ("sans-serif", 15),
-        )
-        .margin(10)
-        .x_label_area_size(34)
-        .y_label_area_size(52)
+    let mut chart = panel(area, "loss (learning rate: dotted, right axis)", 52)
         .right_y_label_area_size(64)
         .build_cartesian_2d(epochs.clone(), 0.0..top)
         .map_err(plot_error)?
@@ -215,11 +247,7 @@ fn accuracy_panel(area: &Area, runs: &[Labelled], epochs: std::ops::Range<f64>) 
         let points = c.series(&accuracy_tag(split));
         points.into_iter().map(|(e, a)| (e, 100.0 * a)).collect()
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption("top-1 accuracy", ("sans-serif", 15))
-        .margin(10)
-        .x_label_area_size(34)
-        .y_label_area_size(52)
+    let mut chart = panel(area, "top-1 accuracy", 52)
         .build_cartesian_2d(epochs, 0.0..100.0)
         .map_err(plot_error)?;
     chart
@@ -235,14 +263,7 @@ fn accuracy_panel(area: &Area, runs: &[Labelled], epochs: std::ops::Range<f64>) 
 }
 
 fn picks_panel(area: &Area, runs: &[Labelled], epochs: std::ops::Range<f64>) -> Result<()> {
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "(op, input) picks changed since the epoch before",
-            ("sans-serif", 15),
-        )
-        .margin(10)
-        .x_label_area_size(34)
-        .y_label_area_size(52)
+    let mut chart = panel(area, "(op, input) picks changed since the epoch before", 52)
         .build_cartesian_2d(epochs, 0.0..(4.0 * STEPS as f64 + 0.5))
         .map_err(plot_error)?;
     chart
@@ -258,15 +279,8 @@ fn picks_panel(area: &Area, runs: &[Labelled], epochs: std::ops::Range<f64>) -> 
         if points.is_empty() {
             continue;
         }
-        let c = PALETTE[i % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
-            .map_err(plot_error)?
-            .label(label(name, "changed picks"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
-        chart
-            .draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))
-            .map_err(plot_error)?;
+        let colour = PALETTE[i % PALETTE.len()];
+        marked_line(&mut chart, label(name, "changed picks"), colour, points)?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
@@ -306,14 +320,7 @@ fn delta_panel(area: &Area, runs: &[Labelled], epochs: std::ops::Range<f64>) -> 
     } else {
         (1e-4, 1.0)
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "‖z_new − z_old‖₂ per node while searching",
-            ("sans-serif", 15),
-        )
-        .margin(10)
-        .x_label_area_size(34)
-        .y_label_area_size(64)
+    let mut chart = panel(area, "‖z_new − z_old‖₂ per node while searching", 64)
         .build_cartesian_2d(epochs, (lo..hi).log_scale())
         .map_err(plot_error)?;
     chart
@@ -330,15 +337,7 @@ fn delta_panel(area: &Area, runs: &[Labelled], epochs: std::ops::Range<f64>) -> 
         if points.is_empty() {
             continue;
         }
-        let style = c.stroke_width(2);
-        chart
-            .draw_series(LineSeries::new(points.clone(), style))
-            .map_err(plot_error)?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
-        chart
-            .draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))
-            .map_err(plot_error)?;
+        marked_line(&mut chart, name, c, points)?;
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
