@@ -74,3 +74,50 @@ pub fn consistency_csv(rows: &[ConsistencyRow]) -> String {
     }
     csv
 }
+
+/// One share of a study's seeds, for spreading a study over machines: shard `index` of
+/// `count` (from 0, as a Slurm job array numbers its tasks) owns the seeds whose offset from
+/// the first seed leaves remainder `index` when divided by `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u64,
+    /// Shards in all.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Whether the seed at `offset` from the first seed belongs to this shard.
+    pub fn owns(&self, offset: u64) -> bool {
+        offset % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Parses `i/n` with 0 ≤ i < n.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not a shard: write i/n, e.g. 0/4"))?;
+        let parse = |v: &str, what: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("`{s}`: the shard's {what} `{v}` is not a whole number"))
+        };
+        let (index, count) = (parse(i, "index")?, parse(n, "count")?);
+        if count == 0 || index >= count {
+            return Err(format!(
+                "`{s}`: a shard i/n needs n ≥ 1 and 0 ≤ i < n (Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT with --array=0-(n−1))"
+            ));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}

@@ -7,20 +7,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use ista_nas::bench::plot::scatter_svg;
-use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
+use ista_nas::consistency::{Shard, consistency_csv};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
-use ista_nas::report::mean_std;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::config::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::study_runs::{search_result, train_result};
+use super::study_summary::{merge, open_study, seed_row, summarise};
 use super::{child, run_folder};
 
 /// Scale of the study.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 pub enum Scale {
     /// Search and train with the `quick` presets (C=4, L=5, 3 epochs each, embedded data): about 10 minutes per seed on a 2-core CPU with lavapipe.
     Micro,
@@ -29,7 +28,7 @@ pub enum Scale {
 }
 
 /// The method a study measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum StudyMethod {
     /// Two-stage ISTA-NAS: supernet val accuracy after the search.
@@ -43,7 +42,8 @@ pub enum StudyMethod {
 }
 
 impl StudyMethod {
-    fn name(self) -> &'static str {
+    /// The name used in folders and summaries.
+    pub fn name(self) -> &'static str {
         match self {
             StudyMethod::Ista => Method::Ista.name(),
             StudyMethod::Darts => Method::Darts.name(),
@@ -53,12 +53,13 @@ impl StudyMethod {
     }
 }
 
-/// Options of `ista-nas consistency`.
-#[derive(Args, Debug, Clone, Serialize)]
+/// Options of `ista-nas consistency` (its config.json: the options every shard of a study
+/// shares).
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct ConsistencyArgs {
     /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    #[serde(skip)]
+    #[serde(skip, default = "auto_device")]
     pub device: DeviceChoice,
     /// Search method.
     #[arg(long, value_enum, default_value_t = StudyMethod::Ista)]
@@ -107,22 +108,38 @@ pub struct ConsistencyArgs {
     pub test_images: Option<usize>,
     /// Trainings R of each found genotype, with different seeds: the stand-alone accuracy is their mean, and its spread (standard deviation) is reported, so the noise of the ground truth shows.
     #[arg(long, default_value_t = 1)]
-    #[serde(skip_serializing_if = "is_one")]
+    #[serde(skip_serializing_if = "is_one", default = "one")]
     pub train_seeds: usize,
     /// Study folder; run again with the same folder to continue a stopped study (default: runs/consistency-<method>-<unix time>).
     #[arg(long)]
     #[serde(skip)]
     pub out: Option<PathBuf>,
+    /// Run only shard i of n (0 ≤ i < n): the seeds whose offset from --first-seed leaves remainder i when divided by n, into the shared --out folder (required), which all shards must give with the same options. For a Slurm job array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT. Shards write only their own seeds' folders; `--merge` then computes the correlation.
+    #[arg(long, requires = "out")]
+    #[serde(skip)]
+    pub shard: Option<Shard>,
+    /// Compute τ and ρ of the study in DIR from every seed that has finished (its settings come from DIR/config.json), write consistency.csv, correlation.json and consistency.svg there, and list the seeds still missing; runs nothing.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["shard", "out"])]
+    #[serde(skip)]
+    pub merge: Option<PathBuf>,
 }
 
 fn is_one(n: &usize) -> bool {
     *n == 1
 }
 
+fn one() -> usize {
+    1
+}
+
+fn auto_device() -> DeviceChoice {
+    DeviceChoice::Auto
+}
+
 /// Folder and seed of training `r` of the genotype of search `seed`: the first in `train/` with
 /// the search's seed (as studies with one training each), the others in `train-<r>/` with
 /// seeds far from every search seed.
-fn training(out: &Path, seed: u64, r: usize) -> (PathBuf, u64) {
+pub fn training(out: &Path, seed: u64, r: usize) -> (PathBuf, u64) {
     if r == 0 {
         (out.join(format!("seed-{seed}/train")), seed)
     } else {
@@ -233,16 +250,37 @@ fn run_step(device: DeviceChoice, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the supernet side of the scatter plot measures.
-fn supernet_axis(method: StudyMethod) -> &'static str {
-    match method {
-        StudyMethod::IstaOneStage => "supernet test accuracy when frozen (%)",
-        _ => "supernet val accuracy (%)",
+/// Runs the search and the trainings of `seed` that have not finished yet.
+fn run_seed(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result<()> {
+    let search_dir = out.join(format!("seed-{seed}/search"));
+    println!("\n== seed {seed}: search ({})", args.method.name());
+    if search_result(&search_dir)?.is_none() {
+        run_step(args.device, &args.search_command(seed, &search_dir))?;
     }
+    search_result(&search_dir)?.context("the search ended without its last epoch")?;
+    let genotype = search_dir.join("genotype.json");
+    for r in 0..args.train_seeds {
+        let (train_dir, train_seed) = training(out, seed, r);
+        println!(
+            "== seed {seed}: stand-alone training {}/{} of its genotype (seed {train_seed})",
+            r + 1,
+            args.train_seeds
+        );
+        if train_result(&train_dir)?.is_none() {
+            run_step(
+                args.device,
+                &args.train_command(train_seed, &genotype, &train_dir),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `ista-nas consistency`.
 pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.merge {
+        return merge(dir);
+    }
     if args.seeds < 2 {
         bail!("--seeds must be at least 2 for a rank correlation");
     }
@@ -253,126 +291,44 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!("runs/consistency-{}-{stamp}", args.method.name()))
     });
-    let study = RunDir { path: out.clone() };
-    let settings = out.join("config.json");
-    if settings.exists() {
-        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&settings)?)
-            .with_context(|| format!("reading {}", settings.display()))?;
-        let same = saved == serde_json::to_value(&args)?;
-        if !same {
-            bail!(
-                "{} holds a study with other settings; continue it with the same options or choose another --out",
-                out.display()
-            );
-        }
-        println!("continuing the study in {}", out.display());
-    } else {
-        std::fs::create_dir_all(&out)
-            .with_context(|| format!("cannot create {}", out.display()))?;
-        study.write_config(&args)?;
+    open_study(&args, &out)?;
+    let first = args.first_seed;
+    let seeds: Vec<u64> = (first..first + args.seeds)
+        .filter(|seed| args.shard.is_none_or(|shard| shard.owns(seed - first)))
+        .collect();
+    if let Some(shard) = args.shard {
+        println!(
+            "shard {shard} of the study in {}: seeds {seeds:?} of {first}..={}",
+            out.display(),
+            first + args.seeds - 1
+        );
     }
     let mut rows = Vec::new();
-    for seed in args.first_seed..args.first_seed + args.seeds {
-        let search_dir = out.join(format!("seed-{seed}/search"));
-        println!("\n== seed {seed}: search ({})", args.method.name());
-        if search_result(&search_dir)?.is_none() {
-            run_step(args.device, &args.search_command(seed, &search_dir))?;
-        }
-        let (supernet_acc, search_seconds) =
-            search_result(&search_dir)?.context("the search ended without its last epoch")?;
-        let genotype_path = search_dir.join("genotype.json");
-        let (mut accuracies, mut train_seconds) = (Vec::new(), 0.0);
-        for r in 0..args.train_seeds {
-            let (train_dir, train_seed) = training(&out, seed, r);
-            println!(
-                "== seed {seed}: stand-alone training {}/{} of its genotype (seed {train_seed})",
-                r + 1,
-                args.train_seeds
-            );
-            if train_result(&train_dir)?.is_none() {
-                run_step(
-                    args.device,
-                    &args.train_command(train_seed, &genotype_path, &train_dir),
-                )?;
-            }
-            let (top1, seconds) =
-                train_result(&train_dir)?.context("the training ended without its last epoch")?;
-            accuracies.push(top1);
-            train_seconds += seconds;
-        }
-        let (standalone_test_top1, standalone_std) = mean_std(&accuracies);
-        let genotype = ista_nas::genotype::Genotype::load(&genotype_path.display().to_string())?;
+    for &seed in &seeds {
+        run_seed(&args, &out, seed)?;
+        let row = seed_row(&args, &out, seed)?.context("a run of the seed did not finish")?;
         println!(
             "== seed {seed}: supernet {:.2} %, stand-alone test {:.2} % (± {:.2} over {} trainings)",
-            100.0 * supernet_acc,
-            100.0 * standalone_test_top1,
-            100.0 * standalone_std,
+            100.0 * row.supernet_acc,
+            100.0 * row.standalone_test_top1,
+            100.0 * row.standalone_std,
             args.train_seeds
         );
-        rows.push(ConsistencyRow {
-            seed,
-            supernet_acc,
-            standalone_test_top1,
-            standalone_std,
-            standalone_runs: args.train_seeds,
-            search_seconds,
-            train_seconds,
-            genotype,
-        });
-        study.write("consistency.csv", consistency_csv(&rows).as_bytes())?;
+        rows.push(row);
+        if args.shard.is_none() {
+            let csv = consistency_csv(&rows);
+            RunDir { path: out.clone() }.write("consistency.csv", csv.as_bytes())?;
+        }
     }
-    let result = correlation(&rows);
-    let show =
-        |v: Option<f64>| v.map_or("undefined (a constant side)".into(), |v| format!("{v:+.3}"));
-    let summary = format!(
-        "{} seeds of {}: Kendall τ = {}, Spearman ρ = {} (supernet accuracy vs stand-alone test top-1)",
-        result.n,
-        args.method.name(),
-        show(result.kendall_tau),
-        show(result.spearman_rho)
-    );
-    println!("\n{summary}");
-    if args.train_seeds > 1 {
-        let spreads: Vec<f64> = rows.iter().map(|r| 100.0 * r.standalone_std).collect();
-        let (mean, _) = mean_std(&spreads);
-        let widest = spreads.iter().copied().fold(0.0, f64::max);
-        println!(
-            "stand-alone test top-1 over {} trainings per genotype: standard deviation {mean:.2} points on average, {widest:.2} at most; the supernet side spans {:.2} points",
-            args.train_seeds,
-            100.0
-                * (rows.iter().map(|r| r.supernet_acc).fold(0.0, f64::max)
-                    - rows.iter().map(|r| r.supernet_acc).fold(1.0, f64::min))
-        );
+    match args.shard {
+        Some(shard) => {
+            println!(
+                "\nshard {shard} finished its {} seeds; once every shard has: ista-nas consistency --merge {}",
+                seeds.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        None => summarise(&args, &rows, &out),
     }
-    study.write(
-        "correlation.json",
-        serde_json::to_string_pretty(&result)?.as_bytes(),
-    )?;
-    let points: Vec<(f64, f64, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                100.0 * r.supernet_acc,
-                100.0 * r.standalone_test_top1,
-                format!("seed {}", r.seed),
-            )
-        })
-        .collect();
-    let title = format!(
-        "{}: τ = {}, ρ = {}",
-        args.method.name(),
-        show(result.kendall_tau),
-        show(result.spearman_rho)
-    );
-    scatter_svg(
-        &points,
-        (supernet_axis(args.method), "stand-alone test top-1 (%)"),
-        &title,
-        &out.join("consistency.svg"),
-    )?;
-    println!(
-        "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train*",
-        out.display()
-    );
-    Ok(())
 }

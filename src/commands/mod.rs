@@ -15,4 +15,5 @@ pub mod report;
 pub mod run_folder;
 pub mod search;
 pub mod study_runs;
+pub mod study_summary;
 pub mod train;

@@ -1,0 +1,204 @@
+//! A consistency study's folder as a whole: its shared settings (created once, even by shards
+//! starting together), each seed's row read from its finished runs, the summary (τ, ρ, the
+//! spread of the ground truth, consistency.csv / correlation.json / consistency.svg), and
+//! `--merge`, which summarises whatever the shards have finished.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use ista_nas::bench::plot::scatter_svg;
+use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
+use ista_nas::genotype::Genotype;
+use ista_nas::report::mean_std;
+use ista_nas::run_dir::RunDir;
+
+use super::consistency::{ConsistencyArgs, StudyMethod, training};
+use super::study_runs::{search_result, train_result};
+
+/// Creates the study folder and its config.json, or checks that the one there holds the same
+/// settings. Shards that start together all land here: the file appears whole, once (written
+/// aside, then hard-linked into place, which fails for all but the first).
+pub fn open_study(args: &ConsistencyArgs, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let settings = out.join("config.json");
+    let json = serde_json::to_string_pretty(args)?;
+    let aside = out.join(format!("config.json.{}.tmp", std::process::id()));
+    std::fs::write(&aside, &json).with_context(|| format!("cannot write {}", aside.display()))?;
+    let linked = std::fs::hard_link(&aside, &settings);
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&settings)?)
+                .with_context(|| format!("reading {}", settings.display()))?;
+            if saved != serde_json::to_value(args)? {
+                bail!(
+                    "{} holds a study with other settings; continue it with the same options or choose another --out",
+                    out.display()
+                );
+            }
+            println!("continuing the study in {}", out.display());
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", settings.display())),
+    }
+}
+
+/// The row of `seed` once its search and all its trainings have finished.
+pub fn seed_row(
+    args: &ConsistencyArgs,
+    out: &Path,
+    seed: u64,
+) -> anyhow::Result<Option<ConsistencyRow>> {
+    let search_dir = out.join(format!("seed-{seed}/search"));
+    let Some((supernet_acc, search_seconds)) = search_result(&search_dir)? else {
+        return Ok(None);
+    };
+    let (mut accuracies, mut train_seconds) = (Vec::new(), 0.0);
+    for r in 0..args.train_seeds {
+        let Some((top1, seconds)) = train_result(&training(out, seed, r).0)? else {
+            return Ok(None);
+        };
+        accuracies.push(top1);
+        train_seconds += seconds;
+    }
+    let (standalone_test_top1, standalone_std) = mean_std(&accuracies);
+    let genotype = Genotype::load(&search_dir.join("genotype.json").display().to_string())?;
+    Ok(Some(ConsistencyRow {
+        seed,
+        supernet_acc,
+        standalone_test_top1,
+        standalone_std,
+        standalone_runs: args.train_seeds,
+        search_seconds,
+        train_seconds,
+        genotype,
+    }))
+}
+
+/// What is left to do for an unfinished `seed`.
+fn missing_part(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result<String> {
+    if search_result(&out.join(format!("seed-{seed}/search")))?.is_none() {
+        return Ok("its search".into());
+    }
+    let left = (0..args.train_seeds)
+        .filter_map(|r| match train_result(&training(out, seed, r).0) {
+            Ok(Some(_)) => None,
+            _ => Some((r + 1).to_string()),
+        })
+        .collect::<Vec<_>>();
+    Ok(format!(
+        "training {} of {}",
+        left.join(", "),
+        args.train_seeds
+    ))
+}
+
+/// What the supernet side of the scatter plot measures.
+fn supernet_axis(method: StudyMethod) -> &'static str {
+    match method {
+        StudyMethod::IstaOneStage => "supernet test accuracy when frozen (%)",
+        _ => "supernet val accuracy (%)",
+    }
+}
+
+/// Prints τ, ρ and the ground truth's spread over `rows`, and writes consistency.csv,
+/// correlation.json and consistency.svg into `out`.
+pub fn summarise(
+    args: &ConsistencyArgs,
+    rows: &[ConsistencyRow],
+    out: &Path,
+) -> anyhow::Result<()> {
+    let study = RunDir { path: out.into() };
+    study.write("consistency.csv", consistency_csv(rows).as_bytes())?;
+    let result = correlation(rows);
+    let show =
+        |v: Option<f64>| v.map_or("undefined (a constant side)".into(), |v| format!("{v:+.3}"));
+    println!(
+        "\n{} seeds of {}: Kendall τ = {}, Spearman ρ = {} (supernet accuracy vs stand-alone test top-1)",
+        result.n,
+        args.method.name(),
+        show(result.kendall_tau),
+        show(result.spearman_rho)
+    );
+    if args.train_seeds > 1 {
+        let spreads: Vec<f64> = rows.iter().map(|r| 100.0 * r.standalone_std).collect();
+        let (mean, _) = mean_std(&spreads);
+        let widest = spreads.iter().copied().fold(0.0, f64::max);
+        let span = |v: &dyn Fn(&ConsistencyRow) -> f64| {
+            100.0
+                * (rows.iter().map(v).fold(0.0, f64::max) - rows.iter().map(v).fold(1.0, f64::min))
+        };
+        println!(
+            "stand-alone test top-1 over {} trainings per genotype: standard deviation {mean:.2} points on average, {widest:.2} at most; the genotypes' means span {:.2} points, the supernet side {:.2}",
+            args.train_seeds,
+            span(&|r| r.standalone_test_top1),
+            span(&|r| r.supernet_acc)
+        );
+    }
+    study.write(
+        "correlation.json",
+        serde_json::to_string_pretty(&result)?.as_bytes(),
+    )?;
+    let points: Vec<(f64, f64, String)> = rows
+        .iter()
+        .map(|r| {
+            let label = format!("seed {}", r.seed);
+            (
+                100.0 * r.supernet_acc,
+                100.0 * r.standalone_test_top1,
+                label,
+            )
+        })
+        .collect();
+    let title = format!(
+        "{}: τ = {}, ρ = {}",
+        args.method.name(),
+        show(result.kendall_tau),
+        show(result.spearman_rho)
+    );
+    let axes = (supernet_axis(args.method), "stand-alone test top-1 (%)");
+    scatter_svg(&points, axes, &title, &out.join("consistency.svg"))?;
+    println!(
+        "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train*",
+        out.display()
+    );
+    Ok(())
+}
+
+/// `consistency --merge DIR`: the summary of every finished seed of the study in `dir`, and
+/// the list of those still missing.
+pub fn merge(dir: &Path) -> anyhow::Result<()> {
+    let settings = dir.join("config.json");
+    let text = std::fs::read(&settings).with_context(|| {
+        format!(
+            "{} is not a consistency study (no readable config.json)",
+            dir.display()
+        )
+    })?;
+    let args: ConsistencyArgs = serde_json::from_slice(&text)
+        .with_context(|| format!("reading the study's settings in {}", settings.display()))?;
+    let (mut rows, mut missing) = (Vec::new(), Vec::new());
+    for seed in args.first_seed..args.first_seed + args.seeds {
+        match seed_row(&args, dir, seed)? {
+            Some(row) => rows.push(row),
+            None => missing.push(format!("seed {seed} ({})", missing_part(&args, dir, seed)?)),
+        }
+    }
+    println!(
+        "{} of {} seeds finished in {}",
+        rows.len(),
+        args.seeds,
+        dir.display()
+    );
+    if !missing.is_empty() {
+        println!("missing: {}", missing.join("; "));
+    }
+    if rows.len() < 2 {
+        bail!(
+            "{} finished seeds: a rank correlation needs at least 2 (run the missing shards, then merge again)",
+            rows.len()
+        );
+    }
+    summarise(&args, &rows, dir)
+}
