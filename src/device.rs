@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
-use burn::tensor::wgpu::{WgpuBackend, wgpu};
+use burn::tensor::wgpu::{WgpuBackend, WgpuSetup, wgpu};
 use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -98,15 +98,26 @@ pub struct SelectedDevice {
 
 type Key = (WgpuBackend, DeviceKind);
 
-/// Burn refuses to initialise one wgpu runtime twice, so adapters are opened once per process.
-fn opened() -> &'static Mutex<HashMap<Key, SelectedDevice>> {
-    static OPENED: OnceLock<Mutex<HashMap<Key, SelectedDevice>>> = OnceLock::new();
+/// Burn refuses to initialise one wgpu runtime twice, so adapters are opened once per process;
+/// the wgpu handles are kept for opening more devices on the same adapter.
+fn opened() -> &'static Mutex<HashMap<Key, (SelectedDevice, WgpuSetup)>> {
+    static OPENED: OnceLock<Mutex<HashMap<Key, (SelectedDevice, WgpuSetup)>>> = OnceLock::new();
     OPENED.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn open_wgpu(api: WgpuBackend, kind: DeviceKind) -> Result<SelectedDevice, String> {
+/// The graphics API and wgpu handles behind a device this process opened on an adapter.
+pub(crate) fn opened_setup(device: &Device) -> Option<(WgpuBackend, WgpuSetup)> {
+    let cache = opened().lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .iter()
+        .find(|(_, (selected, _))| &selected.device == device)
+        .map(|((api, _), (_, setup))| (*api, setup.clone()))
+}
+
+/// Opens (once per process) the adapter of `kind` on `api`.
+pub(crate) fn open_wgpu(api: WgpuBackend, kind: DeviceKind) -> Result<SelectedDevice, String> {
     let mut cache = opened().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(found) = cache.get(&(api, kind.clone())) {
+    if let Some((found, _)) = cache.get(&(api, kind.clone())) {
         return Ok(found.clone());
     }
     let (device, setup) = Device::wgpu_options()
@@ -138,7 +149,7 @@ fn open_wgpu(api: WgpuBackend, kind: DeviceKind) -> Result<SelectedDevice, Strin
             adapter.backend
         ));
     }
-    cache.insert((api, kind), selected.clone());
+    cache.insert((api, kind), (selected.clone(), setup));
     Ok(selected)
 }
 
@@ -183,7 +194,7 @@ pub fn cpu_threads() -> usize {
 }
 
 /// Flex: Burn's pure-Rust CPU backend (SIMD, threads); plain Burn ops and the CPU kernels.
-fn burn_cpu(note: String) -> SelectedDevice {
+pub(crate) fn burn_cpu(note: String) -> SelectedDevice {
     SelectedDevice {
         device: Device::flex(),
         info: DeviceInfo {
@@ -240,7 +251,7 @@ pub fn auto_pick(adapters: &[AdapterSummary]) -> AutoPick {
 }
 
 /// The adapters wgpu finds on `api`, without opening a device.
-fn enumerate(api: WgpuBackend) -> Vec<AdapterSummary> {
+pub(crate) fn enumerate(api: WgpuBackend) -> Vec<AdapterSummary> {
     let backends = match backend_of(api) {
         wgpu::Backend::Metal => wgpu::Backends::METAL,
         wgpu::Backend::Dx12 => wgpu::Backends::DX12,

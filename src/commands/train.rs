@@ -35,6 +35,9 @@ pub struct TrainArgs {
     /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = ista_nas::device::DeviceChoice::Auto)]
     pub device: ista_nas::device::DeviceChoice,
+    /// Devices for synchronous data parallel: a count N (adapters 0..N of the kind --device picks) or indices such as 0,2. Each batch is split across them, gradients are summed into one optimiser step; BatchNorm uses each device's share (as PyTorch's DDP). A software adapter or the CPU backend gives logical devices that share it (for checks, no speed-up).
+    #[arg(long, default_value = "1")]
+    pub devices: ista_nas::devices::DeviceList,
     /// The architecture: a built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET) or a genotype JSON file (e.g. a search's genotype.json).
     #[arg(long, default_value = "ISTA_NAS")]
     pub genotype: String,
@@ -276,7 +279,8 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
     if let Some(why) = network.input_problem(config.image_size) {
         bail!("--image-size {}: {why}", config.image_size);
     }
-    let selected = super::device::open(args.device)?;
+    let devices = super::device::open_all(args.device, &args.devices)?;
+    let selected = &devices[0];
     let run = match resumed {
         Some(run) => run,
         None => {
@@ -304,6 +308,8 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
         images.norm,
         &selected.device,
     );
+    let others: Vec<_> = devices[1..].iter().map(|s| s.device.clone()).collect();
+    trainer.use_devices(&others);
     if let Some(c) = checkpoint {
         let [model, optim] = c.records;
         trainer.restore(model, optim, c.header.epochs_done)?;

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
@@ -23,6 +23,7 @@ use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
 use crate::optim::{StepReport, StepStats, clip_global_norm, finite_step, sgd};
+use crate::parallel::{DataParallel, ShareLoss};
 use crate::records::{load_module, load_optimiser};
 
 /// What one epoch produced (a row of metrics.csv).
@@ -67,6 +68,7 @@ pub struct Trainer {
     train_plan: BatchPlan,
     test_plan: BatchPlan,
     loss: CrossEntropyLoss,
+    parallel: DataParallel<EvalNetwork>,
 }
 
 impl Trainer {
@@ -132,6 +134,7 @@ impl Trainer {
         let loss = CrossEntropyLossConfig::new()
             .with_smoothing(smoothing)
             .init(&device);
+        let parallel = DataParallel::new(vec![device.clone()], |_| unreachable!());
         Self {
             config,
             device,
@@ -145,7 +148,17 @@ impl Trainer {
             train_plan,
             test_plan,
             loss,
+            parallel,
         }
+    }
+
+    /// Splits each batch over `others` as well as the run's device (synchronous data
+    /// parallel: one replica per further device, gradients summed into one step).
+    pub fn use_devices(&mut self, others: &[Device]) {
+        let mut devices = vec![self.device.clone()];
+        devices.extend(others.iter().map(|d| d.clone().autodiff()));
+        let network = self.network.clone();
+        self.parallel = DataParallel::new(devices, |d| EvalNetwork::new(&network, d));
     }
 
     /// Batches per epoch.
@@ -168,25 +181,36 @@ impl Trainer {
         let batches = self.batches_per_epoch();
         let mut stats = StepStats::default();
         for (index, batch) in loader.enumerate() {
-            let (x, y) = batch?.tensors(&self.device);
+            let (x, y) = batch?.tensors(&self.device); // [B, C, H, W], [B]
             let count = y.dims()[0];
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
-            let (logits, aux) = self
-                .model
-                .forward_train(x, &mut DropPath::new(drop_prob, seed));
-            let main = self.loss.forward(logits.clone(), y.clone());
-            let main_loss = main.clone().into_scalar::<f32>() as f64;
-            let loss = match aux {
-                Some(aux) => {
-                    main + self.loss.forward(aux, y.clone()) * self.config.auxiliary_weight
-                }
-                None => main,
+            let (loss_fn, aux_weight) = (&self.loss, self.config.auxiliary_weight);
+            let share = |model: &EvalNetwork, x: Tensor<4>, y: Tensor<1, Int>, device: usize| {
+                let seed = if device == 0 {
+                    seed
+                } else {
+                    mix(seed, device as u64, 1)
+                };
+                let (logits, aux) = model.forward_train(x, &mut DropPath::new(drop_prob, seed));
+                let main = loss_fn.forward(logits.clone(), y.clone());
+                let value = main.clone().into_scalar::<f32>() as f64;
+                let correct = top1_top5(logits.inner(), y.clone().inner()).0;
+                let loss = match aux {
+                    Some(aux) => main + loss_fn.forward(aux, y) * aux_weight,
+                    None => main,
+                };
+                Ok(ShareLoss {
+                    loss,
+                    value,
+                    correct,
+                })
             };
-            finite_step(main_loss, 0.0, epoch + 1, index + 1, "training")?;
-            stats.add(main_loss, count, top1_top5(logits.inner(), y.inner()).0);
-            let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            let step = self.parallel.gradients(&self.model, (x, y), &share)?;
+            finite_step(step.loss, 0.0, epoch + 1, index + 1, "training")?;
+            stats.add(step.loss, count, step.correct);
+            let mut grads = step.grads;
             let norm = clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
-            finite_step(main_loss, norm, epoch + 1, index + 1, "training")?;
+            finite_step(step.loss, norm, epoch + 1, index + 1, "training")?;
             self.model = self.optim.step(lr, self.model.clone(), grads);
             progress(stats.report(index + 1, batches));
         }

@@ -1,0 +1,234 @@
+//! Synchronous data parallel over several devices: the global batch split across devices, one
+//! replica of the model per device, each replica's gradient of its share of the mean loss
+//! summed on the first device into one optimiser step, and the stepped weights copied to every
+//! replica before the next forward pass.
+//!
+//! Burn's `MultiGradientsParams` sums gradients across devices inside `step_multi`, which leaves
+//! no place for the global-norm clipping the reference applies to the summed gradient; the sum
+//! here is the same `to_device` + add, done before clipping. BatchNorm normalises each replica's
+//! share with its own batch statistics, as PyTorch's DDP does; the running statistics kept are
+//! the first device's (DDP broadcasts rank 0's buffers).
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::error::Result;
+
+/// What a replica's step returns: the loss to differentiate (a mean over its share), the main
+/// loss's value and the correct predictions, for the epoch's statistics.
+pub struct ShareLoss {
+    /// The loss to differentiate (mean over the share).
+    pub loss: Tensor<1>,
+    /// Its main-head value.
+    pub value: f64,
+    /// Correct top-1 predictions in the share.
+    pub correct: usize,
+}
+
+/// A replica's forward pass and loss on its share: `(replica, images, labels, device index)`.
+pub type ShareFn<'a, M> =
+    dyn Fn(&M, Tensor<4>, Tensor<1, Int>, usize) -> Result<ShareLoss> + Sync + 'a;
+
+/// The combined result of one data-parallel forward/backward.
+pub struct StepGradients {
+    /// Gradients of the global mean loss, keyed by the first device's parameters, on it.
+    pub grads: GradientsParams,
+    /// The global mean of the main loss.
+    pub loss: f64,
+    /// Correct top-1 predictions over the batch.
+    pub correct: usize,
+}
+
+/// Sizes of the per-device shares of a batch of `batch`: as even as possible, the first
+/// devices taking the remainder; devices past the batch get none.
+pub fn shares(batch: usize, devices: usize) -> Vec<usize> {
+    let devices = devices.max(1);
+    (0..devices)
+        .map(|i| batch / devices + usize::from(i < batch % devices))
+        .collect()
+}
+
+/// Replicas of a module on devices after the first; the first device runs the caller's module.
+pub struct DataParallel<M> {
+    /// Autodiff devices; the first holds the model the optimiser steps.
+    pub devices: Vec<Device>,
+    replicas: Vec<M>,
+}
+
+impl<M: Module + Send + Sync> DataParallel<M> {
+    /// Builds a replica on every device after the first with `build` (each replica has its own
+    /// parameters and running statistics; their values come from the stepped model each step).
+    pub fn new(devices: Vec<Device>, build: impl Fn(&Device) -> M) -> Self {
+        let replicas = devices.iter().skip(1).map(&build).collect();
+        Self { devices, replicas }
+    }
+
+    /// Devices in use.
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// True with no device (never, once built from a device list).
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// Gradients of the mean loss over the batch `x`, `y` (on the first device), each device
+    /// running `share_loss` on its share with its replica (`model` on the first); the loss of a
+    /// share of b images is weighted by b / B, so the summed gradient is the global mean's.
+    pub fn gradients(
+        &mut self,
+        model: &M,
+        (x, y): (Tensor<4>, Tensor<1, Int>),
+        share_loss: &ShareFn<'_, M>,
+    ) -> Result<StepGradients> {
+        let batch = x.dims()[0]; // [B, C, H, W]
+        if self.devices.len() == 1 {
+            let out = share_loss(model, x, y, 0)?;
+            let grads = GradientsParams::from_grads(out.loss.backward(), model);
+            return Ok(StepGradients {
+                grads,
+                loss: out.value,
+                correct: out.correct,
+            });
+        }
+        let values = flat_values(model);
+        for replica in &mut self.replicas {
+            *replica = replica.clone().map(&mut SetValues {
+                values: &values,
+                next: 0,
+            });
+        }
+        let mut inputs = Vec::new();
+        let mut start = 0;
+        for (i, size) in shares(batch, self.devices.len()).into_iter().enumerate() {
+            if size > 0 {
+                let xs = x.clone().narrow(0, start, size).to_device(&self.devices[i]); // [b, C, H, W]
+                let ys = y.clone().narrow(0, start, size).to_device(&self.devices[i]); // [b]
+                inputs.push((i, xs, ys, size as f64 / batch as f64));
+            }
+            start += size;
+        }
+        let replicas = &self.replicas;
+        let results: Vec<Result<(usize, GradientsParams, f64, usize)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = inputs
+                .into_iter()
+                .map(|(i, xs, ys, weight)| {
+                    s.spawn(move || {
+                        let replica = if i == 0 { model } else { &replicas[i - 1] };
+                        let out = share_loss(replica, xs, ys, i)?;
+                        let grads = (out.loss * weight as f32).backward();
+                        let grads = GradientsParams::from_grads(grads, replica);
+                        Ok((i, grads, out.value * weight, out.correct))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a replica's thread panicked"))
+                .collect()
+        });
+        let ids = param_ids(model);
+        let master = &self.devices[0];
+        let (mut grads, mut loss, mut correct) = (GradientsParams::new(), 0.0, 0);
+        for result in results {
+            let (i, mut share, value, right) = result?;
+            loss += value;
+            correct += right;
+            let source = if i == 0 { model } else { &self.replicas[i - 1] };
+            source.visit(&mut AddGrads {
+                ids: &ids,
+                next: 0,
+                from: &mut share,
+                into: &mut grads,
+                device: master,
+            });
+        }
+        Ok(StepGradients {
+            grads,
+            loss,
+            correct,
+        })
+    }
+}
+
+/// Every float parameter (and running statistic) of `module` in visiting order, flattened and
+/// detached.
+fn flat_values<M: Module>(module: &M) -> Vec<Tensor<1>> {
+    struct Values(Vec<Tensor<1>>);
+    impl ModuleVisitor for Values {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let value = param.val().detach();
+            let n = value.shape().num_elements();
+            self.0.push(value.reshape([n]));
+        }
+    }
+    let mut values = Values(Vec::new());
+    module.visit(&mut values);
+    values.0
+}
+
+/// The ids of `module`'s float parameters in visiting order.
+fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
+    struct Ids(Vec<ParamId>);
+    impl ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.id);
+        }
+    }
+    let mut ids = Ids(Vec::new());
+    module.visit(&mut ids);
+    ids.0
+}
+
+/// Gives a replica the values of the stepped model, parameter by parameter in visiting order,
+/// keeping the replica's ids, device and gradient requirement.
+struct SetValues<'a> {
+    values: &'a [Tensor<1>],
+    next: usize,
+}
+
+impl ModuleMapper for SetValues<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let flat = self.values[self.next].clone();
+        self.next += 1;
+        let (shape, device) = (tensor.shape(), tensor.device());
+        assert_eq!(
+            shape.num_elements(),
+            flat.shape().num_elements(),
+            "replicas share the model's structure"
+        );
+        let mut value = flat.to_device(&device).reshape(shape).detach();
+        if tensor.is_require_grad() {
+            value = value.require_grad();
+        }
+        Param::from_mapped_value(id, value, mapper)
+    }
+}
+
+/// Moves a replica's gradients to the first device under the stepped model's ids, adding them
+/// to what the other replicas gave.
+struct AddGrads<'a> {
+    ids: &'a [ParamId],
+    next: usize,
+    from: &'a mut GradientsParams,
+    into: &'a mut GradientsParams,
+    device: &'a Device,
+}
+
+impl ModuleVisitor for AddGrads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let id = self.ids[self.next];
+        self.next += 1;
+        if let Some(grad) = self.from.remove::<D>(param.id) {
+            let grad = grad.to_device(self.device);
+            let sum = match self.into.remove::<D>(id) {
+                Some(other) => other + grad,
+                None => grad,
+            };
+            self.into.register(id, sum);
+        }
+    }
+}

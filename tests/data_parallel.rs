@@ -1,0 +1,219 @@
+//! Synchronous data parallel equals one device: N SGD steps with the batch split over devices
+//! give the losses and weights of one device that runs the same shares (BatchNorm statistics
+//! per share, as each replica computes them) and steps once on the gradient of their weighted
+//! sum — within f32 tolerance, on two CPU-backend replicas and on two wgpu devices (logical
+//! devices on lavapipe in CI).
+
+mod common;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use common::{host, max_abs_diff, random};
+use ista_nas::device::DeviceChoice;
+use ista_nas::devices::{DeviceList, select_devices};
+use ista_nas::genotype::Genotype;
+use ista_nas::model::drop_path::DropPath;
+use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+use ista_nas::optim::sgd;
+use ista_nas::parallel::{DataParallel, ShareLoss, shares};
+use ista_nas::records::{load_module, module_bytes};
+
+/// Largest weight difference allowed after the steps. Alone, the runs agree to 1e-7; the CPU
+/// backend's threaded reductions change their order when other tests run at the same time, and
+/// BatchNorm over 4-image shares then amplifies that f32 rounding to about 7e-5 in 3 steps.
+const WEIGHT_TOLERANCE: f32 = 5e-4;
+
+fn network() -> EvalConfig {
+    EvalConfig {
+        kind: NetKind::Cifar,
+        genotype: Genotype::builtin("ISTA_NAS").unwrap(),
+        channels: 4,
+        layers: 3,
+        classes: 10,
+        in_channels: 3,
+        auxiliary: false,
+        extra_norms: false,
+    }
+}
+
+/// Every trainable parameter, flattened, in visiting order (BN running statistics differ by
+/// design: the parallel run keeps device 0's, the reference updates them once per share).
+fn weights(model: &EvalNetwork) -> Vec<f32> {
+    struct All(Vec<f32>);
+    impl ModuleVisitor for All {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.val().is_require_grad() {
+                self.0.extend(host(param.val()));
+            }
+        }
+    }
+    let mut all = All(Vec::new());
+    model.visit(&mut all);
+    all.0
+}
+
+fn labels(batch: usize, seed: u64, device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = (0..batch as u64)
+        .map(|i| ((i * 7 + seed) % 10) as i64)
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch]), device)
+}
+
+/// `steps` steps of both ways on `devices` (autodiff); returns the largest relative loss
+/// difference and the largest weight difference.
+fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
+    let main = devices[0].clone();
+    let mut parallel_model = EvalNetwork::new(&network(), &main);
+    let bytes = module_bytes(&parallel_model, "model").unwrap();
+    let mut reference = load_module(EvalNetwork::new(&network(), &main), bytes, "model").unwrap();
+    let start = max_abs_diff(&weights(&parallel_model), &weights(&reference));
+    assert_eq!(start, 0.0, "both start from the same weights");
+    assert!(
+        weights(&reference).len() > 1000,
+        "the trainable weights are compared"
+    );
+    let loss = CrossEntropyLossConfig::new().init(&main);
+    let mut parallel = DataParallel::new(devices.clone(), |d| EvalNetwork::new(&network(), d));
+    let (mut optim_p, mut optim_r) = (sgd(0.9, 3e-4), sgd(0.9, 3e-4));
+    let mut worst_loss: f64 = 0.0;
+    for step in 0..steps {
+        let x = random([batch, 3, 32, 32], 100 + step as u64, &main); // [B, 3, 32, 32]
+        let y = labels(batch, step as u64, &main); // [B]
+        let share = |model: &EvalNetwork, x: Tensor<4>, y: Tensor<1, Int>, _: usize| {
+            let (logits, _) = model.forward_train(x, &mut DropPath::new(0.0, 0));
+            let l = loss.forward(logits, y);
+            let value = l.clone().into_scalar::<f32>() as f64;
+            Ok(ShareLoss {
+                loss: l,
+                value,
+                correct: 0,
+            })
+        };
+        let out = parallel
+            .gradients(&parallel_model, (x.clone(), y.clone()), &share)
+            .unwrap();
+        parallel_model = optim_p.step(0.1, parallel_model, out.grads);
+
+        // The reference: one device, one graph, the weighted sum of the shares' mean losses.
+        let mut total: Option<Tensor<1>> = None;
+        let mut start = 0;
+        for size in shares(batch, devices.len()) {
+            let xs = x.clone().narrow(0, start, size); // [b, 3, 32, 32]
+            let ys = y.clone().narrow(0, start, size); // [b]
+            let (logits, _) = reference.forward_train(xs, &mut DropPath::new(0.0, 0));
+            let l = loss.forward(logits, ys) * (size as f32 / batch as f32);
+            total = Some(match total {
+                Some(t) => t + l,
+                None => l,
+            });
+            start += size;
+        }
+        let total = total.unwrap();
+        let value = total.clone().into_scalar::<f32>() as f64;
+        let grads = GradientsParams::from_grads(total.backward(), &reference);
+        reference = optim_r.step(0.1, reference, grads);
+        worst_loss = worst_loss.max((out.loss - value).abs() / value.abs());
+    }
+    let weight_diff = max_abs_diff(&weights(&parallel_model), &weights(&reference));
+    (worst_loss, weight_diff)
+}
+
+#[test]
+fn shares_split_batches_evenly() {
+    assert_eq!(shares(12, 2), [6, 6]);
+    assert_eq!(shares(13, 3), [5, 4, 4]);
+    assert_eq!(shares(2, 3), [1, 1, 0]);
+    assert_eq!(shares(7, 1), [7]);
+}
+
+#[test]
+fn device_lists_parse() {
+    assert_eq!("3".parse::<DeviceList>().unwrap().0, [0, 1, 2]);
+    assert_eq!("0,2".parse::<DeviceList>().unwrap().0, [0, 2]);
+    for bad in ["0", "1,1", "a", "0,,1", "-1"] {
+        assert!(bad.parse::<DeviceList>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn two_cpu_replicas_step_as_one_device() {
+    let cpu = Device::flex().autodiff();
+    let (loss, weights) = compare(vec![cpu.clone(), cpu], 12, 4);
+    eprintln!(
+        "CPU backend, 2 replicas, 4 steps: loss rel. diff {loss:.2e}, weights max |Δ| {weights:.2e}"
+    );
+    assert!(loss < 1e-5, "{loss}");
+    assert!(weights < WEIGHT_TOLERANCE, "{weights}");
+}
+
+#[test]
+fn three_cpu_replicas_with_an_uneven_batch_step_as_one_device() {
+    let cpu = Device::flex().autodiff();
+    let (loss, weights) = compare(vec![cpu.clone(), cpu.clone(), cpu], 13, 3);
+    eprintln!(
+        "CPU backend, 3 replicas, batch 13, 3 steps: loss rel. diff {loss:.2e}, weights max |Δ| {weights:.2e}"
+    );
+    assert!(loss < 1e-5, "{loss}");
+    assert!(weights < WEIGHT_TOLERANCE, "{weights}");
+}
+
+#[test]
+fn two_wgpu_devices_step_as_one_device() {
+    let selected = select_devices(DeviceChoice::Vulkan, &"2".parse().unwrap())
+        .expect("data-parallel tests need a Vulkan adapter (CI: lavapipe)");
+    assert_eq!(selected.len(), 2);
+    assert_ne!(
+        selected[0].device, selected[1].device,
+        "two distinct devices"
+    );
+    let devices = selected
+        .iter()
+        .map(|s| s.device.clone().autodiff())
+        .collect();
+    let (loss, weights) = compare(devices, 8, 2);
+    eprintln!("wgpu, 2 devices, 2 steps: loss rel. diff {loss:.2e}, weights max |Δ| {weights:.2e}");
+    assert!(loss < 1e-5, "{loss}");
+    assert!(weights < WEIGHT_TOLERANCE, "{weights}");
+}
+
+#[test]
+fn train_runs_on_two_devices_and_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "train",
+        "--device",
+        "cpu",
+        "--devices",
+        "2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--layers",
+        "3",
+        "--train-images",
+        "64",
+        "--test-images",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let output = common::run(&args);
+    let stdout = common::text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        common::text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("devices: 2 (synchronous data parallel"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("device 1: Burn CPU backend"), "{stdout}");
+    assert!(out.join("checkpoint.bin").exists());
+    let bad = common::run(&["train", "--devices", "0,0"]);
+    common::assert_clean_failure(&bad, "a device is listed twice");
+}
