@@ -93,12 +93,8 @@ impl<M: Module + Send + Sync> DataParallel<M> {
                 correct: out.correct,
             });
         }
-        let values = flat_values(model);
         for replica in &mut self.replicas {
-            *replica = replica.clone().map(&mut SetValues {
-                values: &values,
-                next: 0,
-            });
+            *replica = copy_values(replica.clone(), model);
         }
         let mut inputs = Vec::new();
         let mut start = 0;
@@ -129,21 +125,13 @@ impl<M: Module + Send + Sync> DataParallel<M> {
                 .map(|h| h.join().expect("a replica's thread panicked"))
                 .collect()
         });
-        let ids = param_ids(model);
-        let master = &self.devices[0];
         let (mut grads, mut loss, mut correct) = (GradientsParams::new(), 0.0, 0);
         for result in results {
             let (i, mut share, value, right) = result?;
             loss += value;
             correct += right;
             let source = if i == 0 { model } else { &self.replicas[i - 1] };
-            source.visit(&mut AddGrads {
-                ids: &ids,
-                next: 0,
-                from: &mut share,
-                into: &mut grads,
-                device: master,
-            });
+            add_keyed(source, model, &mut share, &mut grads, &self.devices[0]);
         }
         Ok(StepGradients {
             grads,
@@ -151,6 +139,35 @@ impl<M: Module + Send + Sync> DataParallel<M> {
             correct,
         })
     }
+}
+
+/// `to` with the values of `from`'s parameters and running statistics (same structure), on its
+/// own device and with its own ids.
+pub fn copy_values<M: Module>(to: M, from: &M) -> M {
+    let values = flat_values(from);
+    to.map(&mut SetValues {
+        values: &values,
+        next: 0,
+    })
+}
+
+/// Moves the gradients `from` of `replica` to `device`, keyed by the matching parameters of
+/// `master` (same structure), adding them to those already in `into`.
+pub fn add_keyed<M: Module>(
+    replica: &M,
+    master: &M,
+    from: &mut GradientsParams,
+    into: &mut GradientsParams,
+    device: &Device,
+) {
+    let ids = param_ids(master);
+    replica.visit(&mut AddGrads {
+        ids: &ids,
+        next: 0,
+        from,
+        into,
+        device,
+    });
 }
 
 /// Every float parameter (and running statistic) of `module` in visiting order, flattened and

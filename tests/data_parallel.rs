@@ -217,3 +217,50 @@ fn train_runs_on_two_devices_and_lists_them() {
     let bad = common::run(&["train", "--devices", "0,0"]);
     common::assert_clean_failure(&bad, "a device is listed twice");
 }
+
+#[test]
+fn search_runs_on_two_devices_across_an_epoch_and_one_stage_says_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    for method in ["ista", "darts"] {
+        let out = dir.path().join(method);
+        let output = common::run(&[
+            "search",
+            "--device",
+            "cpu",
+            "--devices",
+            "2",
+            "--method",
+            method,
+            "--epochs",
+            "2",
+            "--layers",
+            "3",
+            "--train-images",
+            "96",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let stdout = common::text(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            common::text(&output.stderr)
+        );
+        assert!(stdout.contains("devices: 2"), "{stdout}");
+        assert!(stdout.contains("epoch 2/2"), "{stdout}");
+        assert!(out.join("genotype.json").exists());
+    }
+    let out = dir.path().join("one-stage");
+    let refused = common::run(&[
+        "search",
+        "--one-stage",
+        "--device",
+        "cpu",
+        "--devices",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    common::assert_clean_failure(&refused, "one-stage search runs on one device");
+    assert!(!out.exists(), "a refused run leaves no folder");
+}

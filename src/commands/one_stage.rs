@@ -136,6 +136,12 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         &train,
         false,
     )?);
+    if args.devices.0 != [0] {
+        bail!(
+            "--devices {}: one-stage search runs on one device (data parallel covers two-stage ISTA-NAS, DARTS, PC-DARTS and train)",
+            args.devices
+        );
+    }
     let selected = super::device::open(args.device)?;
     let run = match resumed {
         Some(run) => run,

@@ -34,6 +34,9 @@ pub struct SearchArgs {
     /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    /// Devices for synchronous data parallel (two-stage ISTA-NAS, DARTS, PC-DARTS): a count N (adapters 0..N of the kind --device picks) or indices such as 0,2. Each architecture and weight batch is split across them and their gradients summed into one step; one b (or α) for all. A software adapter or the CPU backend gives logical devices that share it (for checks, no speed-up).
+    #[arg(long, default_value = "1")]
+    pub devices: ista_nas::devices::DeviceList,
     /// Search method: ista (two-stage ISTA-NAS), darts (first order) or pc-darts.
     #[arg(long, value_enum, default_value_t = Method::Ista)]
     pub method: Method,
@@ -228,7 +231,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         false,
     )?);
     let classes = splits.class_names.len();
-    let selected = super::device::open(args.device)?;
+    let devices = super::device::open_all(args.device, &args.devices)?;
+    let selected = &devices[0];
     let run = match resumed {
         Some(run) => run,
         None => {
@@ -255,6 +259,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         Some(c) => Searcher::resume(c, weights, arch, classes, &selected.device)?,
         None => Searcher::new(config.clone(), weights, arch, classes, &selected.device)?,
     };
+    let others: Vec<_> = devices[1..].iter().map(|s| s.device.clone()).collect();
+    search.use_devices(&others)?;
     let method = match config.method {
         Method::Ista => format!(
             "ISTA-NAS m={} s={} λ={:e}",

@@ -3,17 +3,19 @@
 //! trained by Adam on val batches, the weights by SGD on train batches.
 
 use burn::module::Module;
-use burn::optim::ModuleOptimizer;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
 use super::alphas::ArchAlphas;
 use super::supernet::{
-    EpochArchitecture, Evaluator, Supernet, format_supports, frozen, module_step,
+    EpochArchitecture, Evaluator, Supernet, add_module_grads, apply_step, format_supports, frozen,
+    module_step,
 };
 use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::mixed_cell::{MixedNetwork, MixedWeights};
 use crate::model::skeleton::NetworkConfig;
+use crate::parallel::copy_values;
 use crate::records::{load_module, module_bytes};
 
 /// A DARTS or PC-DARTS supernet with its α (and β).
@@ -97,4 +99,53 @@ impl Supernet for DartsSupernet {
         self.alphas = load_module(self.alphas.clone(), alphas, "alpha")?;
         Ok(())
     }
+
+    fn sync_from(&mut self, master: &dyn Supernet, _device: &Device) -> Result<()> {
+        let master = same(master);
+        self.model = copy_values(self.model.clone(), &master.model);
+        self.alphas = copy_values(self.alphas.clone(), &master.alphas);
+        Ok(())
+    }
+
+    fn add_grads(
+        &self,
+        loss: Tensor<1>,
+        arch: bool,
+        master: &dyn Supernet,
+        into: &mut GradientsParams,
+        device: &Device,
+    ) {
+        let master = same(master);
+        if arch {
+            add_module_grads(&self.alphas, &master.alphas, loss, into, device);
+        } else {
+            add_module_grads(&self.model, &master.model, loss, into, device);
+        }
+    }
+
+    fn apply_grads(
+        &mut self,
+        grads: GradientsParams,
+        arch: bool,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        clip: Option<f32>,
+    ) -> f32 {
+        if arch {
+            apply_step(&mut self.alphas, grads, optim, lr, clip)
+        } else {
+            apply_step(&mut self.model, grads, optim, lr, clip)
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn same(master: &dyn Supernet) -> &DartsSupernet {
+    master
+        .as_any()
+        .downcast_ref()
+        .expect("replicas run the master's method")
 }

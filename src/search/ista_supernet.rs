@@ -2,16 +2,18 @@
 //! w = bᵀA_S − bias; b is recovered into the next supports after every epoch.
 
 use burn::module::Module;
-use burn::optim::ModuleOptimizer;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
 use super::ista_arch::{ArchParams, Architect, EpochSupports};
 use super::supernet::{
-    EpochArchitecture, Evaluator, Supernet, format_supports, frozen, module_step,
+    EpochArchitecture, Evaluator, Supernet, add_module_grads, apply_step, format_supports, frozen,
+    module_step,
 };
 use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::sparse_cell::{SparseNetwork, plain_weights};
+use crate::parallel::copy_values;
 use crate::records::{load_module, module_bytes};
 
 /// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
@@ -105,4 +107,58 @@ impl Supernet for IstaSupernet {
         self.supports = self.architect.recover(&self.arch, device)?;
         Ok(())
     }
+
+    fn sync_from(&mut self, master: &dyn Supernet, device: &Device) -> Result<()> {
+        let master = same(master);
+        self.model = copy_values(self.model.clone(), &master.model);
+        self.arch = copy_values(self.arch.clone(), &master.arch);
+        if self.supports.supports() != master.supports.supports() {
+            // The master recovered new supports from the b it holds now, which this copy of b
+            // recovers again on this device.
+            self.supports = self.architect.recover(&self.arch, device)?;
+        }
+        Ok(())
+    }
+
+    fn add_grads(
+        &self,
+        loss: Tensor<1>,
+        arch: bool,
+        master: &dyn Supernet,
+        into: &mut GradientsParams,
+        device: &Device,
+    ) {
+        let master = same(master);
+        if arch {
+            add_module_grads(&self.arch, &master.arch, loss, into, device);
+        } else {
+            add_module_grads(&self.model, &master.model, loss, into, device);
+        }
+    }
+
+    fn apply_grads(
+        &mut self,
+        grads: GradientsParams,
+        arch: bool,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        clip: Option<f32>,
+    ) -> f32 {
+        if arch {
+            apply_step(&mut self.arch, grads, optim, lr, clip)
+        } else {
+            apply_step(&mut self.model, grads, optim, lr, clip)
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn same(master: &dyn Supernet) -> &IstaSupernet {
+    master
+        .as_any()
+        .downcast_ref()
+        .expect("replicas run the master's method")
 }

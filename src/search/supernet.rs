@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::optim::clip_global_norm;
+use crate::parallel::add_keyed;
 use crate::profile::scope;
 
 /// What an epoch's architecture was: the supports it ran, the genotype derived after it.
@@ -53,6 +54,32 @@ pub trait Supernet {
     fn records(&self) -> Result<[Vec<u8>; 2]>;
     /// Restores model and architecture from a checkpoint's records.
     fn restore(&mut self, records: [Vec<u8>; 2], device: &Device) -> Result<()>;
+    /// Takes the weights, architecture parameters and supports of `master`, a supernet of the
+    /// same method on another device (a data-parallel replica; `device` is this one's).
+    fn sync_from(&mut self, master: &dyn Supernet, device: &Device) -> Result<()>;
+    /// Adds the gradient of `loss` for the architecture (`arch`) or the weights into `into`,
+    /// keyed by the matching parameters of `master` (same method) and moved to `device`.
+    fn add_grads(
+        &self,
+        loss: Tensor<1>,
+        arch: bool,
+        master: &dyn Supernet,
+        into: &mut GradientsParams,
+        device: &Device,
+    );
+    /// One optimiser step of the architecture (`arch`) or the weights on `grads`, clipped to
+    /// global norm `clip` when given; returns the norm before clipping (a non-finite norm takes
+    /// no step).
+    fn apply_grads(
+        &mut self,
+        grads: GradientsParams,
+        arch: bool,
+        optim: &mut ModuleOptimizer,
+        lr: f64,
+        clip: Option<f32>,
+    ) -> f32;
+    /// This supernet, for a replica of the same method to read.
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// One optimiser step of `module` on the gradient of `loss`, clipped to global norm `clip` when
@@ -65,7 +92,18 @@ pub fn module_step<M: Module>(
     clip: Option<f32>,
 ) -> f32 {
     let grads = scope("backward", || loss.backward());
-    let mut grads = GradientsParams::from_grads(grads, module);
+    let grads = GradientsParams::from_grads(grads, module);
+    apply_step(module, grads, optim, lr, clip)
+}
+
+/// One optimiser step of `module` on `grads`, clipped as in [`module_step`].
+pub fn apply_step<M: Module>(
+    module: &mut M,
+    mut grads: GradientsParams,
+    optim: &mut ModuleOptimizer,
+    lr: f64,
+    clip: Option<f32>,
+) -> f32 {
     let norm = match clip {
         Some(clip) => scope("clip", || clip_global_norm(&mut grads, module, clip)),
         None => 0.0,
@@ -87,6 +125,19 @@ pub fn frozen<M: Module>(model: &M) -> M {
         model.visit(&mut Initialise);
         model.clone().no_grad()
     })
+}
+
+/// Adds `loss`'s gradient for `module` (a replica) into `into`, keyed by `master`'s parameters.
+pub fn add_module_grads<M: Module>(
+    module: &M,
+    master: &M,
+    loss: Tensor<1>,
+    into: &mut GradientsParams,
+    device: &Device,
+) {
+    let grads = scope("backward", || loss.backward());
+    let mut grads = GradientsParams::from_grads(grads, module);
+    add_keyed(module, master, &mut grads, into, device);
 }
 
 /// Forces the lazy initialisation of every parameter it visits.

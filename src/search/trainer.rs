@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::ModuleOptimizer;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,7 @@ use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, StepStats, arch_adam, finite_step, sgd};
+use crate::parallel::shares;
 use crate::profile::scope;
 
 /// What one epoch produced (a row of metrics.csv).
@@ -87,6 +88,9 @@ pub struct Searcher {
     train_plan: BatchPlan,
     eval_plan: BatchPlan,
     loss: CrossEntropyLoss,
+    network: NetworkConfig,
+    /// Data-parallel replicas on further devices (autodiff), empty on one device.
+    replicas: Vec<(Box<dyn Supernet>, Device)>,
 }
 
 fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
@@ -180,7 +184,68 @@ impl Searcher {
             train_plan,
             eval_plan,
             loss,
+            network,
+            replicas: Vec::new(),
         })
+    }
+
+    /// Splits each architecture and weight batch over `others` as well as the run's device
+    /// (synchronous data parallel: one supernet replica per further device, gradients summed
+    /// into one step of b or α and one of the weights).
+    pub fn use_devices(&mut self, others: &[Device]) -> Result<()> {
+        self.replicas = others
+            .iter()
+            .map(|d| {
+                let device = d.clone().autodiff();
+                Ok((supernet(&self.config, &self.network, &device)?, device))
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    /// Loss, right predictions and the summed gradient of the mean loss over `images` split
+    /// across the devices, for the architecture (`arch`) or the weights.
+    fn parallel_grads(
+        &mut self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        arch: bool,
+    ) -> Result<(f64, usize, GradientsParams)> {
+        let batch = labels.dims()[0];
+        let master: &dyn Supernet = self.net.as_ref();
+        for (replica, device) in &mut self.replicas {
+            replica.sync_from(master, device)?;
+        }
+        let mut grads = GradientsParams::new();
+        let (mut loss, mut right, mut start) = (0.0, 0, 0);
+        for (i, size) in shares(batch, self.replicas.len() + 1)
+            .into_iter()
+            .enumerate()
+        {
+            if size == 0 {
+                continue;
+            }
+            let (net, device): (&dyn Supernet, &Device) = match i {
+                0 => (master, &self.device),
+                _ => (self.replicas[i - 1].0.as_ref(), &self.replicas[i - 1].1),
+            };
+            let x = images.clone().narrow(0, start, size).to_device(device); // [b, C, H, W]
+            let y = labels.clone().narrow(0, start, size).to_device(device); // [b]
+            start += size;
+            let logits = net.logits(x, !arch)?; // [b, classes]
+            let share = self.loss.forward(logits.clone(), y.clone());
+            let weight = size as f64 / batch as f64;
+            loss += weight * share.clone().into_scalar::<f32>() as f64;
+            right += correct(&logits, &y);
+            net.add_grads(
+                share * weight as f32,
+                arch,
+                master,
+                &mut grads,
+                &self.device,
+            );
+        }
+        Ok((loss, right, grads))
     }
 
     /// Batches per epoch.
@@ -302,6 +367,13 @@ impl Searcher {
 
     /// One architecture step on a val batch (the weights get no update).
     pub fn arch_step(&mut self, images: Tensor<4>, labels: Tensor<1, Int>) -> Result<()> {
+        if !self.replicas.is_empty() {
+            let (_, _, grads) = self.parallel_grads(images, labels, true)?;
+            let lr = self.config.arch_lr;
+            self.net
+                .apply_grads(grads, true, &mut self.arch_optim, lr, None);
+            return Ok(());
+        }
         scope("arch step", || {
             let loss = scope("forward", || -> Result<Tensor<1>> {
                 let logits = self.net.logits(images, false)?;
@@ -321,6 +393,18 @@ impl Searcher {
         labels: Tensor<1, Int>,
         lr: f64,
     ) -> Result<(f64, usize, usize, f32)> {
+        if !self.replicas.is_empty() {
+            let count = labels.dims()[0];
+            let (loss, right, grads) = self.parallel_grads(images, labels, false)?;
+            if !loss.is_finite() {
+                return Ok((loss, count, right, f32::NAN));
+            }
+            let clip = Some(self.config.grad_clip);
+            let norm = self
+                .net
+                .apply_grads(grads, false, &mut self.weight_optim, lr, clip);
+            return Ok((loss, count, right, norm));
+        }
         scope("weight step", || {
             let count = labels.dims()[0];
             let (logits, loss) = scope("forward", || -> Result<(Tensor<2>, Tensor<1>)> {

@@ -1,0 +1,156 @@
+//! Data-parallel search equals one device: architecture and weight steps with each batch split
+//! over two replicas give the losses, weights and architecture parameters of one supernet that
+//! runs the same shares and steps once on the gradient of their weighted sum (two-stage
+//! ISTA-NAS, DARTS, PC-DARTS; CPU-backend replicas).
+
+mod common;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use common::{host, max_abs_diff, random};
+use ista_nas::data::embedded;
+use ista_nas::parallel::shares;
+use ista_nas::search::config::{Method, SearchConfig};
+use ista_nas::search::darts_supernet::DartsSupernet;
+use ista_nas::search::ista_supernet::IstaSupernet;
+use ista_nas::search::supernet::Supernet;
+use ista_nas::search::trainer::Searcher;
+
+/// Trainable values of a module, flattened (running statistics left out: the parallel run
+/// keeps device 0's).
+fn trainable<M: Module>(module: &M) -> Vec<f32> {
+    struct All(Vec<f32>);
+    impl ModuleVisitor for All {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.val().is_require_grad() {
+                self.0.extend(host(param.val()));
+            }
+        }
+    }
+    let mut all = All(Vec::new());
+    module.visit(&mut all);
+    all.0
+}
+
+/// (weights, architecture) of a supernet.
+fn values(net: &dyn Supernet) -> (Vec<f32>, Vec<f32>) {
+    if let Some(ista) = net.as_any().downcast_ref::<IstaSupernet>() {
+        return (trainable(&ista.model), trainable(&ista.arch));
+    }
+    let darts: &DartsSupernet = net.as_any().downcast_ref().unwrap();
+    (trainable(&darts.model), trainable(&darts.alphas))
+}
+
+/// The mean loss over `x` as one device sees it when it runs the same shares: the shares'
+/// mean losses weighted by their sizes, in one graph.
+fn weighted(net: &dyn Supernet, x: Tensor<4>, y: Tensor<1, Int>, fixed_arch: bool) -> Tensor<1> {
+    let loss = CrossEntropyLossConfig::new().init(&x.device());
+    let batch = y.dims()[0];
+    let (mut total, mut start): (Option<Tensor<1>>, usize) = (None, 0);
+    for size in shares(batch, 2) {
+        let logits = net
+            .logits(x.clone().narrow(0, start, size), fixed_arch)
+            .unwrap();
+        let l =
+            loss.forward(logits, y.clone().narrow(0, start, size)) * (size as f32 / batch as f32);
+        total = Some(match total {
+            Some(t) => t + l,
+            None => l,
+        });
+        start += size;
+    }
+    total.unwrap()
+}
+
+fn labels(batch: usize, seed: u64, device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = (0..batch as u64)
+        .map(|i| ((i * 3 + seed) % 10) as i64)
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch]), device)
+}
+
+fn compare(method: Method) {
+    let config = SearchConfig {
+        method,
+        channels: 4,
+        layers: 3,
+        batch_size: 10,
+        train_images: Some(64),
+        ..SearchConfig::paper()
+    };
+    let splits = embedded().unwrap();
+    let (weights, arch) = splits.train.slice(0..64).split_half();
+    let cpu = Device::flex();
+    let mut parallel =
+        Searcher::new(config.clone(), weights.clone(), arch.clone(), 10, &cpu).unwrap();
+    let mut reference = Searcher::new(config.clone(), weights, arch, 10, &cpu).unwrap();
+    let device = reference.device.clone();
+    reference
+        .net
+        .restore(parallel.net.records().unwrap(), &device)
+        .unwrap();
+    parallel.use_devices(&[cpu]).unwrap();
+    let (start_w, start_a) = values(parallel.net.as_ref());
+    let lr = 0.05;
+    for step in 0..3u64 {
+        let (xa, ya) = (
+            random([10, 1, 28, 28], 10 + step, &device),
+            labels(10, step, &device),
+        );
+        let (xw, yw) = (
+            random([10, 1, 28, 28], 20 + step, &device),
+            labels(10, step + 5, &device),
+        );
+        parallel.arch_step(xa.clone(), ya.clone()).unwrap();
+        let (loss, ..) = parallel.weight_step(xw.clone(), yw.clone(), lr).unwrap();
+
+        let total = weighted(reference.net.as_ref(), xa, ya, false);
+        reference
+            .net
+            .step_arch(total, &mut reference.arch_optim, config.arch_lr);
+        let total = weighted(reference.net.as_ref(), xw, yw, true);
+        let expected = total.clone().into_scalar::<f32>() as f64;
+        reference
+            .net
+            .step_weights(total, &mut reference.weight_optim, lr, config.grad_clip);
+        let diff = (loss - expected).abs() / expected;
+        assert!(
+            diff < 1e-5,
+            "{method:?} step {step}: loss {loss} vs {expected}"
+        );
+    }
+    let (pw, pa) = values(parallel.net.as_ref());
+    let (rw, ra) = values(reference.net.as_ref());
+    assert!(pw.len() > 1000 && !pa.is_empty());
+    let (dw, da) = (max_abs_diff(&pw, &rw), max_abs_diff(&pa, &ra));
+    eprintln!(
+        "{method:?}, 2 CPU replicas, 3 search steps: weights max |Δ| {dw:.2e}, architecture max |Δ| {da:.2e}"
+    );
+    assert!(dw < 5e-4, "{method:?} weights {dw}");
+    assert!(da < 5e-4, "{method:?} architecture {da}");
+    // Both moved, so the comparison is not of two untouched copies.
+    assert!(
+        max_abs_diff(&pw, &start_w) > 1e-4,
+        "{method:?}: weights moved"
+    );
+    assert!(
+        max_abs_diff(&pa, &start_a) > 1e-6,
+        "{method:?}: architecture moved"
+    );
+}
+
+#[test]
+fn ista_search_on_two_replicas_steps_as_one_device() {
+    compare(Method::Ista);
+}
+
+#[test]
+fn darts_search_on_two_replicas_steps_as_one_device() {
+    compare(Method::Darts);
+}
+
+#[test]
+fn pc_darts_search_on_two_replicas_steps_as_one_device() {
+    compare(Method::PcDarts);
+}
