@@ -264,3 +264,49 @@ fn search_runs_on_two_devices_across_an_epoch_and_one_stage_says_it_cannot() {
     common::assert_clean_failure(&refused, "one-stage search runs on one device");
     assert!(!out.exists(), "a refused run leaves no folder");
 }
+
+#[test]
+fn bench_reports_images_per_second_per_device_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let output = common::run(&[
+        "bench",
+        "--device",
+        "cpu",
+        "--methods",
+        "ista",
+        "--batch-sizes",
+        "4",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--warmup",
+        "0",
+        "--steps",
+        "1",
+        "--devices",
+        "1,2",
+        "--recovery-draws",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = common::text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        common::text(&output.stderr)
+    );
+    let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    let header = &rows[0];
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert_eq!(rows[1][col("devices")], "1");
+    assert_eq!(rows[2][col("devices")], "2");
+    assert_eq!(rows[1][col("images_per_s_vs_one_device")], "1.0000");
+    let scaling: f64 = rows[2][col("images_per_s_vs_one_device")].parse().unwrap();
+    assert!(scaling > 0.0, "{csv}");
+    assert!(stdout.contains("ista batch 4 on 2 device(s)"), "{stdout}");
+}

@@ -43,6 +43,13 @@ pub struct BenchCase {
     /// Also run `steps` profiled steps (after the timed ones) and report where their time went.
     #[serde(default)]
     pub profile: bool,
+    /// Devices the batch is split across (synchronous data parallel).
+    #[serde(default = "one_device")]
+    pub devices: usize,
+}
+
+fn one_device() -> usize {
+    1
 }
 
 /// What a case measured.
@@ -91,8 +98,9 @@ pub fn run_case(
     train: &Dataset,
     classes: usize,
     genotype: &Genotype,
-    device: &Device,
+    devices: &[Device],
 ) -> Result<CaseTiming> {
+    let device = &devices[0];
     let needed = 2 * case.batch_size;
     if train.len() < needed || case.steps == 0 {
         return Err(IstaError::Shape(format!(
@@ -103,6 +111,7 @@ pub fn run_case(
     }
     let (weights, arch) = train.first(Some(needed)).split_half();
     let mut searcher = Searcher::new(case.config(), weights, arch, classes, device)?;
+    searcher.use_devices(&devices[1..])?;
     searcher.use_genotype(genotype)?;
     searcher.repeat_first_step(case.warmup)?;
     let start = Instant::now();

@@ -61,23 +61,34 @@ pub fn bench_svg(rows: &[BenchRow], title: &str, path: &Path) -> Result<()> {
             .x_desc("batch size")
             .draw()
             .map_err(plot_error)?;
-        for (method, colour) in METHODS {
-            let points: Vec<(f64, f64)> = rows
-                .iter()
-                .filter(|r| r.case.method == method)
-                .filter_map(|r| Some((r.case.batch_size as f64, metric(r)?)))
-                .collect();
-            if points.is_empty() {
-                continue;
+        let mut counts: Vec<usize> = rows.iter().map(|r| r.case.devices).collect();
+        counts.sort_unstable();
+        counts.dedup();
+        for (method, base) in METHODS {
+            for (k, &devices) in counts.iter().enumerate() {
+                // More devices: the method's colour, lighter.
+                let colour = base.mix(1.0 - 0.35 * k as f64 / counts.len() as f64);
+                let points: Vec<(f64, f64)> = rows
+                    .iter()
+                    .filter(|r| r.case.method == method && r.case.devices == devices)
+                    .filter_map(|r| Some((r.case.batch_size as f64, metric(r)?)))
+                    .collect();
+                if points.is_empty() {
+                    continue;
+                }
+                let label = match devices {
+                    1 => method.name().to_string(),
+                    d => format!("{} on {d} devices", method.name()),
+                };
+                chart
+                    .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+                    .map_err(plot_error)?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+                    .map_err(plot_error)?;
             }
-            chart
-                .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-                .map_err(plot_error)?
-                .label(method.name())
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))
-                .map_err(plot_error)?;
         }
         chart
             .configure_series_labels()

@@ -7,7 +7,7 @@ use super::{BenchCase, CaseTiming};
 use crate::search::config::Method;
 
 /// Columns of bench.csv.
-pub const BENCH_CSV_HEADER: &str = "method,batch_size,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,ms_ratio_to_darts,memory_ratio_to_darts,status";
+pub const BENCH_CSV_HEADER: &str = "method,batch_size,devices,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,ms_ratio_to_darts,memory_ratio_to_darts,images_per_s_vs_one_device,status";
 
 /// One case and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,13 +23,27 @@ pub struct BenchRow {
 impl BenchRow {
     fn darts<'a>(&self, rows: &'a [BenchRow]) -> Option<&'a CaseTiming> {
         rows.iter()
-            .find(|r| r.case.method == Method::Darts && r.case.batch_size == self.case.batch_size)
+            .find(|r| {
+                r.case.method == Method::Darts
+                    && r.case.batch_size == self.case.batch_size
+                    && r.case.devices == self.case.devices
+            })
             .and_then(|r| r.timing.as_ref())
     }
 
     /// ms/step of this row over DARTS's at the same batch size, when both were measured.
     pub fn ms_ratio(&self, rows: &[BenchRow]) -> Option<f64> {
         Some(self.timing.as_ref()?.ms_per_step / self.darts(rows)?.ms_per_step)
+    }
+
+    /// images/s of this row over the same case's on one device, when both were measured.
+    pub fn scaling(&self, rows: &[BenchRow]) -> Option<f64> {
+        let one = rows.iter().find(|r| {
+            r.case.method == self.case.method
+                && r.case.batch_size == self.case.batch_size
+                && r.case.devices == 1
+        })?;
+        Some(self.timing.as_ref()?.images_per_s / one.timing.as_ref()?.images_per_s)
     }
 
     /// Peak memory of this row over DARTS's at the same batch size, when both were measured.
@@ -51,9 +65,10 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
         let t = row.timing.as_ref();
         let status = row.status.replace([',', '\n'], ";");
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
             c.method.name(),
             c.batch_size,
+            c.devices,
             c.channels,
             c.layers,
             opt(t.map(|t| t.image_size)),
@@ -67,6 +82,7 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
                 .map(|d| format!("{d:.1}"))),
             opt(row.ms_ratio(rows).map(|r| format!("{r:.4}"))),
             opt(row.memory_ratio(rows).map(|r| format!("{r:.4}"))),
+            opt(row.scaling(rows).map(|r| format!("{r:.4}"))),
         ));
     }
     csv
@@ -75,18 +91,20 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
 /// A Markdown table of the rows, for the terminal and the README.
 pub fn to_table(rows: &[BenchRow]) -> String {
     let mut table = String::from(
-        "| method | batch | ms/step | images/s | peak memory | dispatches/step | time vs DARTS | memory vs DARTS |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| method | batch | devices | ms/step | images/s | images/s vs 1 device | peak memory | dispatches/step | time vs DARTS | memory vs DARTS |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let ratio = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or("–".into());
         let line = match &row.timing {
             Some(t) => format!(
-                "| {} | {} | {:.1} | {:.1} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} |\n",
                 row.case.method.name(),
                 row.case.batch_size,
+                row.case.devices,
                 t.ms_per_step,
                 t.images_per_s,
+                ratio(row.scaling(rows)),
                 t.peak_memory_bytes
                     .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
                     .unwrap_or("n/a".into()),
@@ -97,9 +115,10 @@ pub fn to_table(rows: &[BenchRow]) -> String {
                 ratio(row.memory_ratio(rows)),
             ),
             None => format!(
-                "| {} | {} | {} | | | | | |\n",
+                "| {} | {} | {} | {} | | | | | | |\n",
                 row.case.method.name(),
                 row.case.batch_size,
+                row.case.devices,
                 row.status
             ),
         };

@@ -13,6 +13,7 @@ use ista_nas::bench::report::{BenchRow, to_csv, to_table};
 use ista_nas::bench::{BenchCase, CaseTiming, run_case};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
+use ista_nas::devices::{DeviceList, select_devices};
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::config::Method;
 
@@ -58,6 +59,9 @@ pub struct BenchArgs {
     /// Untimed steps before timing (kernel compilation, memory-pool growth).
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
+    /// Device counts to run each case on (synchronous data parallel over adapters 0..N of the kind --device picks; the table adds images/s against 1 device). A software adapter or the CPU backend gives logical devices that share it.
+    #[arg(long, value_delimiter = ',', default_values_t = [1])]
+    pub devices: Vec<usize>,
     /// Timed search steps (each an architecture step and a weight step).
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
@@ -92,11 +96,15 @@ pub struct BenchCaseArgs {
 pub fn run_one(args: BenchCaseArgs) -> anyhow::Result<()> {
     let case: BenchCase = serde_json::from_str(&args.case).context("bad --case JSON")?;
     let input = &args.input;
-    let selected = ista_nas::device::select_device(input.device)?;
+    let list = DeviceList((0..case.devices.max(1)).collect());
+    let devices: Vec<_> = select_devices(input.device, &list)?
+        .into_iter()
+        .map(|s| s.device)
+        .collect();
     let genotype = ista_nas::genotype::Genotype::load(&input.genotype)?;
     let splits = super::data::read_splits(input.data.as_deref(), input.format)?;
     let classes = splits.class_names.len();
-    let timing = run_case(&case, &splits.train, classes, &genotype, &selected.device)?;
+    let timing = run_case(&case, &splits.train, classes, &genotype, &devices)?;
     println!("{RESULT_PREFIX}{}", serde_json::to_string(&timing)?);
     Ok(())
 }
@@ -158,13 +166,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.methods.is_empty() || args.batch_sizes.contains(&0) || args.steps == 0 {
         bail!("--methods must name a method, --batch-sizes be at least 1 and --steps at least 1");
     }
+    if args.devices.is_empty() || args.devices.contains(&0) {
+        bail!("--devices lists device counts of at least 1, e.g. 1,2");
+    }
     if args.channels == 0 || !args.channels.is_multiple_of(2) || args.layers < 3 {
         bail!("--channels must be even and --layers at least 3");
     }
     ista_nas::genotype::Genotype::load(&args.input.genotype)?;
     let splits = super::data::read_splits(args.input.data.as_deref(), args.input.format)?;
     super::data::supernet_for(&splits, args.channels, args.layers, false)?;
-    let selected = super::device::open(args.input.device)?;
+    let most = args.devices.iter().copied().max().unwrap_or(1);
+    let selected = super::device::open_all(args.input.device, &DeviceList((0..most).collect()))?
+        .swap_remove(0);
     let limit = args
         .memory_limit_mib
         .or_else(|| (selected.info.kind == "Cpu").then(available_mib).flatten());
@@ -187,7 +200,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         limit.map_or("none".into(), |l| format!("{l:.0} MiB"))
     );
     let mut rows: Vec<BenchRow> = Vec::new();
-    for &method in &args.methods {
+    let cases = args
+        .methods
+        .iter()
+        .flat_map(|&m| args.devices.iter().map(move |&d| (m, d)));
+    for (method, devices) in cases {
         let mut points: Vec<(usize, f64)> = Vec::new();
         let mut failed: Option<usize> = None;
         for &batch_size in &batches {
@@ -200,6 +217,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 steps: args.steps,
                 seed: args.seed,
                 profile: args.profile,
+                devices,
             };
             let predicted = predicted_mib(&points, batch_size);
             let outcome = if let Some(problem) = case.config().problem() {
@@ -235,14 +253,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             };
             match &row.timing {
                 Some(t) => println!(
-                    "{} batch {batch_size}: {:.1} ms/step, {:.1} images/s, peak {}",
+                    "{} batch {batch_size} on {devices} device(s): {:.1} ms/step, {:.1} images/s, peak {}",
                     method.name(),
                     t.ms_per_step,
                     t.images_per_s,
                     t.peak_memory_bytes
                         .map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
                 ),
-                None => println!("{} batch {batch_size}: {}", method.name(), row.status),
+                None => println!(
+                    "{} batch {batch_size} on {devices} device(s): {}",
+                    method.name(),
+                    row.status
+                ),
             }
             rows.push(row);
         }

@@ -15,6 +15,7 @@ use crate::genotype::Genotype;
 use crate::model::sparse_cell::{SparseNetwork, plain_weights};
 use crate::parallel::copy_values;
 use crate::records::{load_module, module_bytes};
+use crate::sparse::support::{NodeSupport, SupportTensors};
 
 /// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
 pub struct IstaSupernet {
@@ -113,9 +114,18 @@ impl Supernet for IstaSupernet {
         self.model = copy_values(self.model.clone(), &master.model);
         self.arch = copy_values(self.arch.clone(), &master.arch);
         if self.supports.supports() != master.supports.supports() {
-            // The master recovered new supports from the b it holds now, which this copy of b
-            // recovers again on this device.
-            self.supports = self.architect.recover(&self.arch, device)?;
+            // The master's supports changed (a recovery, or a genotype to run): the same S,
+            // A_S and bias, with their constants on this device.
+            let on = |cell: &[(NodeSupport, SupportTensors)]| {
+                cell.iter()
+                    .map(|(s, _)| (s.clone(), s.to_tensors(device)))
+                    .collect()
+            };
+            self.supports = EpochSupports {
+                normal: on(&master.supports.normal),
+                reduce: on(&master.supports.reduce),
+                unconverged: master.supports.unconverged,
+            };
         }
         Ok(())
     }
