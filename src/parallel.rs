@@ -141,8 +141,8 @@ impl<M: Module + Send + Sync> DataParallel<M> {
     }
 }
 
-/// `to` with the values of `from`'s parameters and running statistics (same structure), on its
-/// own device and with its own ids.
+/// `to` with the values of `from`'s parameters and running statistics (same structure) and
+/// which of them train, on its own device and with its own ids.
 pub fn copy_values<M: Module>(to: M, from: &M) -> M {
     let values = flat_values(from);
     to.map(&mut SetValues {
@@ -171,14 +171,15 @@ pub fn add_keyed<M: Module>(
 }
 
 /// Every float parameter (and running statistic) of `module` in visiting order, flattened and
-/// detached.
-fn flat_values<M: Module>(module: &M) -> Vec<Tensor<1>> {
-    struct Values(Vec<Tensor<1>>);
+/// detached, with whether it trains.
+fn flat_values<M: Module>(module: &M) -> Vec<(Tensor<1>, bool)> {
+    struct Values(Vec<(Tensor<1>, bool)>);
     impl ModuleVisitor for Values {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let value = param.val().detach();
+            let value = param.val();
+            let trains = value.is_require_grad();
             let n = value.shape().num_elements();
-            self.0.push(value.reshape([n]));
+            self.0.push((value.detach().reshape([n]), trains));
         }
     }
     let mut values = Values(Vec::new());
@@ -199,17 +200,17 @@ fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
     ids.0
 }
 
-/// Gives a replica the values of the stepped model, parameter by parameter in visiting order,
-/// keeping the replica's ids, device and gradient requirement.
+/// Gives a replica the values of the stepped model and which of them train, parameter by
+/// parameter in visiting order, keeping the replica's ids and device.
 struct SetValues<'a> {
-    values: &'a [Tensor<1>],
+    values: &'a [(Tensor<1>, bool)],
     next: usize,
 }
 
 impl ModuleMapper for SetValues<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
-        let flat = self.values[self.next].clone();
+        let (flat, trains) = self.values[self.next].clone();
         self.next += 1;
         let (shape, device) = (tensor.shape(), tensor.device());
         assert_eq!(
@@ -218,7 +219,7 @@ impl ModuleMapper for SetValues<'_> {
             "replicas share the model's structure"
         );
         let mut value = flat.to_device(&device).reshape(shape).detach();
-        if tensor.is_require_grad() {
+        if trains && device.is_autodiff() {
             value = value.require_grad();
         }
         Param::from_mapped_value(id, value, mapper)

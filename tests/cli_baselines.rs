@@ -44,7 +44,10 @@ fn bench_writes_csv_table_plot_and_skips_what_does_not_fit() {
         "{stdout}\n{}",
         text(&result.stderr)
     );
-    assert!(stdout.contains("| method | batch | devices | ms/step"), "{stdout}");
+    assert!(
+        stdout.contains("| method | batch | devices | ms/step"),
+        "{stdout}"
+    );
 
     let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
     let mut lines = csv.lines();

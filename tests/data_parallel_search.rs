@@ -154,3 +154,99 @@ fn darts_search_on_two_replicas_steps_as_one_device() {
 fn pc_darts_search_on_two_replicas_steps_as_one_device() {
     compare(Method::PcDarts);
 }
+
+#[test]
+fn one_stage_search_on_two_replicas_steps_as_one_device() {
+    use burn::optim::GradientsParams;
+    use ista_nas::model::drop_path::DropPath;
+    use ista_nas::optim::clip_global_norm;
+    use ista_nas::records::{load_module, module_bytes};
+    use ista_nas::search::one_stage::config::OneStageConfig;
+    use ista_nas::search::one_stage::trainer::OneStageSearch;
+
+    let config = OneStageConfig {
+        layers: 3,
+        batch_size: 10,
+        train_images: Some(40),
+        ..OneStageConfig::quick()
+    };
+    let splits = embedded().unwrap();
+    let (train, test) = (splits.train.slice(0..40), splits.test.slice(0..20));
+    let names = splits.class_names.clone();
+    let cpu = Device::flex();
+    let mut parallel = OneStageSearch::new(
+        config.clone(),
+        train.clone(),
+        test.clone(),
+        names.clone(),
+        &cpu,
+    )
+    .unwrap();
+    let mut reference = OneStageSearch::new(config.clone(), train, test, names, &cpu).unwrap();
+    let bytes = module_bytes(&parallel.net.model, "model").unwrap();
+    reference.net.model = load_module(reference.net.model.clone(), bytes, "model").unwrap();
+    let bytes = module_bytes(&parallel.net.arch, "b").unwrap();
+    reference.net.arch = load_module(reference.net.arch.clone(), bytes, "b").unwrap();
+    parallel.use_devices(&[cpu]);
+    let (start_w, start_b) = (
+        trainable(&parallel.net.model),
+        trainable(&parallel.net.arch),
+    );
+    let device = reference.device.clone();
+    let loss = CrossEntropyLossConfig::new().init(&device);
+    let lr = 0.1;
+    for step in 0..3u64 {
+        let (x, y) = (
+            random([10, 1, 28, 28], 30 + step, &device),
+            labels(10, step, &device),
+        );
+        let (value, ..) = parallel
+            .step(x.clone(), y.clone(), lr, &mut DropPath::new(0.0, 0))
+            .unwrap();
+
+        let mut total: Option<Tensor<1>> = None;
+        let mut start = 0;
+        for size in shares(10, 2) {
+            let (normal, reduce) = reference.net.node_weights(true);
+            let xs = x.clone().narrow(0, start, size);
+            let (logits, _) = reference
+                .net
+                .model
+                .forward_train(xs, &normal, &reduce, None, &mut 0)
+                .unwrap();
+            let l = loss.forward(logits, y.clone().narrow(0, start, size)) * (size as f32 / 10.0);
+            total = Some(match total {
+                Some(t) => t + l,
+                None => l,
+            });
+            start += size;
+        }
+        let total = total.unwrap();
+        let expected = total.clone().into_scalar::<f32>() as f64;
+        let mut grads = total.backward();
+        let b = GradientsParams::from_module(&mut grads, &reference.net.arch);
+        let mut w = GradientsParams::from_module(&mut grads, &reference.net.model);
+        clip_global_norm(&mut w, &reference.net.model, config.grad_clip);
+        let arch = reference.net.arch.clone();
+        reference.net.arch = reference.arch_optim.step(config.arch_lr, arch, b);
+        let model = reference.net.model.clone();
+        reference.net.model = reference.weight_optim.step(lr, model, w);
+        assert!(
+            (value - expected).abs() / expected < 1e-5,
+            "step {step}: {value} vs {expected}"
+        );
+    }
+    let (pw, pb) = (
+        trainable(&parallel.net.model),
+        trainable(&parallel.net.arch),
+    );
+    let (rw, rb) = (
+        trainable(&reference.net.model),
+        trainable(&reference.net.arch),
+    );
+    let (dw, db) = (max_abs_diff(&pw, &rw), max_abs_diff(&pb, &rb));
+    eprintln!("one-stage, 2 CPU replicas, 3 steps: weights max |Δ| {dw:.2e}, b max |Δ| {db:.2e}");
+    assert!(dw < 5e-4 && db < 5e-4, "{dw} {db}");
+    assert!(max_abs_diff(&pw, &start_w) > 1e-4, "weights moved");
+    assert!(max_abs_diff(&pb, &start_b) > 1e-7, "b moved");
+}

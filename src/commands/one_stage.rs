@@ -136,13 +136,8 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         &train,
         false,
     )?);
-    if args.devices.0 != [0] {
-        bail!(
-            "--devices {}: one-stage search runs on one device (data parallel covers two-stage ISTA-NAS, DARTS, PC-DARTS and train)",
-            args.devices
-        );
-    }
-    let selected = super::device::open(args.device)?;
+    let devices = super::device::open_all(args.device, &args.devices)?;
+    let selected = &devices[0];
     let run = match resumed {
         Some(run) => run,
         None => run_folder::create(args.out.clone(), "search-one-stage", config.seed, &config)?,
@@ -169,6 +164,8 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
             &selected.device,
         )?,
     };
+    let others: Vec<_> = devices[1..].iter().map(|s| s.device.clone()).collect();
+    search.use_devices(&others);
     println!(
         "one-stage ISTA-NAS m={} λ={:e} ε={:e}, C={} L={}: up to {} search epochs, then {} training epochs, of {} batches of {}; run folder {}",
         config.m,

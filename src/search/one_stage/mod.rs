@@ -6,5 +6,6 @@ pub mod checkpoint;
 pub mod config;
 pub mod fold;
 pub mod freezing;
+pub mod parallel;
 pub mod supernet;
 pub mod trainer;

@@ -25,6 +25,7 @@ use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::drop_path::DropPath;
 use crate::model::skeleton::NetworkConfig;
+use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, StepStats, arch_adam, clip_global_norm, finite_step, sgd};
 use crate::train::evaluate::{evaluate_with, top1_top5};
 use crate::train::model_file::Scores;
@@ -106,7 +107,9 @@ pub struct OneStageSearch {
     test: Arc<Dataset>,
     train_plan: BatchPlan,
     test_plan: BatchPlan,
-    loss: CrossEntropyLoss,
+    pub(super) loss: CrossEntropyLoss,
+    /// Data-parallel replicas of the network on further devices (autodiff).
+    pub(super) replicas: Vec<(SparseNetwork, Device)>,
 }
 
 impl OneStageSearch {
@@ -159,6 +162,7 @@ impl OneStageSearch {
             test: Arc::new(test),
             train_plan,
             test_plan,
+            replicas: Vec::new(),
         })
     }
 
@@ -275,6 +279,13 @@ impl OneStageSearch {
         drop: &mut DropPath,
     ) -> Result<(f64, usize, usize, f32)> {
         let count = labels.dims()[0];
+        if !self.replicas.is_empty() {
+            let (value, right, b_grads, w_grads) = self.parallel_grads(images, labels, drop)?;
+            if !value.is_finite() {
+                return Ok((value, count, right, f32::NAN));
+            }
+            return Ok((value, count, right, self.apply(lr, b_grads, w_grads)));
+        }
         let (normal, reduce) = self.net.node_weights(true);
         let (logits, aux) =
             (self.net.model).forward_train(images, &normal, &reduce, Some(drop), &mut 0)?;
@@ -290,10 +301,16 @@ impl OneStageSearch {
         }
         let mut grads = loss.backward();
         let b_grads = GradientsParams::from_module(&mut grads, &self.net.arch);
-        let mut w_grads = GradientsParams::from_module(&mut grads, &self.net.model);
+        let w_grads = GradientsParams::from_module(&mut grads, &self.net.model);
+        Ok((value, count, right, self.apply(lr, b_grads, w_grads)))
+    }
+
+    /// Steps b (when it has a gradient) and the weights (clipped); returns the weight
+    /// gradient's norm before clipping (a non-finite norm takes no step).
+    fn apply(&mut self, lr: f64, b_grads: GradientsParams, mut w_grads: GradientsParams) -> f32 {
         let norm = clip_global_norm(&mut w_grads, &self.net.model, self.config.grad_clip);
         if !norm.is_finite() {
-            return Ok((value, count, right, norm));
+            return norm;
         }
         if !b_grads.is_empty() {
             let arch = self.net.arch.clone();
@@ -301,7 +318,7 @@ impl OneStageSearch {
         }
         let model = self.net.model.clone();
         self.net.model = self.weight_optim.step(lr, model, w_grads);
-        Ok((value, count, right, norm))
+        norm
     }
 
     /// Test-set scores of the supernet in eval mode.
