@@ -8,5 +8,6 @@ pub mod darts_supernet;
 pub mod ista_arch;
 pub mod ista_supernet;
 pub mod one_stage;
+pub mod parallel;
 pub mod supernet;
 pub mod trainer;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,6 @@ use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, StepStats, arch_adam, finite_step, sgd};
-use crate::parallel::shares;
 use crate::profile::scope;
 
 /// What one epoch produced (a row of metrics.csv).
@@ -87,13 +86,13 @@ pub struct Searcher {
     val: Arc<Dataset>,
     train_plan: BatchPlan,
     eval_plan: BatchPlan,
-    loss: CrossEntropyLoss,
-    network: NetworkConfig,
+    pub(super) loss: CrossEntropyLoss,
+    pub(super) network: NetworkConfig,
     /// Data-parallel replicas on further devices (autodiff), empty on one device.
-    replicas: Vec<(Box<dyn Supernet>, Device)>,
+    pub(super) replicas: Vec<(Box<dyn Supernet>, Device)>,
 }
 
-fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
+pub(super) fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
     let predicted = logits.clone().argmax(1).flatten::<1>(0, 1); // [B]
     predicted
         .equal(labels.clone())
@@ -103,7 +102,7 @@ fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
 }
 
 /// The supernet of `config.method` (weights seeded through the device, architecture by `seed`).
-fn supernet(
+pub(super) fn supernet(
     config: &SearchConfig,
     network: &NetworkConfig,
     device: &Device,
@@ -187,65 +186,6 @@ impl Searcher {
             network,
             replicas: Vec::new(),
         })
-    }
-
-    /// Splits each architecture and weight batch over `others` as well as the run's device
-    /// (synchronous data parallel: one supernet replica per further device, gradients summed
-    /// into one step of b or α and one of the weights).
-    pub fn use_devices(&mut self, others: &[Device]) -> Result<()> {
-        self.replicas = others
-            .iter()
-            .map(|d| {
-                let device = d.clone().autodiff();
-                Ok((supernet(&self.config, &self.network, &device)?, device))
-            })
-            .collect::<Result<_>>()?;
-        Ok(())
-    }
-
-    /// Loss, right predictions and the summed gradient of the mean loss over `images` split
-    /// across the devices, for the architecture (`arch`) or the weights.
-    fn parallel_grads(
-        &mut self,
-        images: Tensor<4>,
-        labels: Tensor<1, Int>,
-        arch: bool,
-    ) -> Result<(f64, usize, GradientsParams)> {
-        let batch = labels.dims()[0];
-        let master: &dyn Supernet = self.net.as_ref();
-        for (replica, device) in &mut self.replicas {
-            replica.sync_from(master, device)?;
-        }
-        let mut grads = GradientsParams::new();
-        let (mut loss, mut right, mut start) = (0.0, 0, 0);
-        for (i, size) in shares(batch, self.replicas.len() + 1)
-            .into_iter()
-            .enumerate()
-        {
-            if size == 0 {
-                continue;
-            }
-            let (net, device): (&dyn Supernet, &Device) = match i {
-                0 => (master, &self.device),
-                _ => (self.replicas[i - 1].0.as_ref(), &self.replicas[i - 1].1),
-            };
-            let x = images.clone().narrow(0, start, size).to_device(device); // [b, C, H, W]
-            let y = labels.clone().narrow(0, start, size).to_device(device); // [b]
-            start += size;
-            let logits = net.logits(x, !arch)?; // [b, classes]
-            let share = self.loss.forward(logits.clone(), y.clone());
-            let weight = size as f64 / batch as f64;
-            loss += weight * share.clone().into_scalar::<f32>() as f64;
-            right += correct(&logits, &y);
-            net.add_grads(
-                share * weight as f32,
-                arch,
-                master,
-                &mut grads,
-                &self.device,
-            );
-        }
-        Ok((loss, right, grads))
     }
 
     /// Batches per epoch.

@@ -1,0 +1,73 @@
+//! Data parallel for the two-stage search (ISTA-NAS, DARTS, PC-DARTS): one supernet replica
+//! per further device, synced from the run's supernet before each step; each architecture and
+//! weight batch is split across the devices and the replicas' gradients summed on the run's
+//! device into one step of b (or α) and one of the weights.
+
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Int, Tensor};
+
+use super::supernet::Supernet;
+use super::trainer::{Searcher, correct, supernet};
+use crate::error::Result;
+use crate::parallel::shares;
+
+impl Searcher {
+    /// Splits each architecture and weight batch over `others` as well as the run's device
+    /// (synchronous data parallel: one supernet replica per further device, gradients summed
+    /// into one step of b or α and one of the weights).
+    pub fn use_devices(&mut self, others: &[Device]) -> Result<()> {
+        self.replicas = others
+            .iter()
+            .map(|d| {
+                let device = d.clone().autodiff();
+                Ok((supernet(&self.config, &self.network, &device)?, device))
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    /// Loss, right predictions and the summed gradient of the mean loss over `images` split
+    /// across the devices, for the architecture (`arch`) or the weights.
+    pub(super) fn parallel_grads(
+        &mut self,
+        images: Tensor<4>,
+        labels: Tensor<1, Int>,
+        arch: bool,
+    ) -> Result<(f64, usize, GradientsParams)> {
+        let batch = labels.dims()[0];
+        let master: &dyn Supernet = self.net.as_ref();
+        for (replica, device) in &mut self.replicas {
+            replica.sync_from(master, device)?;
+        }
+        let mut grads = GradientsParams::new();
+        let (mut loss, mut right, mut start) = (0.0, 0, 0);
+        for (i, size) in shares(batch, self.replicas.len() + 1)
+            .into_iter()
+            .enumerate()
+        {
+            if size == 0 {
+                continue;
+            }
+            let (net, device): (&dyn Supernet, &Device) = match i {
+                0 => (master, &self.device),
+                _ => (self.replicas[i - 1].0.as_ref(), &self.replicas[i - 1].1),
+            };
+            let x = images.clone().narrow(0, start, size).to_device(device); // [b, C, H, W]
+            let y = labels.clone().narrow(0, start, size).to_device(device); // [b]
+            start += size;
+            let logits = net.logits(x, !arch)?; // [b, classes]
+            let share = self.loss.forward(logits.clone(), y.clone());
+            let weight = size as f64 / batch as f64;
+            loss += weight * share.clone().into_scalar::<f32>() as f64;
+            right += correct(&logits, &y);
+            net.add_grads(
+                share * weight as f32,
+                arch,
+                master,
+                &mut grads,
+                &self.device,
+            );
+        }
+        Ok((loss, right, grads))
+    }
+}
