@@ -339,3 +339,33 @@ fn colour_jitter_stays_in_range_and_zero_strength_is_identity() {
     assert_ne!(changed, original);
     assert!(changed.iter().all(|v| (0.0..=1.0).contains(v)));
 }
+
+/// The default data set is compiled into the binary: it equals the files in the source tree,
+/// and a binary copied elsewhere still reads it.
+#[test]
+fn embedded_subset_travels_with_the_binary() {
+    let folder =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/fashion-mnist-subset");
+    let from_files = ista_nas::data::idx::load_dir(&folder).unwrap();
+    let compiled = embedded().unwrap();
+    assert_eq!(compiled.train.images, from_files.train.images);
+    assert_eq!(compiled.train.labels, from_files.train.labels);
+    assert_eq!(compiled.test.images, from_files.test.images);
+    assert_eq!(compiled.test.labels, from_files.test.labels);
+
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("ista-nas");
+    std::fs::copy(env!("CARGO_BIN_EXE_ista-nas"), &copy).unwrap();
+    let out = std::process::Command::new(&copy)
+        .arg("data")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("train: 6000 images of 1x28x28"), "{stdout}");
+}

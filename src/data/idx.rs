@@ -9,7 +9,12 @@ use super::{DataError, Dataset, Splits, io_error};
 
 /// Reads a whole file, gunzipping it when it starts with the gzip magic bytes.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(io_error(path))?;
+    gunzip_if_needed(std::fs::read(path).map_err(io_error(path))?, path)
+}
+
+/// `raw` itself, or its gzip-decoded content when it starts with gzip's magic bytes (`path`
+/// names it in errors).
+pub fn gunzip_if_needed(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         GzDecoder::new(raw.as_slice())
@@ -64,8 +69,20 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<(Vec<usize>, Vec<u8>), DataErr
 
 /// Reads an images file (`[N, H, W]`) and a labels file (`[N]`) into a 1-channel data set.
 pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
-    let (dims, pixels) = parse(&read_maybe_gz(images)?, images)?;
-    let (label_dims, label_bytes) = parse(&read_maybe_gz(labels)?, labels)?;
+    pair_from_bytes(
+        (&read_maybe_gz(images)?, images),
+        (&read_maybe_gz(labels)?, labels),
+    )
+}
+
+/// An images file's and a labels file's (decoded) bytes as a 1-channel data set; the paths
+/// name them in errors.
+pub fn pair_from_bytes(
+    (image_bytes, images): (&[u8], &Path),
+    (label_file, labels): (&[u8], &Path),
+) -> Result<Dataset, DataError> {
+    let (dims, pixels) = parse(image_bytes, images)?;
+    let (label_dims, label_bytes) = parse(label_file, labels)?;
     if dims.len() != 3 {
         return Err(DataError::Malformed {
             path: images.into(),
