@@ -142,17 +142,29 @@ impl<M: Module + Send + Sync> DataParallel<M> {
 }
 
 /// `to` with the values of `from`'s parameters and running statistics (same structure) and
-/// which of them train, on its own device and with its own ids.
+/// which of them train, on its own device and with its own ids. The values travel as one
+/// tensor: between wgpu devices each move is a trip through the host.
 pub fn copy_values<M: Module>(to: M, from: &M) -> M {
     let values = flat_values(from);
+    if values.is_empty() {
+        return to;
+    }
+    let trains = values.iter().map(|v| v.1).collect();
+    let sizes = values.iter().map(|v| v.0.shape().num_elements()).collect();
+    let all = Tensor::cat(values.into_iter().map(|v| v.0).collect(), 0); // [P]
     to.map(&mut SetValues {
-        values: &values,
+        all,
+        moved: None,
+        sizes,
+        trains,
+        offset: 0,
         next: 0,
     })
 }
 
 /// Moves the gradients `from` of `replica` to `device`, keyed by the matching parameters of
-/// `master` (same structure), adding them to those already in `into`.
+/// `master` (same structure), adding them to those already in `into`. They travel as one
+/// tensor when the devices differ.
 pub fn add_keyed<M: Module>(
     replica: &M,
     master: &M,
@@ -161,13 +173,30 @@ pub fn add_keyed<M: Module>(
     device: &Device,
 ) {
     let ids = param_ids(master);
-    replica.visit(&mut AddGrads {
-        ids: &ids,
-        next: 0,
+    let mut taken = TakeGrads {
         from,
+        grads: Vec::new(),
+        next: 0,
+    };
+    replica.visit(&mut taken);
+    let grads = taken.grads;
+    if grads.is_empty() {
+        return;
+    }
+    let sizes: Vec<usize> = grads.iter().map(|g| g.1.shape().num_elements()).collect();
+    let all = Tensor::cat(grads.iter().map(|g| g.1.clone()).collect(), 0); // [P]
+    let all = all.to_device(device);
+    let mut put = PutGrads {
+        ids: &ids,
+        with_grad: grads.iter().map(|g| g.0).collect(),
+        all,
+        sizes,
+        offset: 0,
+        next: 0,
+        taken: 0,
         into,
-        device,
-    });
+    };
+    replica.visit(&mut put);
 }
 
 /// Every float parameter (and running statistic) of `module` in visiting order, flattened and
@@ -200,25 +229,34 @@ fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
     ids.0
 }
 
-/// Gives a replica the values of the stepped model and which of them train, parameter by
-/// parameter in visiting order, keeping the replica's ids and device.
-struct SetValues<'a> {
-    values: &'a [(Tensor<1>, bool)],
+/// Gives a replica the values of the stepped model (`all`, flattened in visiting order) and
+/// which of them train, keeping the replica's ids and device.
+struct SetValues {
+    all: Tensor<1>,
+    moved: Option<Tensor<1>>,
+    sizes: Vec<usize>,
+    trains: Vec<bool>,
+    offset: usize,
     next: usize,
 }
 
-impl ModuleMapper for SetValues<'_> {
+impl ModuleMapper for SetValues {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
-        let (flat, trains) = self.values[self.next].clone();
-        self.next += 1;
         let (shape, device) = (tensor.shape(), tensor.device());
+        let (size, trains) = (self.sizes[self.next], self.trains[self.next]);
         assert_eq!(
             shape.num_elements(),
-            flat.shape().num_elements(),
+            size,
             "replicas share the model's structure"
         );
-        let mut value = flat.to_device(&device).reshape(shape).detach();
+        let all = self
+            .moved
+            .get_or_insert_with(|| self.all.clone().to_device(&device));
+        let flat = all.clone().narrow(0, self.offset, size); // [n]
+        self.offset += size;
+        self.next += 1;
+        let mut value = flat.reshape(shape).detach();
         if trains && device.is_autodiff() {
             value = value.require_grad();
         }
@@ -226,27 +264,53 @@ impl ModuleMapper for SetValues<'_> {
     }
 }
 
-/// Moves a replica's gradients to the first device under the stepped model's ids, adding them
-/// to what the other replicas gave.
-struct AddGrads<'a> {
-    ids: &'a [ParamId],
-    next: usize,
+/// Takes a replica's gradients out, flattened, with the visiting index of their parameter.
+struct TakeGrads<'a> {
     from: &'a mut GradientsParams,
-    into: &'a mut GradientsParams,
-    device: &'a Device,
+    grads: Vec<(usize, Tensor<1>)>,
+    next: usize,
 }
 
-impl ModuleVisitor for AddGrads<'_> {
+impl ModuleVisitor for TakeGrads<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let id = self.ids[self.next];
-        self.next += 1;
         if let Some(grad) = self.from.remove::<D>(param.id) {
-            let grad = grad.to_device(self.device);
-            let sum = match self.into.remove::<D>(id) {
-                Some(other) => other + grad,
-                None => grad,
-            };
-            self.into.register(id, sum);
+            let n = grad.shape().num_elements();
+            self.grads.push((self.next, grad.reshape([n])));
         }
+        self.next += 1;
+    }
+}
+
+/// Adds the moved gradients (`all`, flattened in visiting order) under the stepped model's
+/// ids to what the other replicas gave.
+struct PutGrads<'a> {
+    ids: &'a [ParamId],
+    with_grad: Vec<usize>,
+    all: Tensor<1>,
+    sizes: Vec<usize>,
+    offset: usize,
+    next: usize,
+    taken: usize,
+    into: &'a mut GradientsParams,
+}
+
+impl ModuleVisitor for PutGrads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let index = self.next;
+        self.next += 1;
+        if self.with_grad.get(self.taken) != Some(&index) {
+            return;
+        }
+        let size = self.sizes[self.taken];
+        self.taken += 1;
+        let shape = param.val().shape();
+        let grad: Tensor<D> = self.all.clone().narrow(0, self.offset, size).reshape(shape);
+        self.offset += size;
+        let id = self.ids[index];
+        let sum = match self.into.remove::<D>(id) {
+            Some(other) => other + grad,
+            None => grad,
+        };
+        self.into.register(id, sum);
     }
 }
