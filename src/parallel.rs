@@ -149,14 +149,11 @@ pub fn copy_values<M: Module>(to: M, from: &M) -> M {
     if values.is_empty() {
         return to;
     }
-    let trains = values.iter().map(|v| v.1).collect();
-    let sizes = values.iter().map(|v| v.0.shape().num_elements()).collect();
-    let all = Tensor::cat(values.into_iter().map(|v| v.0).collect(), 0); // [P]
+    let same_device = first_device(&to) == Some(values[0].0.device());
     to.map(&mut SetValues {
-        all,
+        values,
+        same_device,
         moved: None,
-        sizes,
-        trains,
         offset: 0,
         next: 0,
     })
@@ -183,6 +180,21 @@ pub fn add_keyed<M: Module>(
     if grads.is_empty() {
         return;
     }
+    if grads[0].1.device() == *device {
+        // Nothing to move: add each gradient as it is.
+        replica.visit(&mut PutGrads {
+            ids: &ids,
+            with_grad: grads.iter().map(|g| g.0).collect(),
+            all: grads[0].1.clone(),
+            parts: Some(grads.into_iter().map(|g| g.1).collect()),
+            sizes: Vec::new(),
+            offset: 0,
+            next: 0,
+            taken: 0,
+            into,
+        });
+        return;
+    }
     let sizes: Vec<usize> = grads.iter().map(|g| g.1.shape().num_elements()).collect();
     let all = Tensor::cat(grads.iter().map(|g| g.1.clone()).collect(), 0); // [P]
     let all = all.to_device(device);
@@ -190,6 +202,7 @@ pub fn add_keyed<M: Module>(
         ids: &ids,
         with_grad: grads.iter().map(|g| g.0).collect(),
         all,
+        parts: None,
         sizes,
         offset: 0,
         next: 0,
@@ -216,6 +229,21 @@ fn flat_values<M: Module>(module: &M) -> Vec<(Tensor<1>, bool)> {
     values.0
 }
 
+/// The device of `module`'s first float parameter.
+fn first_device<M: Module>(module: &M) -> Option<Device> {
+    struct First(Option<Device>);
+    impl ModuleVisitor for First {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0.is_none() {
+                self.0 = Some(param.val().device());
+            }
+        }
+    }
+    let mut first = First(None);
+    module.visit(&mut first);
+    first.0
+}
+
 /// The ids of `module`'s float parameters in visiting order.
 fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
     struct Ids(Vec<ParamId>);
@@ -229,13 +257,12 @@ fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
     ids.0
 }
 
-/// Gives a replica the values of the stepped model (`all`, flattened in visiting order) and
-/// which of them train, keeping the replica's ids and device.
+/// Gives a replica the values of the stepped model (in visiting order) and which of them
+/// train, keeping the replica's ids and device; from another device they move as one tensor.
 struct SetValues {
-    all: Tensor<1>,
+    values: Vec<(Tensor<1>, bool)>,
+    same_device: bool,
     moved: Option<Tensor<1>>,
-    sizes: Vec<usize>,
-    trains: Vec<bool>,
     offset: usize,
     next: usize,
 }
@@ -244,16 +271,23 @@ impl ModuleMapper for SetValues {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
         let (shape, device) = (tensor.shape(), tensor.device());
-        let (size, trains) = (self.sizes[self.next], self.trains[self.next]);
+        let (value, trains) = self.values[self.next].clone();
+        let size = value.shape().num_elements();
         assert_eq!(
             shape.num_elements(),
             size,
             "replicas share the model's structure"
         );
-        let all = self
-            .moved
-            .get_or_insert_with(|| self.all.clone().to_device(&device));
-        let flat = all.clone().narrow(0, self.offset, size); // [n]
+        let flat = if self.same_device {
+            value
+        } else {
+            let values = &self.values;
+            let all = self.moved.get_or_insert_with(|| {
+                let all = Tensor::cat(values.iter().map(|v| v.0.clone()).collect(), 0); // [P]
+                all.to_device(&device)
+            });
+            all.clone().narrow(0, self.offset, size) // [n]
+        };
         self.offset += size;
         self.next += 1;
         let mut value = flat.reshape(shape).detach();
@@ -287,6 +321,8 @@ struct PutGrads<'a> {
     ids: &'a [ParamId],
     with_grad: Vec<usize>,
     all: Tensor<1>,
+    /// The gradients one by one, when they need no move.
+    parts: Option<Vec<Tensor<1>>>,
     sizes: Vec<usize>,
     offset: usize,
     next: usize,
@@ -301,11 +337,17 @@ impl ModuleVisitor for PutGrads<'_> {
         if self.with_grad.get(self.taken) != Some(&index) {
             return;
         }
-        let size = self.sizes[self.taken];
-        self.taken += 1;
         let shape = param.val().shape();
-        let grad: Tensor<D> = self.all.clone().narrow(0, self.offset, size).reshape(shape);
-        self.offset += size;
+        let flat = match &self.parts {
+            Some(parts) => parts[self.taken].clone(),
+            None => {
+                let size = self.sizes[self.taken];
+                self.offset += size;
+                self.all.clone().narrow(0, self.offset - size, size)
+            }
+        };
+        self.taken += 1;
+        let grad: Tensor<D> = flat.reshape(shape);
         let id = self.ids[index];
         let sum = match self.into.remove::<D>(id) {
             Some(other) => other + grad,
