@@ -207,11 +207,12 @@ fn bench_skips_cases_whose_settings_cannot_run() {
     let result = run(&args);
     assert!(result.status.success(), "{}", text(&result.stderr));
     assert!(
-        text(&result.stdout).contains("pc-darts batch 2: skipped: pc-darts sends C/K channels")
+        text(&result.stdout)
+            .contains("pc-darts batch 2 on 1 device(s): skipped: pc-darts sends C/K channels")
     );
     let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
     let row = csv.lines().nth(1).unwrap();
-    assert!(row.starts_with("pc-darts,2,4,3,,"), "{csv}");
+    assert!(row.starts_with("pc-darts,2,1,4,3,,"), "{csv}");
     assert!(
         row.contains("must be a multiple of 2·K (K = --partial-channels = 4)"),
         "{csv}"
