@@ -49,6 +49,45 @@ pub fn shares(batch: usize, devices: usize) -> Vec<usize> {
         .collect()
 }
 
+/// The non-empty shares of a batch `images`, `labels` across `devices`, each on its device:
+/// (device index, images `[b, C, H, W]`, labels `[b]`, weight b / B).
+pub fn split_batch(
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    devices: &[Device],
+) -> Vec<(usize, Tensor<4>, Tensor<1, Int>, f64)> {
+    let batch = labels.dims()[0];
+    let mut start = 0;
+    let mut out = Vec::new();
+    for (i, size) in shares(batch, devices.len()).into_iter().enumerate() {
+        if size > 0 {
+            let x = images.clone().narrow(0, start, size).to_device(&devices[i]); // [b, C, H, W]
+            let y = labels.clone().narrow(0, start, size).to_device(&devices[i]); // [b]
+            out.push((i, x, y, size as f64 / batch as f64));
+        }
+        start += size;
+    }
+    out
+}
+
+/// `parts` (flattened, on one device) moved to `device` as one tensor and split again: between
+/// wgpu devices each move is a trip through the host. On the same device they stay as they are.
+fn moved_parts(parts: Vec<Tensor<1>>, device: &Device) -> Vec<Tensor<1>> {
+    if parts.is_empty() || parts[0].device() == *device {
+        return parts;
+    }
+    let sizes: Vec<usize> = parts.iter().map(|p| p.shape().num_elements()).collect();
+    let all = Tensor::cat(parts, 0).to_device(device); // [P]
+    let mut start = 0;
+    sizes
+        .into_iter()
+        .map(|n| {
+            start += n;
+            all.clone().narrow(0, start - n, n) // [n]
+        })
+        .collect()
+}
+
 /// Replicas of a module on devices after the first; the first device runs the caller's module.
 pub struct DataParallel<M> {
     /// Autodiff devices; the first holds the model the optimiser steps.
@@ -64,16 +103,6 @@ impl<M: Module + Send + Sync> DataParallel<M> {
         Self { devices, replicas }
     }
 
-    /// Devices in use.
-    pub fn len(&self) -> usize {
-        self.devices.len()
-    }
-
-    /// True with no device (never, once built from a device list).
-    pub fn is_empty(&self) -> bool {
-        self.devices.is_empty()
-    }
-
     /// Gradients of the mean loss over the batch `x`, `y` (on the first device), each device
     /// running `share_loss` on its share with its replica (`model` on the first); the loss of a
     /// share of b images is weighted by b / B, so the summed gradient is the global mean's.
@@ -83,7 +112,6 @@ impl<M: Module + Send + Sync> DataParallel<M> {
         (x, y): (Tensor<4>, Tensor<1, Int>),
         share_loss: &ShareFn<'_, M>,
     ) -> Result<StepGradients> {
-        let batch = x.dims()[0]; // [B, C, H, W]
         if self.devices.len() == 1 {
             let out = share_loss(model, x, y, 0)?;
             let grads = GradientsParams::from_grads(out.loss.backward(), model);
@@ -96,16 +124,7 @@ impl<M: Module + Send + Sync> DataParallel<M> {
         for replica in &mut self.replicas {
             *replica = copy_values(replica.clone(), model);
         }
-        let mut inputs = Vec::new();
-        let mut start = 0;
-        for (i, size) in shares(batch, self.devices.len()).into_iter().enumerate() {
-            if size > 0 {
-                let xs = x.clone().narrow(0, start, size).to_device(&self.devices[i]); // [b, C, H, W]
-                let ys = y.clone().narrow(0, start, size).to_device(&self.devices[i]); // [b]
-                inputs.push((i, xs, ys, size as f64 / batch as f64));
-            }
-            start += size;
-        }
+        let inputs = split_batch(x, y, &self.devices);
         let replicas = &self.replicas;
         let results: Vec<Result<(usize, GradientsParams, f64, usize)>> = std::thread::scope(|s| {
             let handles: Vec<_> = inputs
@@ -142,19 +161,16 @@ impl<M: Module + Send + Sync> DataParallel<M> {
 }
 
 /// `to` with the values of `from`'s parameters and running statistics (same structure) and
-/// which of them train, on its own device and with its own ids. The values travel as one
-/// tensor: between wgpu devices each move is a trip through the host.
+/// which of them train, on its own device and with its own ids. From another device the
+/// values travel as one tensor.
 pub fn copy_values<M: Module>(to: M, from: &M) -> M {
-    let values = flat_values(from);
-    if values.is_empty() {
+    let Some(device) = first_device(&to) else {
         return to;
-    }
-    let same_device = first_device(&to) == Some(values[0].0.device());
+    };
+    let (values, trains): (Vec<_>, Vec<_>) = flat_values(from).into_iter().unzip();
     to.map(&mut SetValues {
-        values,
-        same_device,
-        moved: None,
-        offset: 0,
+        values: moved_parts(values, &device),
+        trains,
         next: 0,
     })
 }
@@ -169,47 +185,21 @@ pub fn add_keyed<M: Module>(
     into: &mut GradientsParams,
     device: &Device,
 ) {
-    let ids = param_ids(master);
     let mut taken = TakeGrads {
         from,
         grads: Vec::new(),
         next: 0,
     };
     replica.visit(&mut taken);
-    let grads = taken.grads;
-    if grads.is_empty() {
-        return;
-    }
-    if grads[0].1.device() == *device {
-        // Nothing to move: add each gradient as it is.
-        replica.visit(&mut PutGrads {
-            ids: &ids,
-            with_grad: grads.iter().map(|g| g.0).collect(),
-            all: grads[0].1.clone(),
-            parts: Some(grads.into_iter().map(|g| g.1).collect()),
-            sizes: Vec::new(),
-            offset: 0,
-            next: 0,
-            taken: 0,
-            into,
-        });
-        return;
-    }
-    let sizes: Vec<usize> = grads.iter().map(|g| g.1.shape().num_elements()).collect();
-    let all = Tensor::cat(grads.iter().map(|g| g.1.clone()).collect(), 0); // [P]
-    let all = all.to_device(device);
-    let mut put = PutGrads {
-        ids: &ids,
-        with_grad: grads.iter().map(|g| g.0).collect(),
-        all,
-        parts: None,
-        sizes,
-        offset: 0,
+    let (with_grad, grads): (Vec<_>, Vec<_>) = taken.grads.into_iter().unzip();
+    replica.visit(&mut PutGrads {
+        ids: &param_ids(master),
+        with_grad,
+        grads: moved_parts(grads, device),
         next: 0,
         taken: 0,
         into,
-    };
-    replica.visit(&mut put);
+    });
 }
 
 /// Every float parameter (and running statistic) of `module` in visiting order, flattened and
@@ -257,13 +247,11 @@ fn param_ids<M: Module>(module: &M) -> Vec<ParamId> {
     ids.0
 }
 
-/// Gives a replica the values of the stepped model (in visiting order) and which of them
-/// train, keeping the replica's ids and device; from another device they move as one tensor.
+/// Gives a replica the values of the stepped model (flattened, on the replica's device, in
+/// visiting order) and which of them train, keeping the replica's ids.
 struct SetValues {
-    values: Vec<(Tensor<1>, bool)>,
-    same_device: bool,
-    moved: Option<Tensor<1>>,
-    offset: usize,
+    values: Vec<Tensor<1>>,
+    trains: Vec<bool>,
     next: usize,
 }
 
@@ -271,25 +259,13 @@ impl ModuleMapper for SetValues {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
         let (shape, device) = (tensor.shape(), tensor.device());
-        let (value, trains) = self.values[self.next].clone();
-        let size = value.shape().num_elements();
+        let (flat, trains) = (self.values[self.next].clone(), self.trains[self.next]);
+        self.next += 1;
         assert_eq!(
             shape.num_elements(),
-            size,
+            flat.shape().num_elements(),
             "replicas share the model's structure"
         );
-        let flat = if self.same_device {
-            value
-        } else {
-            let values = &self.values;
-            let all = self.moved.get_or_insert_with(|| {
-                let all = Tensor::cat(values.iter().map(|v| v.0.clone()).collect(), 0); // [P]
-                all.to_device(&device)
-            });
-            all.clone().narrow(0, self.offset, size) // [n]
-        };
-        self.offset += size;
-        self.next += 1;
         let mut value = flat.reshape(shape).detach();
         if trains && device.is_autodiff() {
             value = value.require_grad();
@@ -315,16 +291,12 @@ impl ModuleVisitor for TakeGrads<'_> {
     }
 }
 
-/// Adds the moved gradients (`all`, flattened in visiting order) under the stepped model's
-/// ids to what the other replicas gave.
+/// Adds the moved gradients (flattened, in visiting order of the parameters `with_grad`
+/// names) under the stepped model's ids to what the other replicas gave.
 struct PutGrads<'a> {
     ids: &'a [ParamId],
     with_grad: Vec<usize>,
-    all: Tensor<1>,
-    /// The gradients one by one, when they need no move.
-    parts: Option<Vec<Tensor<1>>>,
-    sizes: Vec<usize>,
-    offset: usize,
+    grads: Vec<Tensor<1>>,
     next: usize,
     taken: usize,
     into: &'a mut GradientsParams,
@@ -337,17 +309,8 @@ impl ModuleVisitor for PutGrads<'_> {
         if self.with_grad.get(self.taken) != Some(&index) {
             return;
         }
-        let shape = param.val().shape();
-        let flat = match &self.parts {
-            Some(parts) => parts[self.taken].clone(),
-            None => {
-                let size = self.sizes[self.taken];
-                self.offset += size;
-                self.all.clone().narrow(0, self.offset - size, size)
-            }
-        };
+        let grad: Tensor<D> = self.grads[self.taken].clone().reshape(param.val().shape());
         self.taken += 1;
-        let grad: Tensor<D> = flat.reshape(shape);
         let id = self.ids[index];
         let sum = match self.into.remove::<D>(id) {
             Some(other) => other + grad,

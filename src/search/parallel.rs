@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor};
 use super::supernet::Supernet;
 use super::trainer::{Searcher, correct, supernet};
 use crate::error::Result;
-use crate::parallel::shares;
+use crate::parallel::split_batch;
 
 impl Searcher {
     /// Splits each architecture and weight batch over `others` as well as the run's device
@@ -34,30 +34,22 @@ impl Searcher {
         labels: Tensor<1, Int>,
         arch: bool,
     ) -> Result<(f64, usize, GradientsParams)> {
-        let batch = labels.dims()[0];
         let master: &dyn Supernet = self.net.as_ref();
         for (replica, device) in &mut self.replicas {
             replica.sync_from(master, device)?;
         }
         let mut grads = GradientsParams::new();
-        let (mut loss, mut right, mut start) = (0.0, 0, 0);
-        for (i, size) in shares(batch, self.replicas.len() + 1)
-            .into_iter()
-            .enumerate()
-        {
-            if size == 0 {
-                continue;
-            }
-            let (net, device): (&dyn Supernet, &Device) = match i {
-                0 => (master, &self.device),
-                _ => (self.replicas[i - 1].0.as_ref(), &self.replicas[i - 1].1),
+        let (mut loss, mut right) = (0.0, 0);
+        let devices: Vec<Device> = std::iter::once(self.device.clone())
+            .chain(self.replicas.iter().map(|r| r.1.clone()))
+            .collect();
+        for (i, x, y, weight) in split_batch(images, labels, &devices) {
+            let net: &dyn Supernet = match i {
+                0 => master,
+                _ => self.replicas[i - 1].0.as_ref(),
             };
-            let x = images.clone().narrow(0, start, size).to_device(device); // [b, C, H, W]
-            let y = labels.clone().narrow(0, start, size).to_device(device); // [b]
-            start += size;
             let logits = net.logits(x, !arch)?; // [b, classes]
             let share = self.loss.forward(logits.clone(), y.clone());
-            let weight = size as f64 / batch as f64;
             loss += weight * share.clone().into_scalar::<f32>() as f64;
             right += correct(&logits, &y);
             net.add_grads(

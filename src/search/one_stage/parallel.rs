@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::ops::OpStyle;
 use crate::model::sparse_cell::{NodeWeights, SparseNetwork};
-use crate::parallel::{add_keyed, copy_values, shares};
+use crate::parallel::{add_keyed, copy_values, split_batch};
 use crate::train::evaluate::top1_top5;
 
 impl OneStageSearch {
@@ -44,16 +44,12 @@ impl OneStageSearch {
         for (replica, _) in &mut self.replicas {
             *replica = copy_values(replica.clone(), master);
         }
-        let batch = labels.dims()[0];
         let (mut b_total, mut w_total) = (GradientsParams::new(), GradientsParams::new());
-        let (mut value, mut right, mut start) = (0.0, 0, 0);
-        for (i, size) in shares(batch, self.replicas.len() + 1)
-            .into_iter()
-            .enumerate()
-        {
-            if size == 0 {
-                continue;
-            }
+        let (mut value, mut right) = (0.0, 0);
+        let devices: Vec<Device> = std::iter::once(self.device.clone())
+            .chain(self.replicas.iter().map(|r| r.1.clone()))
+            .collect();
+        for (i, x, y, weight) in split_batch(images, labels, &devices) {
             let (model, device) = match i {
                 0 => (master, &self.device),
                 _ => (&self.replicas[i - 1].0, &self.replicas[i - 1].1),
@@ -68,12 +64,8 @@ impl OneStageSearch {
             };
             let (normal, reduce) = self.net.node_weights(true);
             let (normal, reduce) = (moved(normal), moved(reduce));
-            let x = images.clone().narrow(0, start, size).to_device(device); // [b, C, H, W]
-            let y = labels.clone().narrow(0, start, size).to_device(device); // [b]
-            start += size;
             let (logits, aux) = model.forward_train(x, &normal, &reduce, Some(drop), &mut 0)?;
             let main = self.loss.forward(logits.clone(), y.clone());
-            let weight = size as f64 / batch as f64;
             value += weight * main.clone().into_scalar::<f32>() as f64;
             right += top1_top5(logits.inner(), y.clone().inner()).0;
             let loss = match aux {
