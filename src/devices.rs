@@ -105,17 +105,16 @@ pub fn select_devices(
     if list.0 == [0] {
         return Ok(vec![first]);
     }
-    let hardware = opened_setup(&first.device).map(|(api, _)| api);
+    // The graphics API and its adapters, enumerated once (hardware devices only).
+    let hardware = opened_setup(&first.device).map(|(api, _)| (api, enumerate(api)));
     let mut devices: Vec<SelectedDevice> = Vec::new();
     for (position, &index) in list.0.iter().enumerate() {
         let kind = indexed_kind(&first.info.kind, index);
-        let selected = match (hardware, kind) {
+        let selected = match (&hardware, kind) {
             _ if index == 0 => first.clone(),
-            (Some(api), Some((kind, wgpu_type))) => {
-                let found = enumerate(api)
-                    .iter()
-                    .filter(|a| a.kind == wgpu_type)
-                    .count();
+            (Some((api, adapters)), Some((kind, wgpu_type))) => {
+                let api = *api;
+                let found = adapters.iter().filter(|a| a.kind == wgpu_type).count();
                 if index >= found {
                     return Err(DeviceError::NoAdapter {
                         choice,
