@@ -6,11 +6,10 @@
 
 mod common;
 
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use common::{host, max_abs_diff, random};
+use burn::tensor::{Device, Int, Tensor};
+use common::{class_labels, max_abs_diff, random, trainable};
 use ista_nas::device::DeviceChoice;
 use ista_nas::devices::{DeviceList, select_devices};
 use ista_nas::genotype::Genotype;
@@ -38,29 +37,6 @@ fn network() -> EvalConfig {
     }
 }
 
-/// Every trainable parameter, flattened, in visiting order (BN running statistics differ by
-/// design: the parallel run keeps device 0's, the reference updates them once per share).
-fn weights(model: &EvalNetwork) -> Vec<f32> {
-    struct All(Vec<f32>);
-    impl ModuleVisitor for All {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if param.val().is_require_grad() {
-                self.0.extend(host(param.val()));
-            }
-        }
-    }
-    let mut all = All(Vec::new());
-    model.visit(&mut all);
-    all.0
-}
-
-fn labels(batch: usize, seed: u64, device: &Device) -> Tensor<1, Int> {
-    let values: Vec<i64> = (0..batch as u64)
-        .map(|i| ((i * 7 + seed) % 10) as i64)
-        .collect();
-    Tensor::from_data(TensorData::new(values, [batch]), device)
-}
-
 /// `steps` steps of both ways on `devices` (autodiff); returns the largest relative loss
 /// difference and the largest weight difference.
 fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
@@ -68,10 +44,10 @@ fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
     let mut parallel_model = EvalNetwork::new(&network(), &main);
     let bytes = module_bytes(&parallel_model, "model").unwrap();
     let mut reference = load_module(EvalNetwork::new(&network(), &main), bytes, "model").unwrap();
-    let start = max_abs_diff(&weights(&parallel_model), &weights(&reference));
+    let start = max_abs_diff(&trainable(&parallel_model), &trainable(&reference));
     assert_eq!(start, 0.0, "both start from the same weights");
     assert!(
-        weights(&reference).len() > 1000,
+        trainable(&reference).len() > 1000,
         "the trainable weights are compared"
     );
     let loss = CrossEntropyLossConfig::new().init(&main);
@@ -80,7 +56,7 @@ fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
     let mut worst_loss: f64 = 0.0;
     for step in 0..steps {
         let x = random([batch, 3, 32, 32], 100 + step as u64, &main); // [B, 3, 32, 32]
-        let y = labels(batch, step as u64, &main); // [B]
+        let y = class_labels(batch, 7, step as u64, &main); // [B]
         let share = |model: &EvalNetwork, x: Tensor<4>, y: Tensor<1, Int>, _: usize| {
             let (logits, _) = model.forward_train(x, &mut DropPath::new(0.0, 0));
             let l = loss.forward(logits, y);
@@ -116,7 +92,7 @@ fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
         reference = optim_r.step(0.1, reference, grads);
         worst_loss = worst_loss.max((out.loss - value).abs() / value.abs());
     }
-    let weight_diff = max_abs_diff(&weights(&parallel_model), &weights(&reference));
+    let weight_diff = max_abs_diff(&trainable(&parallel_model), &trainable(&reference));
     (worst_loss, weight_diff)
 }
 

@@ -5,10 +5,9 @@
 
 mod common;
 
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use common::{host, max_abs_diff, random};
+use burn::tensor::{Device, Int, Tensor};
+use common::{class_labels, max_abs_diff, random, trainable};
 use ista_nas::data::embedded;
 use ista_nas::parallel::shares;
 use ista_nas::search::config::{Method, SearchConfig};
@@ -16,22 +15,6 @@ use ista_nas::search::darts_supernet::DartsSupernet;
 use ista_nas::search::ista_supernet::IstaSupernet;
 use ista_nas::search::supernet::Supernet;
 use ista_nas::search::trainer::Searcher;
-
-/// Trainable values of a module, flattened (running statistics left out: the parallel run
-/// keeps device 0's).
-fn trainable<M: Module>(module: &M) -> Vec<f32> {
-    struct All(Vec<f32>);
-    impl ModuleVisitor for All {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if param.val().is_require_grad() {
-                self.0.extend(host(param.val()));
-            }
-        }
-    }
-    let mut all = All(Vec::new());
-    module.visit(&mut all);
-    all.0
-}
 
 /// (weights, architecture) of a supernet.
 fn values(net: &dyn Supernet) -> (Vec<f32>, Vec<f32>) {
@@ -63,13 +46,6 @@ fn weighted(net: &dyn Supernet, x: Tensor<4>, y: Tensor<1, Int>, fixed_arch: boo
     total.unwrap()
 }
 
-fn labels(batch: usize, seed: u64, device: &Device) -> Tensor<1, Int> {
-    let values: Vec<i64> = (0..batch as u64)
-        .map(|i| ((i * 3 + seed) % 10) as i64)
-        .collect();
-    Tensor::from_data(TensorData::new(values, [batch]), device)
-}
-
 fn compare(method: Method) {
     let config = SearchConfig {
         method,
@@ -96,11 +72,11 @@ fn compare(method: Method) {
     for step in 0..3u64 {
         let (xa, ya) = (
             random([10, 1, 28, 28], 10 + step, &device),
-            labels(10, step, &device),
+            class_labels(10, 3, step, &device),
         );
         let (xw, yw) = (
             random([10, 1, 28, 28], 20 + step, &device),
-            labels(10, step + 5, &device),
+            class_labels(10, 3, step + 5, &device),
         );
         parallel.arch_step(xa.clone(), ya.clone()).unwrap();
         let (loss, ..) = parallel.weight_step(xw.clone(), yw.clone(), lr).unwrap();
@@ -198,7 +174,7 @@ fn one_stage_search_on_two_replicas_steps_as_one_device() {
     for step in 0..3u64 {
         let (x, y) = (
             random([10, 1, 28, 28], 30 + step, &device),
-            labels(10, step, &device),
+            class_labels(10, 3, step, &device),
         );
         let (value, ..) = parallel
             .step(x.clone(), y.clone(), lr, &mut DropPath::new(0.0, 0))

@@ -3,7 +3,8 @@
 
 use std::process::{Command, Output};
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use ista_nas::device::{DeviceChoice, select_device};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -81,4 +82,28 @@ pub fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
             "{what}[{i}]: {x} vs {y} (scale {scale})"
         );
     }
+}
+
+/// The trainable parameters of `module` (those that take gradients), flattened in visiting
+/// order; BN running statistics are left out.
+pub fn trainable<M: Module>(module: &M) -> Vec<f32> {
+    struct All(Vec<f32>);
+    impl ModuleVisitor for All {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if param.val().is_require_grad() {
+                self.0.extend(host(param.val()));
+            }
+        }
+    }
+    let mut all = All(Vec::new());
+    module.visit(&mut all);
+    all.0
+}
+
+/// `batch` labels of 10 classes, `(i · step + seed) mod 10`.
+pub fn class_labels(batch: usize, step: u64, seed: u64, device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = (0..batch as u64)
+        .map(|i| ((i * step + seed) % 10) as i64)
+        .collect();
+    Tensor::from_data(TensorData::new(values, [batch]), device)
 }
