@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::genotype::Genotype;
-use crate::rank::{kendall_tau_b, spearman_rho};
+use crate::rank::{kendall_p_value, kendall_tau_b, spearman_rho};
 
 /// Columns of consistency.csv.
 pub const CONSISTENCY_CSV_HEADER: &str = "seed,supernet_acc,standalone_test_top1,standalone_std,standalone_runs,search_seconds,train_seconds,genotype";
@@ -41,6 +41,10 @@ pub struct Correlation {
     pub kendall_tau: Option<f64>,
     /// Spearman's ρ (average ranks for ties).
     pub spearman_rho: Option<f64>,
+    /// One-sided permutation p-value of τ against no association: how often a τ this high
+    /// comes from genotypes the supernet ranks at random.
+    #[serde(default)]
+    pub kendall_p: Option<f64>,
 }
 
 /// The correlation between supernet and stand-alone accuracy.
@@ -51,6 +55,7 @@ pub fn correlation(rows: &[ConsistencyRow]) -> Correlation {
         n: rows.len(),
         kendall_tau: kendall_tau_b(&x, &y),
         spearman_rho: spearman_rho(&x, &y),
+        kendall_p: kendall_p_value(&x, &y),
     }
 }
 

@@ -109,7 +109,8 @@ fn bench_writes_csv_table_plot_and_skips_what_does_not_fit() {
 }
 
 /// A two-seed micro study: both searches and trainings run, the CSV, correlation and plot are
-/// written, and running it again continues (nothing reruns) while other settings are refused.
+/// written, and running it again continues (nothing reruns); more seeds extend it (only the new
+/// seed runs), fewer seeds and other settings are refused.
 #[test]
 fn consistency_study_runs_and_continues() {
     let dir = tempfile::tempdir().unwrap();
@@ -178,6 +179,42 @@ fn consistency_study_runs_and_continues() {
     );
 
     args[4] = "3";
+    let extended = run(&args);
+    let extended_out = text(&extended.stdout);
+    assert!(
+        extended.status.success(),
+        "{extended_out}\n{}",
+        text(&extended.stderr)
+    );
+    assert!(
+        extended_out.contains("extending the study") && extended_out.contains("from 2 to 3 seeds"),
+        "{extended_out}"
+    );
+    assert!(
+        !extended_out.contains("seed-0/search") && !extended_out.contains("seed-1/train"),
+        "a finished run was repeated: {extended_out}"
+    );
+    assert!(extended_out.contains("3 seeds of ista: Kendall τ = "));
+    assert!(
+        extended_out.contains("one-sided permutation test"),
+        "{extended_out}"
+    );
+    let csv = std::fs::read_to_string(out.join("consistency.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let correlation: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("correlation.json")).unwrap()).unwrap();
+    assert_eq!(correlation["n"], 3);
+    let p = correlation["kendall_p"].as_f64().expect("a p-value");
+    // exact over the 3! orderings: a multiple of 1/6, at least the observed one's own
+    assert!(
+        p >= 1.0 / 6.0 - 1e-9 && ((6.0 * p).round() - 6.0 * p).abs() < 1e-9,
+        "{p}"
+    );
+
+    args[4] = "2";
+    assert_clean_failure(&run(&args), "holds a study of 3 seeds");
+    args[4] = "3";
+    args[6] = "2";
     assert_clean_failure(&run(&args), "holds a study with other settings");
 }
 

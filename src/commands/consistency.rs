@@ -64,7 +64,7 @@ pub struct ConsistencyArgs {
     /// Search method.
     #[arg(long, value_enum, default_value_t = StudyMethod::Ista)]
     pub method: StudyMethod,
-    /// Searches K, with seeds first-seed .. first-seed + K − 1.
+    /// Searches K, with seeds first-seed .. first-seed + K − 1; a larger K on an existing study's --out extends it (its finished seeds are kept).
     #[arg(long, default_value_t = 6)]
     pub seeds: u64,
     /// Seed of the first search.
@@ -110,7 +110,7 @@ pub struct ConsistencyArgs {
     #[arg(long, default_value_t = 1)]
     #[serde(skip_serializing_if = "is_one", default = "one")]
     pub train_seeds: usize,
-    /// Study folder; run again with the same folder to continue a stopped study (default: runs/consistency-<method>-<unix time>).
+    /// Study folder; run again with the same folder to continue a stopped study, or with more --seeds to extend it (default: runs/consistency-<method>-<unix time>).
     #[arg(long)]
     #[serde(skip)]
     pub out: Option<PathBuf>,

@@ -1,5 +1,5 @@
 //! A consistency study's folder as a whole: its shared settings (created once, even by shards
-//! starting together), each seed's row read from its finished runs, the summary (τ, ρ, the
+//! starting together; extended to more seeds when asked), each seed's row read from its finished runs, the summary (τ, ρ, the
 //! spread of the ground truth, consistency.csv / correlation.json / consistency.svg), and
 //! `--merge`, which summarises whatever the shards have finished.
 
@@ -29,19 +29,49 @@ pub fn open_study(args: &ConsistencyArgs, out: &Path) -> anyhow::Result<()> {
     match linked {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&settings)?)
-                .with_context(|| format!("reading {}", settings.display()))?;
-            if saved != serde_json::to_value(args)? {
+            let mut saved: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&settings)?)
+                    .with_context(|| format!("reading {}", settings.display()))?;
+            let mut wanted = serde_json::to_value(args)?;
+            let saved_seeds = saved["seeds"].take().as_u64().unwrap_or(0);
+            wanted["seeds"].take();
+            if saved != wanted {
                 bail!(
                     "{} holds a study with other settings; continue it with the same options or choose another --out",
                     out.display()
                 );
             }
-            println!("continuing the study in {}", out.display());
-            Ok(())
+            extend_study(args, out, saved_seeds, &json)
         }
         Err(e) => Err(e).with_context(|| format!("cannot create {}", settings.display())),
     }
+}
+
+/// Continues the study in `out` (settled to `saved_seeds` seeds) with `args.seeds`: as it
+/// was, or extended to more seeds (config.json rewritten to `json`, the finished seeds kept);
+/// fewer seeds than the study has are refused.
+fn extend_study(
+    args: &ConsistencyArgs,
+    out: &Path,
+    saved_seeds: u64,
+    json: &str,
+) -> anyhow::Result<()> {
+    match args.seeds.cmp(&saved_seeds) {
+        std::cmp::Ordering::Equal => println!("continuing the study in {}", out.display()),
+        std::cmp::Ordering::Greater => {
+            RunDir { path: out.into() }.write("config.json", json.as_bytes())?;
+            println!(
+                "extending the study in {} from {saved_seeds} to {} seeds (the finished seeds are kept)",
+                out.display(),
+                args.seeds
+            );
+        }
+        std::cmp::Ordering::Less => bail!(
+            "{} holds a study of {saved_seeds} seeds; continue it with --seeds {saved_seeds}, or more to extend it",
+            out.display()
+        ),
+    }
+    Ok(())
 }
 
 /// The row of `seed` once its search and all its trainings have finished.
@@ -121,6 +151,16 @@ pub fn summarise(
         show(result.kendall_tau),
         show(result.spearman_rho)
     );
+    if let Some(p) = result.kendall_p {
+        println!(
+            "p = {p:.3}: the chance of a τ this high if the supernet ranked the genotypes at random (one-sided permutation test){}",
+            if p < 0.05 {
+                ""
+            } else {
+                "; above 0.05, so these seeds do not show the ranking is better than chance"
+            }
+        );
+    }
     if args.train_seeds > 1 {
         let spreads: Vec<f64> = rows.iter().map(|r| 100.0 * r.standalone_std).collect();
         let (mean, _) = mean_std(&spreads);
@@ -151,8 +191,11 @@ pub fn summarise(
             )
         })
         .collect();
+    let p = result
+        .kendall_p
+        .map_or(String::new(), |p| format!(" (p = {p:.3})"));
     let title = format!(
-        "{}: τ = {}, ρ = {}",
+        "{}: τ = {}{p}, ρ = {}",
         args.method.name(),
         show(result.kendall_tau),
         show(result.spearman_rho)
