@@ -78,7 +78,7 @@ fn heap_permutations(values: &mut [f64], k: usize, visit: &mut impl FnMut(&[f64]
     }
     for i in 0..k - 1 {
         heap_permutations(values, k - 1, visit);
-        let j = if k % 2 == 0 { i } else { 0 };
+        let j = if k.is_multiple_of(2) { i } else { 0 };
         values.swap(j, k - 1);
     }
     heap_permutations(values, k - 1, visit);
