@@ -13,6 +13,8 @@ pub mod depthwise;
 pub mod depthwise_cpu;
 mod depthwise_wgsl;
 mod flex_data;
+pub mod pointwise;
+mod pointwise_wgsl;
 pub mod reference;
 mod wgsl;
 

@@ -26,6 +26,8 @@ const DW_FORWARD: &str = include_str!("../../shaders/depthwise_forward.wgsl");
 const DW_INPUT_GRAD: &str = include_str!("../../shaders/depthwise_input_grad.wgsl");
 const DW_WEIGHT_GRAD: &str = include_str!("../../shaders/depthwise_weight_grad.wgsl");
 const COLUMN_SUMS: &str = include_str!("../../shaders/column_sums.wgsl");
+const POINTWISE_MIX: &str = include_str!("../../shaders/pointwise_mix.wgsl");
+const POINTWISE_WEIGHT_GRAD: &str = include_str!("../../shaders/pointwise_weight_grad.wgsl");
 
 /// Threads per workgroup of the elementwise and per-channel kernels.
 pub(super) const WORKGROUP: u32 = 256;
@@ -50,6 +52,8 @@ pub(super) enum Program {
     DepthwiseForward,
     DepthwiseInputGrad,
     DepthwiseWeightGrad,
+    PointwiseMix,
+    PointwiseWeightGrad,
     ColumnSums,
 }
 
@@ -80,6 +84,8 @@ impl KernelSource for WgslKernel {
             Program::DepthwiseForward => plain(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")),
             Program::DepthwiseInputGrad => plain(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")),
             Program::DepthwiseWeightGrad => plain(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}")),
+            Program::PointwiseMix => plain(POINTWISE_MIX),
+            Program::PointwiseWeightGrad => plain(POINTWISE_WEIGHT_GRAD),
             Program::ColumnSums => plain(COLUMN_SUMS),
         }
     }

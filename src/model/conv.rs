@@ -1,6 +1,6 @@
 //! How a convolution of the search space runs: depthwise ones through the project's kernels (WGSL
-//! on wgpu, Rust on Burn's CPU backend), 1×1 ones as a batched matrix product, the rest as Burn's
-//! `Conv2d`.
+//! on wgpu, Rust on Burn's CPU backend), 1×1 ones through the project's WGSL kernels on wgpu and
+//! as a batched matrix product elsewhere, the rest as Burn's `Conv2d`.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 
 use crate::kernels::depthwise::depthwise_conv2d;
 use crate::kernels::depthwise_cpu::Geometry;
+use crate::kernels::pointwise::pointwise_conv2d;
 use crate::profile::scope;
 
 /// The depthwise geometry of `conv`, when it is one (groups = channels, square, symmetric padding).
@@ -44,6 +45,9 @@ pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         let pointwise = [kh, kw] == [1, 1] && conv.stride == [1, 1] && conv.groups == 1;
         if pointwise && per_group == c_in {
             return scope("1x1 conv", || {
+                if let Some(y) = pointwise_conv2d(x.clone(), weight.clone()) {
+                    return y; // [B, C_out, H, W]
+                }
                 let w2 = weight.reshape([1, c_out, c_in]); // [1, C_out, C_in]
                 let y = w2.matmul(x.reshape([b, c_in, h * w])); // [B, C_out, H·W]
                 y.reshape([b, c_out, h, w])
