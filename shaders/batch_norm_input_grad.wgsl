@@ -1,7 +1,8 @@
 // dx = γ / sqrt(var + ε) · (dy − Σdy / n − x̂ · Σ(dy·x̂) / n), elementwise over [B, C, P]: the
 // batch-norm input gradient through the batch mean and variance too (n = B·P); γ = 1 (not read)
 // unless `affine`.
-// Launch: ceil(len / WG) workgroups, folded into y when above 65,535 per dimension.
+// Launch: (ceil(P / WG), C, B) workgroups: the channel and the image are those of the
+// workgroup (no integer division for them, and the per-channel reads are uniform).
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, P]
 @group(0) @binding(1) var<storage, read_write> dy: array<f32>;     // [B, C, P]
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [4, C]
@@ -11,14 +12,14 @@
 @group(0) @binding(6) var<uniform> params: array<vec4<u32>, 4>; // [len, C, P, n, bits(ε), affine]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let len = params[0].x;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let channels = params[0].y;
-    let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
-    if (idx >= len) {
+    let plane = params[0].z;
+    if (gid.x >= plane) {
         return;
     }
-    let c = (idx / params[0].z) % channels;
+    let c = wid.y;
+    let idx = (wid.z * channels + c) * plane + gid.x;
     let n = f32(params[0].w);
     let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[1].x));
     let xhat = (x[idx] - stats[c]) * inv_std;

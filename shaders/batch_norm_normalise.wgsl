@@ -1,6 +1,7 @@
 // y = (x − mean) / sqrt(var + ε) · γ + β, elementwise over x [B, C, P], with the batch mean and
 // variance from rows 0 and 1 of stats [4, C]; γ = 1 and β = 0 (not read) unless `affine`.
-// Launch: ceil(n / WG) workgroups, folded into y when above 65,535 per dimension.
+// Launch: (ceil(P / WG), C, B) workgroups: the channel and the image are those of the
+// workgroup (no integer division for them, and the per-channel reads are uniform).
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, P]
 @group(0) @binding(1) var<storage, read_write> stats: array<f32>;  // [4, C]
 @group(0) @binding(2) var<storage, read_write> gamma: array<f32>;  // [C]
@@ -9,14 +10,14 @@
 @group(0) @binding(5) var<uniform> params: array<vec4<u32>, 4>; // [n, C, P, bits(ε), affine]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let n = params[0].x;
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let channels = params[0].y;
-    let idx = gid.x + gid.y * nwg.x * {{ workgroup_size }}u;
-    if (idx >= n) {
+    let plane = params[0].z;
+    if (gid.x >= plane) {
         return;
     }
-    let c = (idx / params[0].z) % channels;
+    let c = wid.y;
+    let idx = (wid.z * channels + c) * plane + gid.x;
     let normalised = (x[idx] - stats[c]) / sqrt(stats[channels + c] + bitcast<f32>(params[0].w));
     if (params[1].x != 0u) {
         output[idx] = normalised * gamma[c] + beta[c];

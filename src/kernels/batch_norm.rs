@@ -205,7 +205,7 @@ pub struct BatchNormTrain {
     pub running_var: Tensor<1>,
 }
 
-/// Most channels of one per-channel launch (one workgroup per channel on wgpu).
+/// Most channels (and images) of one launch (a workgroup per channel, and per image, on wgpu).
 const MAX_CHANNELS: usize = 65_535;
 
 /// Training-mode batch norm of `x` `[B, C, H, W]` with the project's kernels (γ = 1, β = 0 when
@@ -218,8 +218,9 @@ pub fn batch_norm_train_fused(
     momentum: f64,
     epsilon: f64,
 ) -> Option<BatchNormTrain> {
-    let [_, channels, _, _] = x.dims();
-    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && channels <= MAX_CHANNELS;
+    let [batch, channels, h, w] = x.dims();
+    let fits = channels.max(batch) <= MAX_CHANNELS && (h * w).div_ceil(64) <= MAX_CHANNELS;
+    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && fits;
     if !(on_cpu(&x) || wgsl) || x.shape().num_elements() == 0 {
         return None;
     }

@@ -3,10 +3,11 @@
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
+use burn::cubecl::CubeCount;
 use burn::tensor::Shape;
 
 use super::batch_norm::BatchNormOps;
-use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch};
+use super::wgsl::{PLANE_WORKGROUP, Program, empty_like, grid, launch};
 
 /// (batch, channels, plane) of a `[B, C, H, W]` tensor.
 fn extents(x: &CubeTensor) -> [u32; 3] {
@@ -31,7 +32,7 @@ fn per_channel(
     out
 }
 
-/// Writes a tensor shaped like `like`, one thread per element.
+/// Writes a tensor shaped like `like`, one thread per element, a workgroup row per plane.
 fn elementwise(
     like: &CubeTensor,
     program: Program,
@@ -45,13 +46,8 @@ fn elementwise(
     values.extend_from_slice(extra);
     buffers.push(out.clone());
     let handles = buffers.into_iter().map(|t| t.handle).collect();
-    launch(
-        like,
-        program,
-        grid(len.div_ceil(WORKGROUP)),
-        handles,
-        &values,
-    );
+    let count = CubeCount::Static(plane.div_ceil(PLANE_WORKGROUP), channels, batch);
+    launch(like, program, count, handles, &values);
     out
 }
 

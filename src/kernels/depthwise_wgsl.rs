@@ -4,11 +4,12 @@
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
+use burn::cubecl::CubeCount;
 use burn::tensor::Shape;
 
 use super::depthwise::DepthwiseOps;
 use super::depthwise_cpu::{Geometry, Planes};
-use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch};
+use super::wgsl::{PLANE_WORKGROUP, Program, WORKGROUP, empty_like, grid, launch};
 
 /// The `params` of `shaders/depthwise_geometry.wgsl`.
 fn params(p: &Planes, g: &Geometry) -> [u32; 10] {
@@ -32,20 +33,26 @@ fn dims(t: &CubeTensor) -> [usize; 4] {
     [s[0], s[1], s[2], s[3]]
 }
 
-/// Runs `program` over `inputs` into a new tensor of `out_dims`, on `groups` workgroups.
+/// Runs `program` over `inputs` into a new tensor of `out_dims`, on `count` workgroups.
 fn run(
     program: Program,
     inputs: [CubeTensor; 2],
     out_dims: [usize; 4],
     p: &Planes,
     g: &Geometry,
-    groups: u32,
+    count: CubeCount,
 ) -> CubeTensor {
     let [a, b] = inputs.map(into_contiguous);
     let out = empty_like(&a, Shape::new(out_dims));
     let handles = vec![a.handle.clone(), b.handle.clone(), out.handle.clone()];
-    launch(&a, program, grid(groups), handles, &params(p, g));
+    launch(&a, program, count, handles, &params(p, g));
     out
+}
+
+/// One workgroup row per pixel block of a plane, one y per channel and one z per image.
+fn per_plane(dims: [usize; 4]) -> CubeCount {
+    let [b, c, h, w] = dims.map(|d| d as u32);
+    CubeCount::Static((h * w).div_ceil(PLANE_WORKGROUP), c, b)
 }
 
 fn threads(dims: [usize; 4]) -> u32 {
@@ -66,7 +73,7 @@ impl DepthwiseOps for CubeBackend {
             out,
             &p,
             &g,
-            threads(out),
+            per_plane(out),
         )
     }
 
@@ -84,7 +91,7 @@ impl DepthwiseOps for CubeBackend {
             input,
             &p,
             &g,
-            threads(input),
+            per_plane(input),
         )
     }
 
@@ -103,7 +110,7 @@ impl DepthwiseOps for CubeBackend {
             per_image,
             &p,
             &g,
-            threads(per_image),
+            grid(threads(per_image)),
         );
         let out = empty_like(&partial, weight.meta.shape().clone());
         let sizes = [p.batch as u32, weights as u32];

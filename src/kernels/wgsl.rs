@@ -31,6 +31,9 @@ const POINTWISE_WEIGHT_GRAD: &str = include_str!("../../shaders/pointwise_weight
 
 /// Threads per workgroup of the elementwise and per-channel kernels.
 pub(super) const WORKGROUP: u32 = 256;
+/// Threads per workgroup of the kernels that give each workgroup one image plane (so that the
+/// 8×8 planes of the last cells do not leave most of a larger workgroup idle).
+pub(super) const PLANE_WORKGROUP: u32 = 64;
 /// Threads per workgroup of the solver (one problem per workgroup).
 pub const SOLVER_WORKGROUP: u32 = 64;
 /// Largest M whose QR polishing fits the solver's workgroup memory.
@@ -57,6 +60,20 @@ pub(super) enum Program {
     ColumnSums,
 }
 
+impl Program {
+    /// Threads per workgroup.
+    pub(super) fn workgroup(self) -> u32 {
+        match self {
+            Program::DepthwiseForward
+            | Program::DepthwiseInputGrad
+            | Program::BatchNormNormalise
+            | Program::BatchNormInputGrad => PLANE_WORKGROUP,
+            Program::LassoFista { .. } => SOLVER_WORKGROUP,
+            _ => WORKGROUP,
+        }
+    }
+}
+
 struct WgslKernel(Program);
 
 impl KernelSource for WgslKernel {
@@ -79,10 +96,10 @@ impl KernelSource for WgslKernel {
             }
             Program::BatchNormStatistics => with_workgroup_sum(BN_STATISTICS),
             Program::BatchNormGradSums => with_workgroup_sum(BN_GRAD_SUMS),
-            Program::BatchNormNormalise => plain(BN_NORMALISE),
-            Program::BatchNormInputGrad => plain(BN_INPUT_GRAD),
-            Program::DepthwiseForward => plain(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")),
-            Program::DepthwiseInputGrad => plain(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")),
+            Program::BatchNormNormalise => per_plane(BN_NORMALISE),
+            Program::BatchNormInputGrad => per_plane(BN_INPUT_GRAD),
+            Program::DepthwiseForward => per_plane(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")),
+            Program::DepthwiseInputGrad => per_plane(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")),
             Program::DepthwiseWeightGrad => plain(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}")),
             Program::PointwiseMix => plain(POINTWISE_MIX),
             Program::PointwiseWeightGrad => plain(POINTWISE_WEIGHT_GRAD),
@@ -102,6 +119,11 @@ impl KernelSource for WgslKernel {
 /// A program on workgroups of [`WORKGROUP`] threads.
 fn plain(program: &str) -> SourceTemplate {
     SourceTemplate::new(program).register("workgroup_size", WORKGROUP.to_string())
+}
+
+/// A program on workgroups of [`PLANE_WORKGROUP`] threads.
+fn per_plane(program: &str) -> SourceTemplate {
+    SourceTemplate::new(program).register("workgroup_size", PLANE_WORKGROUP.to_string())
 }
 
 /// A per-channel (or per-weight) program, with the workgroup reduction it calls.
@@ -174,7 +196,7 @@ pub(super) fn launch(
         args.with_buffer(h.binding())
     });
     let arguments = arguments.with_info(MetadataBindingInfo::custom(packed));
-    let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(WORKGROUP));
+    let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(program.workgroup()));
     like.client.launch(Box::new(kernel), count, arguments);
 }
 
