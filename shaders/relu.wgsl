@@ -1,10 +1,11 @@
 // ReLU forward, y = x where x > 0 else 0 (NaN passes through, as Burn's), or its backward,
-// dx = dy where y > 0 else 0, elementwise over a flat buffer.
-// Launch: ceil(n / WG) workgroups, folded into y when above 65,535 per dimension.
-@group(0) @binding(0) var<storage, read_write> gate: array<f32>;   // forward: x; backward: y
-@group(0) @binding(1) var<storage, read_write> value: array<f32>;  // forward: x; backward: dy
-@group(0) @binding(2) var<storage, read_write> output: array<f32>; // forward: y; backward: dx
-@group(0) @binding(3) var<uniform> params: array<vec4<u32>, 4>;    // [n]
+// dx = dy where y > 0 else 0, elementwise over a flat buffer of `elem` (f32, or vec4<f32> when
+// the length is a multiple of 4: four elements per thread).
+// Launch: ceil(n / WG) workgroups (n in elems), folded into y when above 65,535 per dimension.
+@group(0) @binding(0) var<storage, read_write> gate: array<{{ elem }}>;   // forward: x; backward: y
+@group(0) @binding(1) var<storage, read_write> value: array<{{ elem }}>;  // forward: x; backward: dy
+@group(0) @binding(2) var<storage, read_write> output: array<{{ elem }}>; // forward: y; backward: dx
+@group(0) @binding(3) var<uniform> params: array<vec4<u32>, 4>;           // [n]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -12,5 +13,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (idx >= params[0].x) {
         return;
     }
-    output[idx] = select(value[idx], 0.0, gate[idx] <= 0.0);
+    output[idx] = select(value[idx], {{ elem }}(0.0), gate[idx] <= {{ elem }}(0.0));
 }

@@ -100,8 +100,11 @@ fn check(
 }
 
 /// Shapes that exercise the per-channel reductions: fewer elements than a workgroup, a plane
-/// of one pixel, many more elements than a workgroup (not a power of two), many channels.
+/// of one pixel, many more elements than a workgroup (not a power of two), many channels; and
+/// planes of whole fours (four pixels per thread on wgpu), one of more than a workgroup's fours.
 fn all_cases(device: &Device) {
+    check(device, [2, 3, 32, 12], 80, false, true, true);
+    check(device, [3, 4, 4, 2], 90, true, true, true);
     check(device, [4, 3, 5, 6], 10, false, true, true);
     check(device, [2, 5, 1, 1], 20, false, true, true);
     check(device, [16, 7, 9, 9], 30, false, true, true);

@@ -182,21 +182,33 @@ fn burn_cpu_backend_runs_the_reference_path() {
     assert!(x.grad(&grads).is_some());
 }
 
+/// Lengths that are not a multiple of 4 (one element per thread) and that are (four per
+/// thread), with zeros of both signs, the smallest normal and NaN among the values.
 #[test]
 fn relu_matches_burns_forward_and_backward() {
     let device = vulkan().autodiff();
-    let mut values = common::uniform(5_003, 11);
-    values[..4].copy_from_slice(&[0.0, -0.0, f32::MIN_POSITIVE, -1.0]);
-    let data = || burn::tensor::TensorData::new(values.clone(), [5_003]);
-    let x1 = Tensor::<1>::from_data(data(), &device).require_grad();
-    let x2 = Tensor::<1>::from_data(data(), &device).require_grad();
-    let (ours, theirs) = (
-        ista_nas::kernels::relu(x1.clone()),
-        burn::tensor::activation::relu(x2.clone()),
-    );
-    assert_eq!(host(ours.clone()), host(theirs.clone()));
-    let up = random([5_003], 12, &device);
-    let g1 = (ours * up.clone()).sum().backward();
-    let g2 = (theirs * up).sum().backward();
-    assert_eq!(host(x1.grad(&g1).unwrap()), host(x2.grad(&g2).unwrap()));
+    for len in [5_003, 5_004, 4] {
+        let mut values = common::uniform(len, 11);
+        values[..4].copy_from_slice(&[0.0, -0.0, f32::MIN_POSITIVE, -1.0]);
+        if len > 4 {
+            values[4] = f32::NAN;
+        }
+        let data = || burn::tensor::TensorData::new(values.clone(), [len]);
+        let x1 = Tensor::<1>::from_data(data(), &device).require_grad();
+        let x2 = Tensor::<1>::from_data(data(), &device).require_grad();
+        let (ours, theirs) = (
+            ista_nas::kernels::relu(x1.clone()),
+            burn::tensor::activation::relu(x2.clone()),
+        );
+        let bits = |t: Tensor<1>| host(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(ours.clone()), bits(theirs.clone()), "length {len}");
+        let up = random([len], 12, &device);
+        let g1 = (ours * up.clone()).sum().backward();
+        let g2 = (theirs * up).sum().backward();
+        assert_eq!(
+            bits(x1.grad(&g1).unwrap()),
+            bits(x2.grad(&g2).unwrap()),
+            "gradient, length {len}"
+        );
+    }
 }

@@ -32,7 +32,13 @@ fn per_channel(
     out
 }
 
-/// Writes a tensor shaped like `like`, one thread per element, a workgroup row per plane.
+/// Whether the per-pixel kernels take four pixels per thread (4 divides the plane).
+fn quads(like: &CubeTensor) -> bool {
+    extents(like)[2].is_multiple_of(4)
+}
+
+/// Writes a tensor shaped like `like`, one thread per element (four when `quads`), a workgroup
+/// row per plane.
 fn elementwise(
     like: &CubeTensor,
     program: Program,
@@ -40,6 +46,7 @@ fn elementwise(
     extra: &[u32],
 ) -> CubeTensor {
     let [batch, channels, plane] = extents(like);
+    let plane = if quads(like) { plane / 4 } else { plane };
     let len = batch * channels * plane;
     let out = empty_like(like, like.meta.shape().clone());
     let mut values = vec![len, channels, plane];
@@ -86,7 +93,8 @@ impl BatchNormOps for CubeBackend {
             .map(into_contiguous)
             .to_vec();
         let extra = [epsilon.to_bits(), affine as u32];
-        elementwise(&x, Program::BatchNormNormalise, inputs, &extra)
+        let program = Program::BatchNormNormalise { quads: quads(&x) };
+        elementwise(&x, program, inputs, &extra)
     }
 
     fn batch_norm_grad_sums(
@@ -115,6 +123,7 @@ impl BatchNormOps for CubeBackend {
             .map(into_contiguous)
             .to_vec();
         let extra = [batch * plane, epsilon.to_bits(), affine as u32];
-        elementwise(&x, Program::BatchNormInputGrad, inputs, &extra)
+        let program = Program::BatchNormInputGrad { quads: quads(&x) };
+        elementwise(&x, program, inputs, &extra)
     }
 }

@@ -46,12 +46,24 @@ const MAX_GROUPS: u32 = 65_535;
 pub(super) enum Program {
     SoftThreshold,
     MaskedMixedOp,
-    Relu,
-    LassoFista { m: u32, n: u32 },
+    /// Four elements per thread when `quads`.
+    Relu {
+        quads: bool,
+    },
+    LassoFista {
+        m: u32,
+        n: u32,
+    },
     BatchNormStatistics,
-    BatchNormNormalise,
+    /// Four pixels per thread when `quads`.
+    BatchNormNormalise {
+        quads: bool,
+    },
     BatchNormGradSums,
-    BatchNormInputGrad,
+    /// Four pixels per thread when `quads`.
+    BatchNormInputGrad {
+        quads: bool,
+    },
     DepthwiseForward,
     DepthwiseInputGrad,
     DepthwiseWeightGrad,
@@ -66,8 +78,10 @@ impl Program {
         match self {
             Program::DepthwiseForward
             | Program::DepthwiseInputGrad
-            | Program::BatchNormNormalise
-            | Program::BatchNormInputGrad => PLANE_WORKGROUP,
+            | Program::BatchNormNormalise { .. }
+            | Program::BatchNormInputGrad { .. }
+            | Program::BatchNormStatistics
+            | Program::BatchNormGradSums => PLANE_WORKGROUP,
             Program::LassoFista { .. } => SOLVER_WORKGROUP,
             _ => WORKGROUP,
         }
@@ -84,7 +98,7 @@ impl KernelSource for WgslKernel {
                     .register("workgroup_size", WORKGROUP.to_string())
             }
             Program::MaskedMixedOp => plain(MASKED_MIXED_OP),
-            Program::Relu => plain(RELU),
+            Program::Relu { quads } => plain(RELU).register("elem", elem(quads)),
             Program::LassoFista { m, n } => {
                 let polish = m <= MAX_POLISH_ROWS;
                 SourceTemplate::new(format!("{SOFT_THRESHOLD_FN}\n{LASSO_FISTA}"))
@@ -96,8 +110,12 @@ impl KernelSource for WgslKernel {
             }
             Program::BatchNormStatistics => with_workgroup_sum(BN_STATISTICS),
             Program::BatchNormGradSums => with_workgroup_sum(BN_GRAD_SUMS),
-            Program::BatchNormNormalise => per_plane(BN_NORMALISE),
-            Program::BatchNormInputGrad => per_plane(BN_INPUT_GRAD),
+            Program::BatchNormNormalise { quads } => {
+                per_plane(BN_NORMALISE).register("elem", elem(quads))
+            }
+            Program::BatchNormInputGrad { quads } => {
+                per_plane(BN_INPUT_GRAD).register("elem", elem(quads))
+            }
             Program::DepthwiseForward => per_plane(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")),
             Program::DepthwiseInputGrad => per_plane(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")),
             Program::DepthwiseWeightGrad => plain(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}")),
@@ -116,6 +134,11 @@ impl KernelSource for WgslKernel {
     }
 }
 
+/// The element type of a program that takes four values per thread when `quads`.
+fn elem(quads: bool) -> &'static str {
+    if quads { "vec4<f32>" } else { "f32" }
+}
+
 /// A program on workgroups of [`WORKGROUP`] threads.
 fn plain(program: &str) -> SourceTemplate {
     SourceTemplate::new(program).register("workgroup_size", WORKGROUP.to_string())
@@ -126,9 +149,11 @@ fn per_plane(program: &str) -> SourceTemplate {
     SourceTemplate::new(program).register("workgroup_size", PLANE_WORKGROUP.to_string())
 }
 
-/// A per-channel (or per-weight) program, with the workgroup reduction it calls.
+/// A per-channel program on [`PLANE_WORKGROUP`] threads, with the workgroup reduction it calls
+/// (fewer threads than [`WORKGROUP`]: on llvmpipe every barrier of its tree switches each group
+/// of 8 lanes in turn).
 fn with_workgroup_sum(program: &str) -> SourceTemplate {
-    plain(&format!("{WORKGROUP_SUM}\n{program}"))
+    per_plane(&format!("{WORKGROUP_SUM}\n{program}"))
 }
 
 /// A 1-D grid of `groups` workgroups, folded into y past the per-dimension limit.
@@ -213,8 +238,10 @@ fn gate(gate: CubeTensor, value: CubeTensor) -> CubeTensor {
         value.handle.clone(),
         out.handle.clone(),
     ];
-    let groups = grid((n as u32).div_ceil(WORKGROUP));
-    launch(&value, Program::Relu, groups, handles, &[n as u32]);
+    let quads = n.is_multiple_of(4);
+    let elems = if quads { n / 4 } else { n } as u32;
+    let groups = grid(elems.div_ceil(WORKGROUP));
+    launch(&value, Program::Relu { quads }, groups, handles, &[elems]);
     out
 }
 
