@@ -1,5 +1,5 @@
-// Sizes of one depthwise convolution, read from `params`:
-// [B, C, H, W, H', W', k, stride, padding, dilation].
+// Sizes of one depthwise convolution: [B, C, H, W, H', W'] read from `params`, the geometry
+// [k, stride, padding, dilation] compiled in.
 struct Depthwise {
     batch: u32,
     channels: u32,
@@ -13,9 +13,11 @@ struct Depthwise {
     dilation: i32,
 }
 
+// The kernel's geometry (k, stride, padding, dilation) is compiled into each program, so the
+// tap loops have constant bounds and offsets; the tensor sizes come from `params`.
 fn depthwise_sizes() -> Depthwise {
-    return Depthwise(params[0].x, params[0].y, params[0].z, params[0].w, params[1].x, params[1].y, params[1].z,
-        i32(params[1].w), i32(params[2].x), i32(params[2].y));
+    return Depthwise(params[0].x, params[0].y, params[0].z, params[0].w, params[1].x, params[1].y,
+        {{ kernel }}u, {{ stride }}, {{ padding }}, {{ dilation }});
 }
 
 // Input coordinate read by output coordinate o through tap t (may lie outside 0..n).

@@ -9,13 +9,12 @@
 @group(0) @binding(3) var<uniform> params: array<vec4<u32>, 4>; // see depthwise_geometry.wgsl
 
 // The output coordinate that reads input coordinate i through tap t; outside 0..n_out when
-// none does. The quotient by the stride goes through f32 (exact at these sizes: a true
-// quotient is either whole or at least 1/stride from the next whole number), because llvmpipe
-// runs integer division one lane at a time.
+// none does. The stride is a compiled-in constant, so the quotient needs no division
+// instruction (llvmpipe runs a variable integer division one lane at a time).
 fn tap_output(i: u32, t: u32, g: Depthwise) -> i32 {
     let q = i32(i) + g.padding - i32(t) * g.dilation;
-    let o = i32(floor(f32(q) / f32(g.stride)));
-    return select(-1, o, o * g.stride == q);
+    let o = q / {{ stride }};
+    return select(-1, o, q >= 0 && o * {{ stride }} == q);
 }
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)

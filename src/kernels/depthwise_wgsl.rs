@@ -11,8 +11,8 @@ use super::depthwise::DepthwiseOps;
 use super::depthwise_cpu::{Geometry, Planes};
 use super::wgsl::{PLANE_WORKGROUP, Program, WORKGROUP, empty_like, grid, launch};
 
-/// The `params` of `shaders/depthwise_geometry.wgsl`.
-fn params(p: &Planes, g: &Geometry) -> [u32; 10] {
+/// The `params` of `shaders/depthwise_geometry.wgsl` (the geometry is compiled into the program).
+fn params(p: &Planes) -> [u32; 6] {
     let values = [
         p.batch,
         p.channels,
@@ -20,10 +20,6 @@ fn params(p: &Planes, g: &Geometry) -> [u32; 10] {
         p.input[1],
         p.output[0],
         p.output[1],
-        g.kernel,
-        g.stride,
-        g.padding,
-        g.dilation,
     ];
     values.map(|v| v as u32)
 }
@@ -39,13 +35,12 @@ fn run(
     inputs: [CubeTensor; 2],
     out_dims: [usize; 4],
     p: &Planes,
-    g: &Geometry,
     count: CubeCount,
 ) -> CubeTensor {
     let [a, b] = inputs.map(into_contiguous);
     let out = empty_like(&a, Shape::new(out_dims));
     let handles = vec![a.handle.clone(), b.handle.clone(), out.handle.clone()];
-    launch(&a, program, count, handles, &params(p, g));
+    launch(&a, program, count, handles, &params(p));
     out
 }
 
@@ -68,11 +63,10 @@ impl DepthwiseOps for CubeBackend {
         let p = Planes::new(dims(&x), &g);
         let out = [p.batch, p.channels, p.output[0], p.output[1]];
         run(
-            Program::DepthwiseForward,
+            Program::DepthwiseForward(g),
             [x, weight],
             out,
             &p,
-            &g,
             per_plane(out),
         )
     }
@@ -86,11 +80,10 @@ impl DepthwiseOps for CubeBackend {
         let input = dims(&x);
         let p = Planes::new(input, &g);
         run(
-            Program::DepthwiseInputGrad,
+            Program::DepthwiseInputGrad(g),
             [dy, weight],
             input,
             &p,
-            &g,
             per_plane(input),
         )
     }
@@ -105,11 +98,10 @@ impl DepthwiseOps for CubeBackend {
         let weights = p.channels * g.kernel * g.kernel;
         let per_image = [1, 1, p.batch, weights]; // [B, C·k²] as 4-D
         let partial = run(
-            Program::DepthwiseWeightGrad,
+            Program::DepthwiseWeightGrad(g),
             [x, dy],
             per_image,
             &p,
-            &g,
             grid(threads(per_image)),
         );
         let out = empty_like(&partial, weight.meta.shape().clone());

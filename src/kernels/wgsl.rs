@@ -9,6 +9,7 @@ use burn::cubecl::server::{Handle, KernelArguments, MetadataBindingInfo};
 use burn::cubecl::{CubeCount, CubeDim, prelude::KernelId};
 use burn::tensor::{DType, FloatDType, Shape};
 
+use super::depthwise_cpu::Geometry;
 use super::{FistaLaunch, IstaOps, SolverOps, Support};
 
 const SOFT_THRESHOLD_FN: &str = include_str!("../../shaders/soft_threshold.wgsl");
@@ -64,9 +65,9 @@ pub(super) enum Program {
     BatchNormInputGrad {
         quads: bool,
     },
-    DepthwiseForward,
-    DepthwiseInputGrad,
-    DepthwiseWeightGrad,
+    DepthwiseForward(Geometry),
+    DepthwiseInputGrad(Geometry),
+    DepthwiseWeightGrad(Geometry),
     PointwiseMix,
     PointwiseWeightGrad,
     ColumnSums,
@@ -76,8 +77,8 @@ impl Program {
     /// Threads per workgroup.
     pub(super) fn workgroup(self) -> u32 {
         match self {
-            Program::DepthwiseForward
-            | Program::DepthwiseInputGrad
+            Program::DepthwiseForward(_)
+            | Program::DepthwiseInputGrad(_)
             | Program::BatchNormNormalise { .. }
             | Program::BatchNormInputGrad { .. }
             | Program::BatchNormStatistics
@@ -116,9 +117,15 @@ impl KernelSource for WgslKernel {
             Program::BatchNormInputGrad { quads } => {
                 per_plane(BN_INPUT_GRAD).register("elem", elem(quads))
             }
-            Program::DepthwiseForward => per_plane(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")),
-            Program::DepthwiseInputGrad => per_plane(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")),
-            Program::DepthwiseWeightGrad => plain(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}")),
+            Program::DepthwiseForward(g) => {
+                with_geometry(per_plane(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")), g)
+            }
+            Program::DepthwiseInputGrad(g) => {
+                with_geometry(per_plane(&format!("{DW_GEOMETRY}\n{DW_INPUT_GRAD}")), g)
+            }
+            Program::DepthwiseWeightGrad(g) => {
+                with_geometry(plain(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}")), g)
+            }
             Program::PointwiseMix => plain(POINTWISE_MIX),
             Program::PointwiseWeightGrad => plain(POINTWISE_WEIGHT_GRAD),
             Program::ColumnSums => plain(COLUMN_SUMS),
@@ -132,6 +139,15 @@ impl KernelSource for WgslKernel {
     fn lang(&self) -> &'static str {
         "wgsl"
     }
+}
+
+/// A depthwise program with its geometry compiled in.
+fn with_geometry(template: SourceTemplate, g: Geometry) -> SourceTemplate {
+    template
+        .register("kernel", g.kernel.to_string())
+        .register("stride", g.stride.to_string())
+        .register("padding", g.padding.to_string())
+        .register("dilation", g.dilation.to_string())
 }
 
 /// The element type of a program that takes four values per thread when `quads`.
