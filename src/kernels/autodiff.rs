@@ -81,9 +81,11 @@ impl<B: IstaOps> Backward<B, 2> for MaskedMixedOpBackward {
                 if s == 0 {
                     return B::float_zeros(coeffs_shape.clone(), &device, FloatDType::F32);
                 }
-                let g = B::float_reshape(g, Shape::from(vec![width, 1])); // [N, 1]
+                let g = B::float_reshape(g, Shape::from(vec![1, width])); // [1, N]
                 let flat = B::float_reshape(outputs.clone(), Shape::from(vec![s, width]));
-                let dots = B::float_matmul(flat, g); // [S, 1]
+                // A product and a row sum: as a matrix product [S, N] × [N, 1] this reduction
+                // ran on S threads, 3× slower on llvmpipe.
+                let dots = B::float_sum_dim(B::float_mul(flat, g), 1); // [S, 1]
                 let dc = B::float_matmul(B::float_swap_dims(dots, 0, 1), one_hot()); // [1, n]
                 B::float_reshape(dc, coeffs_shape.clone())
             },
