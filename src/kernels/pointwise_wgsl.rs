@@ -10,6 +10,10 @@ use burn::tensor::Shape;
 use super::pointwise::PointwiseOps;
 use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch};
 
+/// Output rows per thread of the channel mix where they divide the rows (else one), and the
+/// side of the weight-gradient block per thread where it divides both sides (else one).
+const ROW_TILE: usize = 4;
+
 fn dims(t: &CubeTensor) -> [usize; 4] {
     let s = t.meta.shape();
     [s[0], s[1], s[2], s[3]]
@@ -32,8 +36,14 @@ fn mix(input: CubeTensor, weight: CubeTensor, rows: usize, strides: [usize; 2]) 
         out.handle.clone(),
     ];
     let params = [rows, depth, quads, strides[0], strides[1]].map(|v| v as u32);
-    let count = per_image(rows * quads, b);
-    launch(&input, Program::PointwiseMix, count, handles, &params);
+    let tile = if rows.is_multiple_of(ROW_TILE) {
+        ROW_TILE
+    } else {
+        1
+    };
+    let count = per_image(rows / tile * quads, b);
+    let program = Program::PointwiseMix { tile: tile as u32 };
+    launch(&input, program, count, handles, &params);
     out
 }
 
@@ -63,8 +73,11 @@ impl PointwiseOps for CubeBackend {
         let partial = empty_like(&x, Shape::new([b, r * k]));
         let handles = vec![x.handle.clone(), dy.handle.clone(), partial.handle.clone()];
         let params = [r, k, h * w / 4].map(|v| v as u32);
-        let count = per_image(r * k, b);
-        launch(&x, Program::PointwiseWeightGrad, count, handles, &params);
+        let tiled = r.is_multiple_of(ROW_TILE) && k.is_multiple_of(ROW_TILE);
+        let tile = if tiled { ROW_TILE } else { 1 };
+        let count = per_image(r * k / (tile * tile), b);
+        let program = Program::PointwiseWeightGrad { tile: tile as u32 };
+        launch(&x, program, count, handles, &params);
         let out = empty_like(&partial, weight.meta.shape().clone());
         let sizes = [b as u32, (r * k) as u32];
         let handles = vec![partial.handle.clone(), out.handle.clone()];

@@ -68,8 +68,14 @@ pub(super) enum Program {
     DepthwiseForward(Geometry),
     DepthwiseInputGrad(Geometry),
     DepthwiseWeightGrad(Geometry),
-    PointwiseMix,
-    PointwiseWeightGrad,
+    /// Rows per thread.
+    PointwiseMix {
+        tile: u32,
+    },
+    /// Weights per thread: a tile × tile block.
+    PointwiseWeightGrad {
+        tile: u32,
+    },
     ColumnSums,
 }
 
@@ -126,8 +132,12 @@ impl KernelSource for WgslKernel {
             Program::DepthwiseWeightGrad(g) => {
                 with_geometry(plain(&format!("{DW_GEOMETRY}\n{DW_WEIGHT_GRAD}")), g)
             }
-            Program::PointwiseMix => plain(POINTWISE_MIX),
-            Program::PointwiseWeightGrad => plain(POINTWISE_WEIGHT_GRAD),
+            Program::PointwiseMix { tile } => {
+                plain(POINTWISE_MIX).register("tile", tile.to_string())
+            }
+            Program::PointwiseWeightGrad { tile } => plain(POINTWISE_WEIGHT_GRAD)
+                .register("tile", tile.to_string())
+                .register("tile_squared", (tile * tile).to_string()),
             Program::ColumnSums => plain(COLUMN_SUMS),
         }
     }
