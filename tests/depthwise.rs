@@ -3,13 +3,13 @@
 
 mod common;
 
+use burn::tensor::Device;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor};
 use ista_nas::kernels::depthwise::depthwise_conv2d;
 use ista_nas::kernels::depthwise_cpu::Geometry;
 
-use common::{close, host, random, vulkan};
+use common::{close, host, random, same_value_and_grads, vulkan};
 
 /// The search space's depthwise geometries (sep 3×3 and 5×5, dil 3×3 and 5×5, stride 1 and 2)
 /// on inputs of a few shapes, among them more output pixels per weight than a workgroup.
@@ -37,16 +37,8 @@ fn all_cases(device: &Device) {
             let ours = depthwise_conv2d(x.clone(), w.clone(), g).expect("the kernels apply");
             let options = ConvOptions::new([stride; 2], [padding; 2], [dilation; 2], c);
             let theirs = conv2d(x.clone(), w.clone(), None, options);
-            assert_eq!(ours.dims(), theirs.dims(), "{what}");
-            close(&host(ours.clone()), &host(theirs.clone()), 1e-5, &what);
-            let up = random(ours.dims(), seed + 3, device);
-            let (g1, g2) = (
-                (ours * up.clone()).sum().backward(),
-                (theirs * up).sum().backward(),
-            );
-            let grad = |t: &Tensor<4>, g| host(t.grad(g).unwrap());
-            close(&grad(&x, &g1), &grad(&x, &g2), 1e-5, &format!("dx {what}"));
-            close(&grad(&w, &g1), &grad(&w, &g2), 1e-5, &format!("dw {what}"));
+            let inputs = [(&x, "dx"), (&w, "dw")];
+            same_value_and_grads(ours, theirs, &inputs, seed + 3, 1e-5, &what);
         }
     }
 }

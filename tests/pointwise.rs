@@ -3,12 +3,12 @@
 
 mod common;
 
+use burn::tensor::Device;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor};
 use ista_nas::kernels::pointwise::pointwise_conv2d;
 
-use common::{close, host, random, vulkan};
+use common::{close, host, random, same_value_and_grads, vulkan};
 
 /// Ours and Burn's on `x` `[B, K, H, W]` and a weight `[R, K, 1, 1]`: forward, dx and dw.
 fn compare(dims: [usize; 4], rows: usize, seed: u64, device: &Device) {
@@ -22,16 +22,14 @@ fn compare(dims: [usize; 4], rows: usize, seed: u64, device: &Device) {
         None,
         ConvOptions::new([1; 2], [0; 2], [1; 2], 1),
     );
-    assert_eq!(ours.dims(), theirs.dims(), "{what}");
-    close(&host(ours.clone()), &host(theirs.clone()), 1e-5, &what);
-    let up = random(ours.dims(), seed + 2, device);
-    let (g1, g2) = (
-        (ours * up.clone()).sum().backward(),
-        (theirs * up).sum().backward(),
+    same_value_and_grads(
+        ours,
+        theirs,
+        &[(&x, "dx"), (&w, "dw")],
+        seed + 2,
+        1e-5,
+        &what,
     );
-    let grad = |t: &Tensor<4>, g| host(t.grad(g).unwrap());
-    close(&grad(&x, &g1), &grad(&x, &g2), 1e-5, &format!("dx {what}"));
-    close(&grad(&w, &g1), &grad(&w, &g2), 1e-5, &format!("dw {what}"));
 }
 
 /// Square and non-square mixes (more rows than inputs and fewer), one image and several,

@@ -5,6 +5,7 @@
 //! masked_mixed_op: d ops[j] = coeffs[support[j]] · g; d coeffs[support[j]] = ⟨ops[j], g⟩,
 //! and zero for every coefficient outside the support.
 
+use burn::backend::Backend;
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
@@ -14,6 +15,28 @@ use burn::backend::tensor::FloatTensor;
 use burn::tensor::{FloatDType, Shape, TensorData};
 
 use super::{IstaOps, Support};
+
+/// The ops without a gradient: nothing flows back through them.
+#[derive(Debug)]
+struct ConstantBackward;
+
+impl<B: Backend> Backward<B, 1> for ConstantBackward {
+    type State = ();
+
+    fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {}
+}
+
+/// `value`, computed from `parent` (and other tensors) by a kernel no gradient flows back
+/// through — the custom ops' gradient and statistics kernels — as an autodiff tensor.
+pub(super) fn untracked<B: Backend, C: CheckpointStrategy>(
+    parent: &FloatTensor<Autodiff<B, C>>,
+    value: FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    ConstantBackward
+        .prepare::<C>([parent.node()])
+        .compute_bound()
+        .stateless(value)
+}
 
 #[derive(Debug)]
 struct SoftThresholdBackward;

@@ -12,6 +12,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::tensor::{DType, Shape, Slice, Tensor};
 
+use super::autodiff::untracked;
 use super::flex_data::on_cpu;
 use crate::device::runs_wgsl;
 use crate::profile::scope;
@@ -78,16 +79,6 @@ fn row<B: Backend>(t: FloatTensor<B>, row: usize) -> FloatTensor<B> {
     B::float_reshape(sliced, Shape::new([channels]))
 }
 
-/// The ops without a gradient: nothing flows back through them.
-#[derive(Debug)]
-struct ConstantBackward;
-
-impl<B: Backend> Backward<B, 1> for ConstantBackward {
-    type State = ();
-
-    fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {}
-}
-
 #[derive(Debug)]
 struct NormaliseBackward;
 
@@ -123,13 +114,13 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
         running_var: FloatTensor<Self>,
         momentum: f32,
     ) -> FloatTensor<Self> {
-        let prepared = ConstantBackward.prepare::<C>([x.node()]).compute_bound();
-        prepared.stateless(B::batch_norm_statistics(
-            x.into_primitive(),
+        let stats = B::batch_norm_statistics(
+            x.clone().into_primitive(),
             running_mean.into_primitive(),
             running_var.into_primitive(),
             momentum,
-        ))
+        );
+        untracked::<B, C>(&x, stats)
     }
 
     fn batch_norm_normalise(
@@ -164,13 +155,12 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
         stats: FloatTensor<Self>,
         epsilon: f32,
     ) -> FloatTensor<Self> {
-        let prepared = ConstantBackward.prepare::<C>([x.node()]).compute_bound();
-        let (x, dy, stats) = (
-            x.into_primitive(),
+        let (xp, dy, stats) = (
+            x.clone().into_primitive(),
             dy.into_primitive(),
             stats.into_primitive(),
         );
-        prepared.stateless(B::batch_norm_grad_sums(x, dy, stats, epsilon))
+        untracked::<B, C>(&x, B::batch_norm_grad_sums(xp, dy, stats, epsilon))
     }
 
     fn batch_norm_input_grad(
@@ -182,16 +172,14 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
         epsilon: f32,
         affine: bool,
     ) -> FloatTensor<Self> {
-        let prepared = ConstantBackward.prepare::<C>([x.node()]).compute_bound();
-        let (x, dy, stats) = (
-            x.into_primitive(),
+        let (xp, dy, stats) = (
+            x.clone().into_primitive(),
             dy.into_primitive(),
             stats.into_primitive(),
         );
         let (sums, gamma) = (sums.into_primitive(), gamma.into_primitive());
-        prepared.stateless(B::batch_norm_input_grad(
-            x, dy, stats, sums, gamma, epsilon, affine,
-        ))
+        let dx = B::batch_norm_input_grad(xp, dy, stats, sums, gamma, epsilon, affine);
+        untracked::<B, C>(&x, dx)
     }
 }
 

@@ -12,6 +12,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Tensor};
 
+use super::autodiff::untracked;
 use super::depthwise_cpu::{self as cpu, Geometry, Planes};
 use super::flex_data::{contiguous, dims4, f32s, flex_tensor, on_cpu};
 use crate::device::runs_wgsl;
@@ -117,16 +118,6 @@ impl<B: DepthwiseOps> Backward<B, 2> for DepthwiseBackward {
     }
 }
 
-/// The ops without a gradient: nothing flows back through them.
-#[derive(Debug)]
-struct ConstantBackward;
-
-impl<B: Backend> Backward<B, 1> for ConstantBackward {
-    type State = ();
-
-    fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {}
-}
-
 impl<B: DepthwiseOps, C: CheckpointStrategy> DepthwiseOps for Autodiff<B, C> {
     fn depthwise_conv2d(
         x: FloatTensor<Self>,
@@ -157,13 +148,12 @@ impl<B: DepthwiseOps, C: CheckpointStrategy> DepthwiseOps for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         g: Geometry,
     ) -> FloatTensor<Self> {
-        let prepared = ConstantBackward.prepare::<C>([dy.node()]).compute_bound();
-        let (x, dy, w) = (
+        let (xp, dyp, w) = (
             x.into_primitive(),
-            dy.into_primitive(),
+            dy.clone().into_primitive(),
             weight.into_primitive(),
         );
-        prepared.stateless(B::depthwise_input_grad(x, dy, w, g))
+        untracked::<B, C>(&dy, B::depthwise_input_grad(xp, dyp, w, g))
     }
 
     fn depthwise_weight_grad(
@@ -172,13 +162,12 @@ impl<B: DepthwiseOps, C: CheckpointStrategy> DepthwiseOps for Autodiff<B, C> {
         weight: FloatTensor<Self>,
         g: Geometry,
     ) -> FloatTensor<Self> {
-        let prepared = ConstantBackward.prepare::<C>([dy.node()]).compute_bound();
-        let (x, dy, w) = (
+        let (xp, dyp, w) = (
             x.into_primitive(),
-            dy.into_primitive(),
+            dy.clone().into_primitive(),
             weight.into_primitive(),
         );
-        prepared.stateless(B::depthwise_weight_grad(x, dy, w, g))
+        untracked::<B, C>(&dy, B::depthwise_weight_grad(xp, dyp, w, g))
     }
 }
 

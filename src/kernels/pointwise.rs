@@ -12,6 +12,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::{DType, Tensor};
 
+use super::autodiff::untracked;
 use crate::device::runs_wgsl;
 use crate::profile::scope;
 
@@ -75,16 +76,6 @@ impl<B: PointwiseOps> Backward<B, 2> for PointwiseBackward {
     }
 }
 
-/// The gradient ops: nothing flows back through them.
-#[derive(Debug)]
-struct ConstantBackward;
-
-impl<B: Backend> Backward<B, 1> for ConstantBackward {
-    type State = ();
-
-    fn backward(self, _: Ops<Self::State, 1>, _: &mut Gradients, _: &mut Checkpointer) {}
-}
-
 impl<B: PointwiseOps, C: CheckpointStrategy> PointwiseOps for Autodiff<B, C> {
     fn pointwise_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
         match PointwiseBackward
@@ -109,13 +100,12 @@ impl<B: PointwiseOps, C: CheckpointStrategy> PointwiseOps for Autodiff<B, C> {
         dy: FloatTensor<Self>,
         weight: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let prepared = ConstantBackward.prepare::<C>([dy.node()]).compute_bound();
-        let (x, dy, w) = (
+        let (xp, dyp, w) = (
             x.into_primitive(),
-            dy.into_primitive(),
+            dy.clone().into_primitive(),
             weight.into_primitive(),
         );
-        prepared.stateless(B::pointwise_input_grad(x, dy, w))
+        untracked::<B, C>(&dy, B::pointwise_input_grad(xp, dyp, w))
     }
 
     fn pointwise_weight_grad(
@@ -123,13 +113,12 @@ impl<B: PointwiseOps, C: CheckpointStrategy> PointwiseOps for Autodiff<B, C> {
         dy: FloatTensor<Self>,
         weight: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let prepared = ConstantBackward.prepare::<C>([dy.node()]).compute_bound();
-        let (x, dy, w) = (
+        let (xp, dyp, w) = (
             x.into_primitive(),
-            dy.into_primitive(),
+            dy.clone().into_primitive(),
             weight.into_primitive(),
         );
-        prepared.stateless(B::pointwise_weight_grad(x, dy, w))
+        untracked::<B, C>(&dy, B::pointwise_weight_grad(xp, dyp, w))
     }
 }
 

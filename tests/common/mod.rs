@@ -84,6 +84,30 @@ pub fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
     }
 }
 
+/// `ours` and `theirs`, one function of `inputs` computed two ways, agree within `tol` (relative
+/// to the largest value), and so do the gradients of each input under one random upstream
+/// gradient from `seed`.
+pub fn same_value_and_grads(
+    ours: Tensor<4>,
+    theirs: Tensor<4>,
+    inputs: &[(&Tensor<4>, &str)],
+    seed: u64,
+    tol: f32,
+    what: &str,
+) {
+    assert_eq!(ours.dims(), theirs.dims(), "{what}");
+    close(&host(ours.clone()), &host(theirs.clone()), tol, what);
+    let up = random(ours.dims(), seed, &ours.device());
+    let (g1, g2) = (
+        (ours * up.clone()).sum().backward(),
+        (theirs * up).sum().backward(),
+    );
+    for (input, name) in inputs {
+        let (a, b) = (input.grad(&g1).unwrap(), input.grad(&g2).unwrap());
+        close(&host(a), &host(b), tol, &format!("{name} {what}"));
+    }
+}
+
 /// The trainable parameters of `module` (those that take gradients), flattened in visiting
 /// order; BN running statistics are left out.
 pub fn trainable<M: Module>(module: &M) -> Vec<f32> {
