@@ -101,9 +101,12 @@ fn for_each_tap(
     }
 }
 
-/// One plane of the forward pass: `y` (zeroed) += Σ_taps k · x.
+/// One plane of the forward pass: `y` = Σ_taps k · x. The plane is zeroed by a write first: a
+/// fresh (calloc'd) page then faults once, where a first read-modify-write faults twice (the
+/// shared zero page, then its copy).
 #[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
 fn forward_plane(x: &[f32], k: &[f32], y: &mut [f32], g: &Geometry, p: &Planes) {
+    y.fill(0.0);
     let (w, ow, s) = (p.input[1], p.output[1], g.stride);
     for_each_tap(g, p, |tap, o, i, cols, dx| {
         let kv = k[tap];
@@ -122,9 +125,11 @@ fn forward_plane(x: &[f32], k: &[f32], y: &mut [f32], g: &Geometry, p: &Planes) 
     });
 }
 
-/// One plane of the input gradient: `dx` (zeroed) += Σ_taps k · dy, scattered back.
+/// One plane of the input gradient: `dx` = Σ_taps k · dy, scattered back (zeroed by a write
+/// first, as [`forward_plane`]).
 #[multiversion(targets("x86_64+avx512f+avx2+fma", "x86_64+avx2+fma", "aarch64+neon"))]
 fn input_grad_plane(dy: &[f32], k: &[f32], dx: &mut [f32], g: &Geometry, p: &Planes) {
+    dx.fill(0.0);
     let (w, ow, s) = (p.input[1], p.output[1], g.stride);
     for_each_tap(g, p, |tap, o, i, cols, off| {
         let kv = k[tap];
