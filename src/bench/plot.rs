@@ -136,12 +136,52 @@ pub fn scatter_svg(
         .draw()
         .map_err(plot_error)?;
     let colour = METHODS[0].1;
+    let anchors: Vec<(i32, i32)> = points
+        .iter()
+        .map(|(x, y, _)| chart.backend_coord(&(*x, *y)))
+        .collect();
+    let labels: Vec<&str> = points.iter().map(|p| p.2.as_str()).collect();
+    let offsets = label_offsets(&anchors, &labels);
     chart
-        .draw_series(points.iter().map(|(x, y, label)| {
+        .draw_series(points.iter().zip(offsets).map(|((x, y, label), offset)| {
             EmptyElement::at((*x, *y))
                 + Circle::new((0, 0), 5, colour.filled())
-                + Text::new(label.clone(), (7, -14), ("sans-serif", 13))
+                + Text::new(label.clone(), offset, ("sans-serif", 13))
         }))
         .map_err(plot_error)?;
     root.present().map_err(plot_error)
+}
+
+/// Offsets (from each point, in pixels) for point labels drawn at `anchors`, so that no label
+/// box overlaps another label or a point: each takes the first free place of upper right, lower
+/// right, upper left and lower left, in that order, else the upper right.
+pub fn label_offsets(anchors: &[(i32, i32)], labels: &[&str]) -> Vec<(i32, i32)> {
+    const CHAR_WIDTH: i32 = 7;
+    const HEIGHT: i32 = 14;
+    const DOT: i32 = 6;
+    let overlaps =
+        |a: [i32; 4], b: [i32; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+    let dots: Vec<[i32; 4]> = anchors
+        .iter()
+        .map(|&(x, y)| [x - DOT, y - DOT, x + DOT, y + DOT])
+        .collect();
+    let mut placed: Vec<[i32; 4]> = Vec::new();
+    let mut offsets = Vec::new();
+    for (&(x, y), label) in anchors.iter().zip(labels) {
+        let width = CHAR_WIDTH * label.chars().count() as i32;
+        let candidates = [(7, -HEIGHT), (7, 4), (-7 - width, -HEIGHT), (-7 - width, 4)];
+        let box_at = |(dx, dy): (i32, i32)| [x + dx, y + dy, x + dx + width, y + dy + HEIGHT];
+        let free = |&offset: &(i32, i32)| {
+            let b = box_at(offset);
+            !placed.iter().chain(&dots).any(|&other| overlaps(b, other))
+        };
+        let offset = candidates
+            .iter()
+            .copied()
+            .find(free)
+            .unwrap_or(candidates[0]);
+        placed.push(box_at(offset));
+        offsets.push(offset);
+    }
+    offsets
 }
