@@ -368,3 +368,22 @@ fn consistency_averages_several_trainings_per_genotype() {
         assert!((std - expected).abs() < 1e-5, "{line} {runs:?}");
     }
 }
+
+/// A study folder whose config.json is valid JSON but not a study's settings is refused with
+/// a message, before anything runs.
+#[test]
+fn consistency_refuses_a_foreign_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("config.json"), "[1, 2]").unwrap();
+    let result = run(&[
+        "consistency",
+        "--seeds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&result, "is not a consistency study's settings");
+    assert!(!out.join("seed-0").exists());
+}

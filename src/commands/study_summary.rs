@@ -1,7 +1,8 @@
 //! A consistency study's folder as a whole: its shared settings (created once, even by shards
-//! starting together; extended to more seeds when asked), each seed's row read from its finished runs, the summary (τ, ρ, the
-//! spread of the ground truth, consistency.csv / correlation.json / consistency.svg), and
-//! `--merge`, which summarises whatever the shards have finished.
+//! starting together; extended to more seeds when asked), each seed's row read from its
+//! finished runs, the summary (τ with its p-value, ρ, the spread of the ground truth,
+//! consistency.csv / correlation.json / consistency.svg), and `--merge`, which summarises
+//! whatever the shards have finished.
 
 use std::path::Path;
 
@@ -32,6 +33,12 @@ pub fn open_study(args: &ConsistencyArgs, out: &Path) -> anyhow::Result<()> {
             let mut saved: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&settings)?)
                     .with_context(|| format!("reading {}", settings.display()))?;
+            if !saved.is_object() {
+                bail!(
+                    "{} is not a consistency study's settings (not a JSON object); choose another --out",
+                    settings.display()
+                );
+            }
             let mut wanted = serde_json::to_value(args)?;
             let saved_seeds = saved["seeds"].take().as_u64().unwrap_or(0);
             wanted["seeds"].take();
