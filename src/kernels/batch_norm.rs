@@ -14,6 +14,7 @@ use burn::tensor::{DType, Shape, Slice, Tensor};
 
 use super::autodiff::untracked;
 use super::flex_data::on_cpu;
+use super::wgsl::fits_planes;
 use crate::device::runs_wgsl;
 use crate::profile::scope;
 
@@ -193,9 +194,6 @@ pub struct BatchNormTrain {
     pub running_var: Tensor<1>,
 }
 
-/// Most channels (and images) of one launch (a workgroup per channel, and per image, on wgpu).
-const MAX_CHANNELS: usize = 65_535;
-
 /// Training-mode batch norm of `x` `[B, C, H, W]` with the project's kernels (γ = 1, β = 0 when
 /// `affine` is `None`), the running statistics moved by `momentum`; `None` where they do not
 /// apply (another backend or dtype).
@@ -206,9 +204,8 @@ pub fn batch_norm_train_fused(
     momentum: f64,
     epsilon: f64,
 ) -> Option<BatchNormTrain> {
-    let [batch, channels, h, w] = x.dims();
-    let fits = channels.max(batch) <= MAX_CHANNELS && (h * w).div_ceil(64) <= MAX_CHANNELS;
-    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && fits;
+    let [_, channels, _, _] = x.dims();
+    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && fits_planes(x.dims());
     if !(on_cpu(&x) || wgsl) || x.shape().num_elements() == 0 {
         return None;
     }

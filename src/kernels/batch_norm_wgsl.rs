@@ -3,11 +3,10 @@
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
-use burn::cubecl::CubeCount;
 use burn::tensor::Shape;
 
 use super::batch_norm::BatchNormOps;
-use super::wgsl::{PLANE_WORKGROUP, Program, empty_like, grid, launch};
+use super::wgsl::{Program, empty_like, grid, launch, plane_grid};
 
 /// (batch, channels, plane) of a `[B, C, H, W]` tensor.
 fn extents(x: &CubeTensor) -> [u32; 3] {
@@ -53,8 +52,13 @@ fn elementwise(
     values.extend_from_slice(extra);
     buffers.push(out.clone());
     let handles = buffers.into_iter().map(|t| t.handle).collect();
-    let count = CubeCount::Static(plane.div_ceil(PLANE_WORKGROUP), channels, batch);
-    launch(like, program, count, handles, &values);
+    launch(
+        like,
+        program,
+        plane_grid(batch, channels, plane),
+        handles,
+        &values,
+    );
     out
 }
 

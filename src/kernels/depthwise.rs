@@ -15,6 +15,7 @@ use burn::tensor::{DType, Tensor};
 use super::autodiff::untracked;
 use super::depthwise_cpu::{self as cpu, Geometry, Planes};
 use super::flex_data::{contiguous, dims4, f32s, flex_tensor, on_cpu};
+use super::wgsl::fits_planes;
 use crate::device::runs_wgsl;
 use crate::profile::scope;
 
@@ -174,10 +175,7 @@ impl<B: DepthwiseOps, C: CheckpointStrategy> DepthwiseOps for Autodiff<B, C> {
 /// The depthwise convolution with the project's kernels (f32 on wgpu or Burn's CPU backend, with
 /// or without autodiff); `None` where they do not apply, so the caller runs Burn's convolution.
 pub fn depthwise_conv2d(x: Tensor<4>, weight: Tensor<4>, g: Geometry) -> Option<Tensor<4>> {
-    // On wgpu channels and images are dispatch dimensions, each at most 65,535.
-    let [b, c, h, w] = x.dims();
-    let fits = b.max(c) <= 65_535 && (h * w).div_ceil(64) <= 65_535;
-    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && fits;
+    let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && fits_planes(x.dims());
     let empty = x.shape().num_elements() == 0 || g.kernel == 0 || g.stride == 0;
     ((on_cpu(&x) || wgsl) && !empty).then(|| {
         Tensor::from_dispatch(Dispatch::depthwise_conv2d(

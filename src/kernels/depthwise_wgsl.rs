@@ -9,7 +9,7 @@ use burn::tensor::Shape;
 
 use super::depthwise::DepthwiseOps;
 use super::depthwise_cpu::{Geometry, Planes};
-use super::wgsl::{PLANE_WORKGROUP, Program, WORKGROUP, empty_like, grid, launch};
+use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch, plane_grid};
 
 /// The `params` of `shaders/depthwise_geometry.wgsl` (the geometry is compiled into the program).
 fn params(p: &Planes) -> [u32; 6] {
@@ -44,10 +44,10 @@ fn run(
     out
 }
 
-/// One workgroup row per pixel block of a plane, one y per channel and one z per image.
+/// The per-plane grid over `[B, C, H, W]`.
 fn per_plane(dims: [usize; 4]) -> CubeCount {
     let [b, c, h, w] = dims.map(|d| d as u32);
-    CubeCount::Static((h * w).div_ceil(PLANE_WORKGROUP), c, b)
+    plane_grid(b, c, h * w)
 }
 
 fn threads(dims: [usize; 4]) -> u32 {

@@ -13,11 +13,9 @@ use burn::backend::{Backend, Dispatch, backend_extension};
 use burn::tensor::{DType, Tensor};
 
 use super::autodiff::untracked;
+use super::wgsl::{MAX_GROUPS, WORKGROUP};
 use crate::device::runs_wgsl;
 use crate::profile::scope;
-
-/// Most workgroups along one dispatch dimension (WebGPU's guaranteed limit).
-const MAX_GROUPS: usize = 65_535;
 
 /// 1×1 convolution `[B, K, H, W]` × `[R, K, 1, 1]` → `[B, R, H, W]` and its gradients.
 #[backend_extension(Cube, Fusion: cfg(feature = "fusion"), Autodiff)]
@@ -128,16 +126,17 @@ fn applies(x: &Tensor<4>, weight: &Tensor<4>) -> bool {
     let [b, k, h, w] = x.dims();
     let [r, k2, kh, kw] = weight.dims();
     let quads = h * w / 4;
-    let groups = |threads: usize| threads.div_ceil(super::wgsl::WORKGROUP as usize);
+    let groups = |threads: usize| threads.div_ceil(WORKGROUP as usize);
+    let max = MAX_GROUPS as usize;
     runs_wgsl(&x.device())
         && x.dtype() == DType::F32
         && weight.dtype() == DType::F32
         && [k2, kh, kw] == [k, 1, 1]
         && (h * w).is_multiple_of(4)
         && b * k * r * quads > 0
-        && b <= MAX_GROUPS
-        && groups(r.max(k) * quads) <= MAX_GROUPS
-        && groups(r * k) <= MAX_GROUPS
+        && b <= max
+        && groups(r.max(k) * quads) <= max
+        && groups(r * k) <= max
 }
 
 /// The 1×1 convolution (stride 1, no bias) of `x` `[B, K, H, W]` by `weight` `[R, K, 1, 1]`

@@ -40,7 +40,7 @@ pub const SOLVER_WORKGROUP: u32 = 64;
 /// Largest M whose QR polishing fits the solver's workgroup memory.
 pub const MAX_POLISH_ROWS: u32 = 16;
 /// Most workgroups per dispatch dimension (WebGPU's guaranteed limit).
-const MAX_GROUPS: u32 = 65_535;
+pub(super) const MAX_GROUPS: u32 = 65_535;
 
 /// Which WGSL program, with its template values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -180,6 +180,19 @@ fn per_plane(program: &str) -> SourceTemplate {
 /// of 8 lanes in turn).
 fn with_workgroup_sum(program: &str) -> SourceTemplate {
     per_plane(&format!("{WORKGROUP_SUM}\n{program}"))
+}
+
+/// Whether the per-plane kernels' launches on `[B, C, H, W]` fit the per-dimension workgroup
+/// limit: images and channels are grid dimensions, the pixel blocks of a plane the third.
+pub(super) fn fits_planes([b, c, h, w]: [usize; 4]) -> bool {
+    let max = MAX_GROUPS as usize;
+    b.max(c) <= max && (h * w).div_ceil(PLANE_WORKGROUP as usize) <= max
+}
+
+/// The grid of the per-plane kernels: a row of [`PLANE_WORKGROUP`]-thread blocks over each
+/// plane of `pixels`, one y per channel, one z per image.
+pub(super) fn plane_grid(batch: u32, channels: u32, pixels: u32) -> CubeCount {
+    CubeCount::Static(pixels.div_ceil(PLANE_WORKGROUP), channels, batch)
 }
 
 /// A 1-D grid of `groups` workgroups, folded into y past the per-dimension limit.
