@@ -10,22 +10,22 @@
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;   // [2, C]
 @group(0) @binding(4) var<storage, read_write> gamma: array<f32>;  // [C]
 @group(0) @binding(5) var<storage, read_write> dx: array<{{ elem }}>;     // [B, C, P]
-@group(0) @binding(6) var<uniform> params: array<vec4<u32>, 4>; // [len, C, P, n, bits(ε), affine]
+@group(0) @binding(6) var<uniform> params: array<vec4<u32>, 4>; // [C, P, n, bits(ε), affine]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let channels = params[0].y;
-    let plane = params[0].z; // in elems
+    let channels = params[0].x;
+    let plane = params[0].y; // in elems
     if (gid.x >= plane) {
         return;
     }
     let c = wid.y;
     let idx = (wid.z * channels + c) * plane + gid.x;
-    let n = f32(params[0].w);
-    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[1].x));
+    let n = f32(params[0].z);
+    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[0].w));
     let xhat = (x[idx] - stats[c]) * inv_std;
     var scale = inv_std;
-    if (params[1].y != 0u) {
+    if (params[1].x != 0u) {
         scale = gamma[c] * inv_std;
     }
     dx[idx] = scale * (dy[idx] - sums[c] / n - xhat * sums[channels + c] / n);

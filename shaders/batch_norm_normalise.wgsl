@@ -8,19 +8,19 @@
 @group(0) @binding(2) var<storage, read_write> gamma: array<f32>;  // [C]
 @group(0) @binding(3) var<storage, read_write> beta: array<f32>;   // [C]
 @group(0) @binding(4) var<storage, read_write> output: array<{{ elem }}>; // [B, C, P]
-@group(0) @binding(5) var<uniform> params: array<vec4<u32>, 4>; // [n, C, P, bits(ε), affine]
+@group(0) @binding(5) var<uniform> params: array<vec4<u32>, 4>; // [C, P, bits(ε), affine]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let channels = params[0].y;
-    let plane = params[0].z; // in elems
+    let channels = params[0].x;
+    let plane = params[0].y; // in elems
     if (gid.x >= plane) {
         return;
     }
     let c = wid.y;
     let idx = (wid.z * channels + c) * plane + gid.x;
-    let normalised = (x[idx] - stats[c]) / sqrt(stats[channels + c] + bitcast<f32>(params[0].w));
-    if (params[1].x != 0u) {
+    let normalised = (x[idx] - stats[c]) / sqrt(stats[channels + c] + bitcast<f32>(params[0].z));
+    if (params[0].w != 0u) {
         output[idx] = normalised * gamma[c] + beta[c];
     } else {
         output[idx] = normalised;

@@ -46,9 +46,8 @@ fn elementwise(
 ) -> CubeTensor {
     let [batch, channels, plane] = extents(like);
     let plane = if quads(like) { plane / 4 } else { plane };
-    let len = batch * channels * plane;
     let out = empty_like(like, like.meta.shape().clone());
-    let mut values = vec![len, channels, plane];
+    let mut values = vec![channels, plane];
     values.extend_from_slice(extra);
     buffers.push(out.clone());
     let handles = buffers.into_iter().map(|t| t.handle).collect();
