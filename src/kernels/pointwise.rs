@@ -1,8 +1,8 @@
 //! The 1×1 convolution as a differentiable custom op on wgpu devices (`pointwise_wgsl.rs`):
 //! a channel mix over four pixels per thread, forward and input gradient in one kernel, the
-//! weight gradient per image then summed. On llvmpipe Burn's batched matrix product took
-//! 2–3× as long for these shapes (few channels, many pixels). Burn's CPU backend keeps its
-//! matrix product, which is fast there.
+//! weight gradient per image then summed. On llvmpipe Burn's batched matrix product took about
+//! 3× as long for these shapes (few channels, many pixels), forward and backward. Burn's CPU
+//! backend keeps its matrix product, which is fast there.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
