@@ -7,16 +7,20 @@ use crate::genotype::Genotype;
 use crate::rank::{kendall_p_value, kendall_tau_b, spearman_rho};
 
 /// Columns of consistency.csv.
-pub const CONSISTENCY_CSV_HEADER: &str = "seed,supernet_acc,standalone_test_top1,standalone_std,standalone_runs,search_seconds,train_seconds,genotype";
+pub const CONSISTENCY_CSV_HEADER: &str = "seed,supernet_acc,recorded_supernet_acc,standalone_test_top1,standalone_std,standalone_runs,trainings_test_top1,search_seconds,train_seconds,genotype";
 
 /// One seed's search and stand-alone training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsistencyRow {
     /// Seed of the search (and of the training).
     pub seed: u64,
-    /// Supernet accuracy in eval mode: two-stage, DARTS, PC-DARTS on the val half after the last
-    /// search epoch; one-stage on the test split at the epoch its architecture froze.
+    /// The supernet's score: [`Self::recorded_supernet_acc`], or in a study with BN
+    /// recalibration the found architecture's accuracy with recomputed BN statistics.
     pub supernet_acc: f64,
+    /// Supernet accuracy in eval mode as the search recorded it: two-stage, DARTS, PC-DARTS on
+    /// the val half after the last search epoch; one-stage on the test split at the epoch its
+    /// architecture froze.
+    pub recorded_supernet_acc: f64,
     /// Test top-1 of the genotype trained from scratch, after the last epoch (the mean over
     /// its trainings).
     pub standalone_test_top1: f64,
@@ -24,6 +28,8 @@ pub struct ConsistencyRow {
     pub standalone_std: f64,
     /// Trainings of the genotype (different seeds).
     pub standalone_runs: usize,
+    /// Test top-1 of each training, in training order.
+    pub trainings_test_top1: Vec<f64>,
     /// Seconds of the search's epochs.
     pub search_seconds: f64,
     /// Seconds of the training's epochs.
@@ -49,14 +55,46 @@ pub struct Correlation {
 
 /// The correlation between supernet and stand-alone accuracy.
 pub fn correlation(rows: &[ConsistencyRow]) -> Correlation {
-    let x: Vec<f64> = rows.iter().map(|r| r.supernet_acc).collect();
+    correlate(rows, |r| r.supernet_acc)
+}
+
+/// The correlation between the supernet accuracy the searches recorded and stand-alone
+/// accuracy (the same as [`correlation`] unless the study recalibrates BN).
+pub fn recorded_correlation(rows: &[ConsistencyRow]) -> Correlation {
+    correlate(rows, |r| r.recorded_supernet_acc)
+}
+
+fn correlate(rows: &[ConsistencyRow], score: impl Fn(&ConsistencyRow) -> f64) -> Correlation {
+    let x: Vec<f64> = rows.iter().map(score).collect();
     let y: Vec<f64> = rows.iter().map(|r| r.standalone_test_top1).collect();
+    pair(&x, &y)
+}
+
+fn pair(x: &[f64], y: &[f64]) -> Correlation {
     Correlation {
-        n: rows.len(),
-        kendall_tau: kendall_tau_b(&x, &y),
-        spearman_rho: spearman_rho(&x, &y),
-        kendall_p: kendall_p_value(&x, &y),
+        n: x.len(),
+        kendall_tau: kendall_tau_b(x, y),
+        spearman_rho: spearman_rho(x, y),
+        kendall_p: kendall_p_value(x, y),
     }
+}
+
+/// Whether the ground truth ranks the genotypes at all (test–retest): the correlation between
+/// each genotype's first training and the mean of its other trainings. Near 0 (a large p)
+/// when the trainings' own noise hides every difference between the genotypes, so no supernet
+/// could be seen to rank them. `None` unless every row has two trainings or more.
+pub fn ground_truth_reliability(rows: &[ConsistencyRow]) -> Option<Correlation> {
+    let mut first = Vec::with_capacity(rows.len());
+    let mut others = Vec::with_capacity(rows.len());
+    for r in rows {
+        let (head, rest) = r.trainings_test_top1.split_first()?;
+        if rest.is_empty() {
+            return None;
+        }
+        first.push(*head);
+        others.push(rest.iter().sum::<f64>() / rest.len() as f64);
+    }
+    Some(pair(&first, &others))
 }
 
 /// The rows as CSV, header included (the genotype as JSON in one quoted field).
@@ -64,12 +102,18 @@ pub fn consistency_csv(rows: &[ConsistencyRow]) -> String {
     let mut csv = format!("{CONSISTENCY_CSV_HEADER}\n");
     for r in rows {
         csv.push_str(&format!(
-            "{},{:.6},{:.6},{:.6},{},{:.1},{:.1},\"{}\"\n",
+            "{},{:.6},{:.6},{:.6},{:.6},{},{},{:.1},{:.1},\"{}\"\n",
             r.seed,
             r.supernet_acc,
+            r.recorded_supernet_acc,
             r.standalone_test_top1,
             r.standalone_std,
             r.standalone_runs,
+            r.trainings_test_top1
+                .iter()
+                .map(|a| format!("{a:.6}"))
+                .collect::<Vec<_>>()
+                .join(";"),
             r.search_seconds,
             r.train_seconds,
             serde_json::to_string(&r.genotype)

@@ -21,7 +21,7 @@ enum Command {
     Fold(commands::fold::FoldArgs),
     /// Train a genotype from scratch (default: a short run on the embedded data; --preset cifar / imagenet for the paper's protocols).
     Train(commands::train::TrainArgs),
-    /// Score a saved model on a test set: top-1, top-5, loss.
+    /// Score a saved model on a test set (top-1, top-5, loss), or a search run's supernet again (--search), optionally with its BN statistics recomputed.
     Eval(commands::eval::EvalArgs),
     /// Inspect genotypes: `genotype show NAME|FILE` prints the cells and network sizes (--json: the genotype file).
     Genotype(commands::genotype::GenotypeArgs),

@@ -333,6 +333,14 @@ fn consistency_averages_several_trainings_per_genotype() {
         stdout.contains("over 2 trainings per genotype: standard deviation"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("ground truth test–retest (each genotype's first training against the mean of its others): Kendall τ"),
+        "{stdout}"
+    );
+    let correlation: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("correlation.json")).unwrap()).unwrap();
+    assert_eq!(correlation["ground_truth_retest"]["n"], 2, "{correlation}");
+    assert_eq!(correlation["supernet_score"], "as the search recorded it");
     let seeds: Vec<u64> = ["seed-1/train", "seed-1/train-1"]
         .iter()
         .map(|d| {
@@ -346,7 +354,7 @@ fn consistency_averages_several_trainings_per_genotype() {
     let csv = std::fs::read_to_string(out.join("consistency.csv")).unwrap();
     for line in csv.lines().skip(1) {
         let fields: Vec<&str> = line.split(',').collect();
-        assert_eq!(fields[4], "2", "{line}");
+        assert_eq!(fields[5], "2", "{line}");
         let runs: Vec<f64> = ["train", "train-1"]
             .iter()
             .map(|d| {
@@ -358,12 +366,17 @@ fn consistency_averages_several_trainings_per_genotype() {
                 last.parse().unwrap()
             })
             .collect();
-        let mean: f64 = fields[2].parse().unwrap();
+        assert_eq!(
+            fields[6],
+            format!("{:.6};{:.6}", runs[0], runs[1]),
+            "{line}"
+        );
+        let mean: f64 = fields[3].parse().unwrap();
         assert!(
             (mean - (runs[0] + runs[1]) / 2.0).abs() < 1e-5,
             "{line} {runs:?}"
         );
-        let std: f64 = fields[3].parse().unwrap();
+        let std: f64 = fields[4].parse().unwrap();
         let expected = (runs[0] - runs[1]).abs() / 2f64.sqrt();
         assert!((std - expected).abs() < 1e-5, "{line} {runs:?}");
     }

@@ -261,7 +261,7 @@ fn one_stage_inputs_it_cannot_use_are_clear_errors() {
 fn one_stage_consistency_study_runs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("study");
-    let study = run(&[
+    let args = [
         "consistency",
         "--method",
         "ista-one-stage",
@@ -289,7 +289,8 @@ fn one_stage_consistency_study_runs() {
         "50",
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    let study = run(&args);
     let stdout = text(&study.stdout);
     assert!(study.status.success(), "{stdout}\n{}", text(&study.stderr));
     assert!(
@@ -313,5 +314,43 @@ fn one_stage_consistency_study_runs() {
         std::fs::read_to_string(out.join("consistency.svg"))
             .unwrap()
             .contains("supernet test accuracy when frozen")
+    );
+
+    // Scored again with recalibrated BN: no run repeats, each search keeps its score.
+    let mut rescore = args.to_vec();
+    rescore.extend(["--recalibrate-bn", "2"]);
+    let rescored = run(&rescore);
+    let stdout = text(&rescored.stdout);
+    assert!(
+        rescored.status.success(),
+        "{stdout}\n{}",
+        text(&rescored.stderr)
+    );
+    assert!(
+        stdout.contains("scoring the supernets of the study"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("epoch 1/1"),
+        "a run was repeated: {stdout}"
+    );
+    assert!(
+        stdout.contains("with the supernet accuracy the searches recorded: Kendall τ"),
+        "{stdout}"
+    );
+    for seed in [0, 1] {
+        let score: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("seed-{seed}/search/supernet-bn2.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(score["split"], "test");
+        assert_eq!(score["bn_batches"], 2);
+        let accuracy = score["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy), "{score}");
+    }
+    assert!(
+        std::fs::read_to_string(out.join("consistency.svg"))
+            .unwrap()
+            .contains("BN recalibrated")
     );
 }

@@ -1,6 +1,9 @@
 //! Kendall τ-b and Spearman ρ against values computed by hand, ties included.
 
-use ista_nas::consistency::{CONSISTENCY_CSV_HEADER, ConsistencyRow, consistency_csv, correlation};
+use ista_nas::consistency::{
+    CONSISTENCY_CSV_HEADER, ConsistencyRow, consistency_csv, correlation, ground_truth_reliability,
+    recorded_correlation,
+};
 use ista_nas::genotype::Genotype;
 use ista_nas::rank::{
     EXACT_P_MAX_POINTS, average_ranks, kendall_p_value, kendall_tau_b, spearman_rho,
@@ -133,9 +136,11 @@ fn study_rows_to_correlation_and_csv() {
     let row = |seed, supernet, standalone| ConsistencyRow {
         seed,
         supernet_acc: supernet,
+        recorded_supernet_acc: supernet,
         standalone_test_top1: standalone,
         standalone_std: 0.01,
         standalone_runs: 2,
+        trainings_test_top1: vec![standalone - 0.01, standalone + 0.01],
         search_seconds: 1.0,
         train_seconds: 2.0,
         genotype: Genotype::load("ISTA_NAS").unwrap(),
@@ -156,8 +161,46 @@ fn study_rows_to_correlation_and_csv() {
     assert_eq!(lines.next(), Some(CONSISTENCY_CSV_HEADER));
     let first = lines.next().unwrap();
     assert!(
-        first.starts_with("0,0.100000,0.300000,0.010000,2,1.0,2.0,\"{\"\"normal\"\":"),
+        first.starts_with(
+            "0,0.100000,0.100000,0.300000,0.010000,2,0.290000;0.310000,1.0,2.0,\"{\"\"normal\"\":"
+        ),
         "{first}"
     );
     assert_eq!(csv.lines().count(), 6);
+}
+
+/// The ground truth's test–retest correlation pairs each genotype's first training with the
+/// mean of its others; the recorded-score correlation reads the recorded supernet accuracy.
+#[test]
+fn ground_truth_retest_and_recorded_score() {
+    let row = |seed, recorded: f64, trainings: Vec<f64>| ConsistencyRow {
+        seed,
+        supernet_acc: 0.5,
+        recorded_supernet_acc: recorded,
+        standalone_test_top1: trainings.iter().sum::<f64>() / trainings.len() as f64,
+        standalone_std: 0.0,
+        standalone_runs: trainings.len(),
+        trainings_test_top1: trainings,
+        search_seconds: 1.0,
+        train_seconds: 2.0,
+        genotype: Genotype::load("ISTA_NAS").unwrap(),
+    };
+    // first trainings 0.1 < 0.2 < 0.3 < 0.4; the others' means 0.35, 0.25, 0.45, 0.55:
+    // one discordant pair of six, τ = (5 − 1) / 6
+    let rows = [
+        row(0, 0.4, vec![0.1, 0.3, 0.4]),
+        row(1, 0.3, vec![0.2, 0.2, 0.3]),
+        row(2, 0.2, vec![0.3, 0.4, 0.5]),
+        row(3, 0.1, vec![0.4, 0.5, 0.6]),
+    ];
+    let retest = ground_truth_reliability(&rows).expect("three trainings each");
+    assert_eq!(retest.n, 4);
+    close(retest.kendall_tau, 4.0 / 6.0);
+    // the recorded score falls as the stand-alone means rise, except for seeds 0 and 1
+    let recorded = recorded_correlation(&rows);
+    close(recorded.kendall_tau, -4.0 / 6.0);
+    // the (constant) recalibrated score has no correlation
+    assert_eq!(correlation(&rows).kendall_tau, None);
+    let single = [row(0, 0.1, vec![0.1]), row(1, 0.2, vec![0.2])];
+    assert!(ground_truth_reliability(&single).is_none());
 }

@@ -14,7 +14,7 @@ use ista_nas::run_dir::RunDir;
 use ista_nas::search::config::Method;
 use serde::{Deserialize, Serialize};
 
-use super::study_runs::{search_result, train_result};
+use super::study_runs::{recalibrated_result, score_recalibrated, search_result, train_result};
 use super::study_summary::{merge, open_study, seed_row, summarise};
 use super::{child, run_folder};
 
@@ -110,6 +110,10 @@ pub struct ConsistencyArgs {
     #[arg(long, default_value_t = 1)]
     #[serde(skip_serializing_if = "is_one", default = "one")]
     pub train_seeds: usize,
+    /// Score each supernet, once its search has finished, with the architecture it ended with (its genotype) and its BN statistics recomputed as the mean over N augmented training batches (as `eval --search RUN_DIR --recalibrate-bn N`); the summary also gives τ for the score the search recorded. 0: the recorded score, with the search's running statistics, as the reference code scores. An existing study can be scored again with another N: its runs are kept.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub recalibrate_bn: usize,
     /// Study folder; run again with the same folder to continue a stopped study, or with more --seeds to extend it (default: runs/consistency-<method>-<unix time>).
     #[arg(long)]
     #[serde(skip)]
@@ -122,6 +126,10 @@ pub struct ConsistencyArgs {
     #[arg(long, value_name = "DIR", conflicts_with_all = ["shard", "out"])]
     #[serde(skip)]
     pub merge: Option<PathBuf>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn is_one(n: &usize) -> bool {
@@ -258,6 +266,15 @@ fn run_seed(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result<()>
         run_step(args.device, &args.search_command(seed, &search_dir))?;
     }
     search_result(&search_dir)?.context("the search ended without its last epoch")?;
+    if args.recalibrate_bn > 0 && recalibrated_result(&search_dir, args.recalibrate_bn)?.is_none() {
+        println!(
+            "== seed {seed}: supernet scored with BN recalibrated on {} training batches",
+            args.recalibrate_bn
+        );
+        let selected = super::device::open(args.device)?;
+        score_recalibrated(&search_dir, args.recalibrate_bn, &selected.device)
+            .with_context(|| format!("scoring the supernet of {}", search_dir.display()))?;
+    }
     let genotype = search_dir.join("genotype.json");
     for r in 0..args.train_seeds {
         let (train_dir, train_seed) = training(out, seed, r);

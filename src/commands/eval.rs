@@ -1,6 +1,6 @@
 //! `ista-nas eval`: score a saved model on a test set (top-1, top-5, loss).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -12,6 +12,8 @@ use ista_nas::framed;
 use ista_nas::model::eval_network::NetKind;
 use ista_nas::train::evaluate::evaluate;
 use ista_nas::train::model_file::{build_model, parse_model};
+
+use super::supernet_score::score_search;
 
 /// Which split to score.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -29,8 +31,14 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     /// Model file written by `ista-nas train` (best.model or last.model) or by a one-stage search (folded.model).
-    #[arg(long)]
-    pub model: PathBuf,
+    #[arg(long, required_unless_present = "search")]
+    pub model: Option<PathBuf>,
+    /// Score the supernet of a search run folder instead, with the architecture it ended with: on its val half (one-stage: on the test split), with the run's own data and settings.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "data", "format", "split", "images"])]
+    pub search: Option<PathBuf>,
+    /// With --search: first recompute the supernet's BN statistics as the mean over N augmented training batches (0: keep the search's running averages, as the reference code scores).
+    #[arg(long, value_name = "N")]
+    pub recalibrate_bn: Option<usize>,
     /// Data folder (IDX, CIFAR-10 binary or ImageFolder); default: the embedded Fashion-MNIST subset.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -53,9 +61,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let cannot_load = || format!("cannot load --model {}", args.model.display());
-    let bytes = framed::read(&args.model).with_context(cannot_load)?;
-    let (header, record) = parse_model(&bytes, &args.model).with_context(cannot_load)?;
+    if args.recalibrate_bn.is_some() && args.search.is_none() {
+        bail!("--recalibrate-bn recomputes a supernet's BN statistics: give --search RUN_DIR");
+    }
+    let model_path = match (&args.model, &args.search) {
+        (_, Some(dir)) => return eval_search(dir, args.recalibrate_bn.unwrap_or(0), args.device),
+        (Some(path), None) => path.clone(),
+        (None, None) => bail!("give --model FILE or --search RUN_DIR"),
+    };
+    let cannot_load = || format!("cannot load --model {}", model_path.display());
+    let bytes = framed::read(&model_path).with_context(cannot_load)?;
+    let (header, record) = parse_model(&bytes, &model_path).with_context(cannot_load)?;
     let net = &header.network;
     let limits = match args.split {
         Split::Test => (None, args.images),
@@ -88,10 +104,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let selected = super::device::open(args.device)?;
     let model =
-        build_model(&header, record, &args.model, &selected.device).with_context(cannot_load)?;
+        build_model(&header, record, &model_path, &selected.device).with_context(cannot_load)?;
     println!(
         "model: {} ({:?} net C={} L={}, trained {} epochs, saved with test top-1 {:.2} %)",
-        args.model.display(),
+        model_path.display(),
         net.kind,
         net.channels,
         net.layers,
@@ -121,5 +137,31 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         100.0 * scores.top5,
         scores.loss
     );
+    Ok(())
+}
+
+/// `eval --search RUN_DIR`: the search's supernet scored again (see [`score_search`]).
+fn eval_search(dir: &Path, bn_batches: usize, device: DeviceChoice) -> anyhow::Result<()> {
+    let selected = super::device::open(device)?;
+    let score = score_search(dir, bn_batches, &selected.device)
+        .with_context(|| format!("cannot score the supernet of --search {}", dir.display()))?;
+    let statistics = match bn_batches {
+        0 => "the search's running BN statistics".to_string(),
+        n => format!("BN statistics recomputed on {n} training batches"),
+    };
+    println!(
+        "supernet of {} after {} epochs, {statistics}: {} accuracy {:.2} %, loss {:.4}",
+        dir.display(),
+        score.epochs,
+        score.split,
+        100.0 * score.accuracy,
+        score.loss
+    );
+    if let Some(recorded) = score.recorded_accuracy {
+        println!(
+            "(the search recorded {:.2} % after its last search epoch, with that epoch's architecture and statistics)",
+            100.0 * recorded
+        );
+    }
     Ok(())
 }

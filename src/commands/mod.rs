@@ -16,4 +16,5 @@ pub mod run_folder;
 pub mod search;
 pub mod study_runs;
 pub mod study_summary;
+pub mod supernet_score;
 pub mod train;

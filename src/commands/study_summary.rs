@@ -8,13 +8,16 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use ista_nas::bench::plot::scatter_svg;
-use ista_nas::consistency::{ConsistencyRow, consistency_csv, correlation};
+use ista_nas::consistency::{
+    ConsistencyRow, Correlation, consistency_csv, correlation, ground_truth_reliability,
+    recorded_correlation,
+};
 use ista_nas::genotype::Genotype;
 use ista_nas::report::mean_std;
 use ista_nas::run_dir::RunDir;
 
 use super::consistency::{ConsistencyArgs, StudyMethod, training};
-use super::study_runs::{search_result, train_result};
+use super::study_runs::{recalibrated_result, search_result, train_result};
 
 /// Creates the study folder and its config.json, or checks that the one there holds the same
 /// settings. Shards that start together all land here: the file appears whole, once (written
@@ -42,27 +45,45 @@ pub fn open_study(args: &ConsistencyArgs, out: &Path) -> anyhow::Result<()> {
             let mut wanted = serde_json::to_value(args)?;
             let saved_seeds = saved["seeds"].take().as_u64().unwrap_or(0);
             wanted["seeds"].take();
+            // The score is not a setting of the runs: another one scores the same runs again.
+            let saved_score = saved
+                .as_object_mut()
+                .and_then(|s| s.remove("recalibrate_bn"))
+                .and_then(|n| n.as_u64())
+                .unwrap_or(0);
+            if let Some(wanted) = wanted.as_object_mut() {
+                wanted.remove("recalibrate_bn");
+            }
             if saved != wanted {
                 bail!(
                     "{} holds a study with other settings; continue it with the same options or choose another --out",
                     out.display()
                 );
             }
-            extend_study(args, out, saved_seeds, &json)
+            let rescored = saved_score != args.recalibrate_bn as u64;
+            extend_study(args, out, (saved_seeds, rescored), &json)
         }
         Err(e) => Err(e).with_context(|| format!("cannot create {}", settings.display())),
     }
 }
 
-/// Continues the study in `out` (settled to `saved_seeds` seeds) with `args.seeds`: as it
-/// was, or extended to more seeds (config.json rewritten to `json`, the finished seeds kept);
-/// fewer seeds than the study has are refused.
+/// Continues the study in `out` (settled to `saved_seeds` seeds, `rescored` when its supernet
+/// score changes) with `args.seeds`: as it was, or extended to more seeds (config.json
+/// rewritten to `json`, the finished seeds kept); fewer seeds than the study has are refused.
 fn extend_study(
     args: &ConsistencyArgs,
     out: &Path,
-    saved_seeds: u64,
+    (saved_seeds, rescored): (u64, bool),
     json: &str,
 ) -> anyhow::Result<()> {
+    if rescored && args.seeds >= saved_seeds {
+        RunDir { path: out.into() }.write("config.json", json.as_bytes())?;
+        println!(
+            "scoring the supernets of the study in {} {} (its runs are kept)",
+            out.display(),
+            score_name(args.recalibrate_bn)
+        );
+    }
     match args.seeds.cmp(&saved_seeds) {
         std::cmp::Ordering::Equal => println!("continuing the study in {}", out.display()),
         std::cmp::Ordering::Greater => {
@@ -88,8 +109,15 @@ pub fn seed_row(
     seed: u64,
 ) -> anyhow::Result<Option<ConsistencyRow>> {
     let search_dir = out.join(format!("seed-{seed}/search"));
-    let Some((supernet_acc, search_seconds)) = search_result(&search_dir)? else {
+    let Some((recorded_supernet_acc, search_seconds)) = search_result(&search_dir)? else {
         return Ok(None);
+    };
+    let supernet_acc = match args.recalibrate_bn {
+        0 => recorded_supernet_acc,
+        batches => match recalibrated_result(&search_dir, batches)? {
+            Some(accuracy) => accuracy,
+            None => return Ok(None),
+        },
     };
     let (mut accuracies, mut train_seconds) = (Vec::new(), 0.0);
     for r in 0..args.train_seeds {
@@ -104,9 +132,11 @@ pub fn seed_row(
     Ok(Some(ConsistencyRow {
         seed,
         supernet_acc,
+        recorded_supernet_acc,
         standalone_test_top1,
         standalone_std,
         standalone_runs: args.train_seeds,
+        trainings_test_top1: accuracies,
         search_seconds,
         train_seconds,
         genotype,
@@ -115,8 +145,16 @@ pub fn seed_row(
 
 /// What is left to do for an unfinished `seed`.
 fn missing_part(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result<String> {
-    if search_result(&out.join(format!("seed-{seed}/search")))?.is_none() {
+    let search = out.join(format!("seed-{seed}/search"));
+    if search_result(&search)?.is_none() {
         return Ok("its search".into());
+    }
+    let mut parts = Vec::new();
+    if args.recalibrate_bn > 0 && recalibrated_result(&search, args.recalibrate_bn)?.is_none() {
+        parts.push(format!(
+            "its supernet score {}",
+            score_name(args.recalibrate_bn)
+        ));
     }
     let left = (0..args.train_seeds)
         .filter_map(|r| match train_result(&training(out, seed, r).0) {
@@ -124,19 +162,48 @@ fn missing_part(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result
             _ => Some((r + 1).to_string()),
         })
         .collect::<Vec<_>>();
-    Ok(format!(
-        "training {} of {}",
-        left.join(", "),
-        args.train_seeds
-    ))
+    if !left.is_empty() {
+        parts.push(format!(
+            "training {} of {}",
+            left.join(", "),
+            args.train_seeds
+        ));
+    }
+    Ok(parts.join(", "))
+}
+
+/// How the study scores its supernets, for the summary.
+fn score_name(bn_batches: usize) -> String {
+    match bn_batches {
+        0 => "as the search recorded it".into(),
+        n => format!("with BN recalibrated on {n} training batches"),
+    }
 }
 
 /// What the supernet side of the scatter plot measures.
-fn supernet_axis(method: StudyMethod) -> &'static str {
-    match method {
-        StudyMethod::IstaOneStage => "supernet test accuracy when frozen (%)",
-        _ => "supernet val accuracy (%)",
+fn supernet_axis(method: StudyMethod, bn_batches: usize) -> &'static str {
+    match (method, bn_batches) {
+        (StudyMethod::IstaOneStage, 0) => "supernet test accuracy when frozen (%)",
+        (StudyMethod::IstaOneStage, _) => "supernet test accuracy, BN recalibrated (%)",
+        (_, 0) => "supernet val accuracy (%)",
+        _ => "supernet val accuracy, BN recalibrated (%)",
     }
+}
+
+/// Prints a correlation's τ with its p-value and ρ, after `what`.
+fn print_correlation(what: &str, c: &Correlation) {
+    let p = c
+        .kendall_p
+        .map_or(String::new(), |p| format!(" (p = {p:.3})"));
+    println!(
+        "{what}: Kendall τ = {}{p}, Spearman ρ = {}",
+        show(c.kendall_tau),
+        show(c.spearman_rho)
+    );
+}
+
+fn show(v: Option<f64>) -> String {
+    v.map_or("undefined (a constant side)".into(), |v| format!("{v:+.3}"))
 }
 
 /// Prints τ, ρ and the ground truth's spread over `rows`, and writes consistency.csv,
@@ -149,14 +216,13 @@ pub fn summarise(
     let study = RunDir { path: out.into() };
     study.write("consistency.csv", consistency_csv(rows).as_bytes())?;
     let result = correlation(rows);
-    let show =
-        |v: Option<f64>| v.map_or("undefined (a constant side)".into(), |v| format!("{v:+.3}"));
     println!(
-        "\n{} seeds of {}: Kendall τ = {}, Spearman ρ = {} (supernet accuracy vs stand-alone test top-1)",
+        "\n{} seeds of {}: Kendall τ = {}, Spearman ρ = {} (supernet accuracy {} vs stand-alone test top-1)",
         result.n,
         args.method.name(),
         show(result.kendall_tau),
-        show(result.spearman_rho)
+        show(result.spearman_rho),
+        score_name(args.recalibrate_bn)
     );
     if let Some(p) = result.kendall_p {
         println!(
@@ -167,6 +233,28 @@ pub fn summarise(
                 "; above 0.05, so these seeds do not show the ranking is better than chance"
             }
         );
+    }
+    let mut saved = serde_json::to_value(&result)?;
+    saved["supernet_score"] = score_name(args.recalibrate_bn).into();
+    if args.recalibrate_bn > 0 {
+        let recorded = recorded_correlation(rows);
+        print_correlation(
+            "with the supernet accuracy the searches recorded",
+            &recorded,
+        );
+        saved["recorded"] = serde_json::to_value(&recorded)?;
+    }
+    if let Some(retest) = ground_truth_reliability(rows) {
+        print_correlation(
+            "ground truth test–retest (each genotype's first training against the mean of its others)",
+            &retest,
+        );
+        if retest.kendall_p.is_none_or(|p| p >= 0.05) {
+            println!(
+                "the trainings do not rank the genotypes consistently: their noise hides the genotypes' differences, so this study cannot show whether the supernet ranks them (train longer or on more images, or test on more images)"
+            );
+        }
+        saved["ground_truth_retest"] = serde_json::to_value(&retest)?;
     }
     if args.train_seeds > 1 {
         let spreads: Vec<f64> = rows.iter().map(|r| 100.0 * r.standalone_std).collect();
@@ -185,7 +273,7 @@ pub fn summarise(
     }
     study.write(
         "correlation.json",
-        serde_json::to_string_pretty(&result)?.as_bytes(),
+        serde_json::to_string_pretty(&saved)?.as_bytes(),
     )?;
     let points: Vec<(f64, f64, String)> = rows
         .iter()
@@ -207,7 +295,10 @@ pub fn summarise(
         show(result.kendall_tau),
         show(result.spearman_rho)
     );
-    let axes = (supernet_axis(args.method), "stand-alone test top-1 (%)");
+    let axes = (
+        supernet_axis(args.method, args.recalibrate_bn),
+        "stand-alone test top-1 (%)",
+    );
     scatter_svg(&points, axes, &title, &out.join("consistency.svg"))?;
     println!(
         "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train*",

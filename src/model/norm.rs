@@ -142,3 +142,42 @@ pub fn with_affine_trainable<M: Module>(module: M, trainable: bool) -> M {
         path: Vec::new(),
     })
 }
+
+/// `module` with `f` applied to the running mean and running variance of every BN in it, in
+/// the module's visiting order (mean before variance); its parameters are left as they are.
+/// Updates that forward passes left pending are folded in first, so `f` sees current values.
+/// The running states are shared with every clone of `module`, which sees the new values too.
+pub fn map_running_stats<M: Module>(module: M, f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>) -> M {
+    // Burn keeps a forward pass's update aside until the state is read in sync; `valid`
+    // settles every state of the module.
+    let _ = module.valid();
+    struct Running<'a> {
+        f: &'a mut dyn FnMut(Tensor<1>) -> Tensor<1>,
+        path: Vec<String>,
+    }
+    impl ModuleMapper for Running<'_> {
+        fn enter_module(&mut self, name: &str, _container: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            if !matches!(
+                self.path.last().map(String::as_str),
+                Some("running_mean" | "running_var")
+            ) || D != 1
+            {
+                return param;
+            }
+            let (id, tensor, mapper) = param.consume();
+            let dims = tensor.dims();
+            let value = (self.f)(tensor.reshape([dims[0]]));
+            Param::from_mapped_value(id, value.reshape(dims), mapper)
+        }
+    }
+    module.map(&mut Running {
+        f,
+        path: Vec::new(),
+    })
+}

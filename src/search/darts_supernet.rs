@@ -14,6 +14,7 @@ use super::supernet::{
 use crate::error::Result;
 use crate::genotype::Genotype;
 use crate::model::mixed_cell::{MixedNetwork, MixedWeights};
+use crate::model::norm::map_running_stats;
 use crate::model::skeleton::NetworkConfig;
 use crate::parallel::copy_values;
 use crate::records::{load_module, module_bytes};
@@ -72,6 +73,10 @@ impl Supernet for DartsSupernet {
         let (normal, reduce) = self.alphas.weights(true);
         let (normal, reduce) = (inner(normal), inner(reduce));
         Box::new(move |x| model.forward(x, &normal, &reduce, &mut 0))
+    }
+
+    fn map_running_stats(&mut self, f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>) {
+        self.model = map_running_stats(self.model.clone(), f);
     }
 
     fn end_epoch(&mut self, _device: &Device) -> Result<EpochArchitecture> {

@@ -12,6 +12,7 @@ use super::supernet::{
 };
 use crate::error::Result;
 use crate::genotype::Genotype;
+use crate::model::norm::map_running_stats;
 use crate::model::sparse_cell::{SparseNetwork, plain_weights};
 use crate::parallel::copy_values;
 use crate::records::{load_module, module_bytes};
@@ -76,6 +77,10 @@ impl Supernet for IstaSupernet {
         let (normal, reduce) = self.supports.weights(&self.arch, true);
         let (normal, reduce) = (plain_weights(normal), plain_weights(reduce));
         Box::new(move |x| model.forward(x, &normal, &reduce, &mut 0))
+    }
+
+    fn map_running_stats(&mut self, f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>) {
+        self.model = map_running_stats(self.model.clone(), f);
     }
 
     fn end_epoch(&mut self, device: &Device) -> Result<EpochArchitecture> {

@@ -9,5 +9,6 @@ pub mod ista_arch;
 pub mod ista_supernet;
 pub mod one_stage;
 pub mod parallel;
+pub mod recalibrate;
 pub mod supernet;
 pub mod trainer;

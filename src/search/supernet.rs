@@ -9,6 +9,8 @@ use burn::tensor::{Device, Tensor};
 
 use crate::error::Result;
 use crate::genotype::Genotype;
+#[cfg(doc)]
+use crate::model::norm::map_running_stats;
 use crate::optim::clip_global_norm;
 use crate::parallel::add_keyed;
 use crate::profile::scope;
@@ -45,6 +47,8 @@ pub trait Supernet {
     ) -> f32;
     /// Eval-mode logits with the current architecture.
     fn evaluator(&self) -> Evaluator<'_>;
+    /// Applies `f` to every BN running state of the supernet (see [`map_running_stats`]).
+    fn map_running_stats(&mut self, f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>);
     /// Ends an epoch: what it ran, and the genotype now (ISTA-NAS recovers the next supports).
     fn end_epoch(&mut self, device: &Device) -> Result<EpochArchitecture>;
     /// Runs `genotype`'s ops until the epoch ends (ISTA-NAS: its picks become the supports; the

@@ -82,9 +82,9 @@ pub struct Searcher {
     pub epochs_done: usize,
     /// Position of the val iterator.
     pub val_cursor: ValCursor,
-    train: Arc<Dataset>,
-    val: Arc<Dataset>,
-    train_plan: BatchPlan,
+    pub(crate) train: Arc<Dataset>,
+    pub(crate) val: Arc<Dataset>,
+    pub(crate) train_plan: BatchPlan,
     eval_plan: BatchPlan,
     pub(super) loss: CrossEntropyLoss,
     pub(super) network: NetworkConfig,

@@ -103,9 +103,9 @@ pub struct OneStageSearch {
     pub search_epochs_done: usize,
     /// Class names of the data.
     pub class_names: Vec<String>,
-    train: Arc<Dataset>,
+    pub(crate) train: Arc<Dataset>,
     test: Arc<Dataset>,
-    train_plan: BatchPlan,
+    pub(crate) train_plan: BatchPlan,
     test_plan: BatchPlan,
     pub(super) loss: CrossEntropyLoss,
     /// Data-parallel replicas of the network on further devices (autodiff).
