@@ -36,8 +36,9 @@ const TINY: [&str; 20] = [
 fn results(csv: &str) -> Vec<String> {
     csv.lines()
         .map(|line| {
-            let fields: Vec<&str> = line.splitn(8, ',').collect();
-            format!("{}|{}", fields[..5].join(","), fields[7])
+            // Everything but search_seconds and train_seconds (columns 7 and 8).
+            let fields: Vec<&str> = line.splitn(10, ',').collect();
+            format!("{}|{}", fields[..7].join(","), fields[9])
         })
         .collect()
 }
