@@ -176,7 +176,9 @@ fn image_folder_rgb_and_grey() {
     assert_eq!(detect_format(root).unwrap(), DataFormat::Folder);
     let splits = load(root, None).unwrap();
     assert_eq!(splits.class_names, vec!["ant", "cat"]);
-    assert_eq!(splits.train.labels, vec![0, 0, 1]);
+    // classes interleaved in proportion: ant, cat, ant
+    assert_eq!(splits.train.labels, vec![0, 1, 0]);
+    assert_eq!(splits.findings.untested_classes, ["ant"]);
     assert_eq!(splits.train.channels, 3);
     // planar CHW: red plane first, then green (= x), then blue
     assert_eq!(&splits.train.image(0)[..4], &[6, 6, 6, 6]);

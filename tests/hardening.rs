@@ -29,6 +29,7 @@ fn splits(train: Vec<u32>, test: Vec<u32>, inferred: bool) -> Splits {
         class_names: (0..classes).map(|c| c.to_string()).collect(),
         source: "fixture".into(),
         classes_inferred: inferred,
+        findings: Default::default(),
     }
 }
 

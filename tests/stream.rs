@@ -44,17 +44,18 @@ fn mixed_folder(root: &Path) {
 fn streamed_images_decode_to_rgb_at_their_own_size() {
     let dir = tempfile::tempdir().unwrap();
     mixed_folder(dir.path());
-    let splits = list_folder(dir.path(), (None, None)).unwrap();
+    let splits = list_folder(dir.path(), (None, None), false).unwrap();
     assert_eq!(splits.class_names, ["a", "b"]);
     assert_eq!((splits.train.len(), splits.test.len()), (12, 6));
     let train = &splits.train;
+    // two classes of six take turns: a0, b0, a1, b1, …
     assert_eq!(train.label(0), 0);
-    assert_eq!(train.label(6), 1);
-    let (rgba, dims) = train.pixels(2).unwrap(); // class a, i = 2: RGBA PNG 66x76
+    assert_eq!(train.label(1), 1);
+    let (rgba, dims) = train.pixels(4).unwrap(); // class a, i = 2: RGBA PNG 66x76
     assert_eq!(dims, (3, 76, 66));
     let plane = 76 * 66;
     assert_eq!((rgba[0], rgba[plane], rgba[2 * plane]), (40, 10, 20));
-    let (grey, dims) = train.pixels(9).unwrap(); // class b, i = 3: grey PNG 79x69
+    let (grey, dims) = train.pixels(7).unwrap(); // class b, i = 3: grey PNG 79x69
     assert_eq!(dims, (3, 69, 79));
     let plane = 69 * 79;
     assert_eq!(
@@ -68,7 +69,7 @@ fn streamed_images_decode_to_rgb_at_their_own_size() {
 fn streamed_batches_have_one_shape() {
     let dir = tempfile::tempdir().unwrap();
     mixed_folder(dir.path());
-    let splits = list_folder(dir.path(), (None, None)).unwrap();
+    let splits = list_folder(dir.path(), (None, None), false).unwrap();
     let plan = BatchPlan {
         batch_size: 5,
         shuffle: true,
@@ -115,13 +116,48 @@ fn a_corrupt_image_is_an_error_naming_it() {
     );
 }
 
-/// `train --preset imagenet` on such a folder streams it, trains, and `eval` of its model on
-/// the same folder (streamed too) reproduces the run's last test top-1.
+/// `root/{train,test}/<class>/…` of four classes told apart by pattern (horizontal stripes,
+/// vertical stripes, a checkerboard, flat), which survives crops, flips and colour jitter;
+/// `train` and `test` images per class, of several sizes, grey PNG, RGB PNG and JPEG.
+fn patterned_folder(root: &Path, train: usize, test: usize) {
+    for (split, per_class) in [("train", train), ("test", test)] {
+        for c in 0..4u32 {
+            let dir = root.join(split).join(format!("c{c}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for i in 0..per_class {
+                let (w, h) = (48 + 11 * (i % 5) as u32, 80 - 9 * (i % 4) as u32);
+                let value = |x: u32, y: u32| {
+                    let on = match c {
+                        0 => (y / 8) % 2,
+                        1 => (x / 8) % 2,
+                        2 => (x / 8 + y / 8) % 2,
+                        _ => 0,
+                    };
+                    (60 + (i * 37) % 50 + 130 * on as usize) as u8
+                };
+                let path = dir.join(format!("{i:02}"));
+                if i % 2 == 0 {
+                    GrayImage::from_fn(w, h, |x, y| image::Luma([value(x, y)]))
+                        .save(path.with_extension("png"))
+                } else {
+                    RgbImage::from_fn(w, h, |x, y| Rgb([value(x, y), value(x, y) / 2, 90]))
+                        .save(path.with_extension(if i % 3 == 0 { "png" } else { "jpg" }))
+                }
+                .unwrap();
+            }
+        }
+    }
+}
+
+/// `train --preset imagenet` on a patterned folder streams it, learns its four classes well above
+/// chance, and `eval` of its model on the same folder (streamed too) reproduces the run's last
+/// test top-1: a model that learnt nothing would score the same however `eval` preprocessed,
+/// one that learnt only under the training run's preprocessing would not.
 #[test]
 fn imagenet_protocol_trains_on_a_streamed_folder() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    mixed_folder(&data);
+    patterned_folder(&data, 10, 8);
     let out = dir.path().join("run");
     let result = run(&[
         "train",
@@ -138,9 +174,11 @@ fn imagenet_protocol_trains_on_a_streamed_folder() {
         "--layers",
         "3",
         "--batch-size",
-        "4",
+        "8",
+        "--lr",
+        "0.05",
         "--epochs",
-        "2",
+        "20",
         "--warmup-epochs",
         "1",
         "--auxiliary-weight",
@@ -155,12 +193,12 @@ fn imagenet_protocol_trains_on_a_streamed_folder() {
         text(&result.stderr)
     );
     assert!(
-        stdout.contains("(streamed) — 12 training and 6 test images, 2 classes"),
+        stdout.contains("(streamed) — 40 training and 32 test images, 4 classes"),
         "{stdout}"
     );
     let last = stdout
         .lines()
-        .rfind(|l| l.starts_with("epoch 2/2"))
+        .rfind(|l| l.starts_with("epoch 20/20"))
         .unwrap();
     let top1 = last
         .split("top-1 ")
@@ -169,6 +207,11 @@ fn imagenet_protocol_trains_on_a_streamed_folder() {
         .split(' ')
         .next()
         .unwrap();
+    let value: f64 = top1.parse().unwrap();
+    assert!(
+        value >= 75.0,
+        "four classes apart by pattern are learnt well above chance (25 %): {last}"
+    );
     let config = std::fs::read_to_string(out.join("config.json")).unwrap();
     assert!(
         config.contains("0.485"),
@@ -206,7 +249,7 @@ fn a_thousand_and_one_classes_keep_their_labels() {
                 .unwrap();
         }
     }
-    let splits = list_folder(dir.path(), (None, None)).unwrap();
+    let splits = list_folder(dir.path(), (None, None), false).unwrap();
     assert_eq!(splits.class_names.len(), 1001);
     assert_eq!(splits.train.label(1000), 1000);
     assert_eq!(splits.train.classes, 1001);
@@ -220,11 +263,18 @@ fn unusable_streamed_folders_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     mixed_folder(dir.path());
     let refused = |images, expected: &str| {
-        let error = list_folder(dir.path(), images).unwrap_err().to_string();
+        let error = list_folder(dir.path(), images, false)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(expected), "{error}");
     };
     refused((Some(1), None), "1 training images; a run needs at least 2");
     refused((None, Some(0)), "no test images to score the run on");
     std::fs::remove_dir_all(dir.path().join("train/b")).unwrap();
+    refused(
+        (None, None),
+        "test/b is malformed: a class folder that train/ lacks",
+    );
+    std::fs::remove_dir_all(dir.path().join("test/b")).unwrap();
     refused((None, None), "1 class; a classifier needs at least 2");
 }

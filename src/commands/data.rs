@@ -24,20 +24,32 @@ pub struct DataArgs {
     /// Layout of `--data`; detected when omitted.
     #[arg(long, value_enum)]
     pub format: Option<DataFormat>,
+    /// Count only the first N training images, as a run with `--train-images N` takes them.
+    #[arg(long, value_name = "N")]
+    pub train_images: Option<usize>,
+    /// Count only the first N test images, as a run with `--test-images N` takes them.
+    #[arg(long, value_name = "N")]
+    pub test_images: Option<usize>,
     /// Instead of reading the set into memory, stream N training images of an ImageFolder tree through the ImageNet training pipeline (decode, random-resized crop 224, flip, colour jitter; batches of 64) and print the images decoded per second.
     #[arg(long, value_name = "N")]
     pub throughput: Option<usize>,
 }
 
-fn describe(name: &str, data: &Dataset, class_names: &[String]) {
+/// Prints the images of `data` per class; `whole` is the count they were taken from (0: none).
+fn describe(name: &str, data: &Dataset, class_names: &[String], whole: usize) {
     let counts: Vec<String> = (0..data.classes)
         .map(|c| {
             let n = data.labels.iter().filter(|&&l| l as usize == c).count();
             format!("{}: {n}", class_names.get(c).map_or("?", |s| s.as_str()))
         })
         .collect();
+    let taken = if whole > data.len() {
+        format!(" (the first {} of {whole})", data.len())
+    } else {
+        String::new()
+    };
     println!(
-        "{name}: {} images of {}x{}x{}; per class {}",
+        "{name}: {} images{taken} of {}x{}x{}; per class {}",
         data.len(),
         data.channels,
         data.height,
@@ -66,7 +78,22 @@ pub fn read_usable(
     let mut splits = read_splits(data, format)?;
     splits.train = splits.train.first(images.0);
     splits.test = splits.test.first(images.1);
-    Ok(splits.usable(classes, need_test)?)
+    let splits = splits.usable(classes, need_test)?;
+    for note in splits.findings.notes() {
+        println!("{note}");
+    }
+    Ok(splits)
+}
+
+/// An error when `batch_size` is more than the `images` a run draws its batches from (`what`
+/// names them): such a run would take one smaller batch per epoch, not the batch it states.
+pub fn check_batch(batch_size: usize, images: usize, what: &str) -> anyhow::Result<()> {
+    if batch_size > images {
+        bail!(
+            "--batch-size {batch_size} is more than the {images} {what}, so every batch would hold {images}; pass --batch-size {images} or less, or more images"
+        );
+    }
+    Ok(())
 }
 
 /// The normalisation a run of `splits` uses: `saved` when resuming (checked against the
@@ -131,8 +158,11 @@ pub fn run_images(
             None => detect_format(path).with_context(|| format!("reading {}", path.display()))?,
         };
         if format == DataFormat::Folder {
-            let mut s =
-                list_folder(path, images).with_context(|| format!("reading {}", path.display()))?;
+            let mut s = list_folder(path, images, classes.is_some())
+                .with_context(|| format!("reading {}", path.display()))?;
+            for note in s.findings.notes() {
+                println!("{note}");
+            }
             if let Some(k) = classes {
                 if k < s.class_names.len() {
                     bail!(
@@ -206,14 +236,26 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
         return throughput(path, count);
     }
     let start = Instant::now();
-    let splits = read_splits(args.data.as_deref(), args.format)?;
+    let mut splits = read_splits(args.data.as_deref(), args.format)?;
     println!(
         "data: {} (read in {:.1} s)",
         splits.source,
         start.elapsed().as_secs_f64()
     );
-    describe("train", &splits.train, &splits.class_names);
-    describe("test", &splits.test, &splits.class_names);
+    let whole = (splits.train.len(), splits.test.len());
+    splits.train = splits.train.first(args.train_images);
+    splits.test = splits.test.first(args.test_images);
+    describe("train", &splits.train, &splits.class_names, whole.0);
+    describe("test", &splits.test, &splits.class_names, whole.1);
+    let (weights, arch) = splits.train.split_half();
+    describe("search's weights", &weights, &splits.class_names, 0);
+    describe("search's architecture", &arch, &splits.class_names, 0);
+    if let Some(why) = splits.findings.refusal(false) {
+        println!("warning: {why}");
+    }
+    for note in splits.findings.notes() {
+        println!("{note}");
+    }
     let (mean, std) = splits.train.channel_stats();
     println!("statistics of train: mean {mean:.4?}, std {std:.4?}");
     if let Some(fixed) = splits.reference_normalization(false) {
@@ -229,7 +271,7 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
 /// the ImageNet training pipeline and prints the images prepared per second.
 fn throughput(path: &Path, count: usize) -> anyhow::Result<()> {
     let start = Instant::now();
-    let splits = list_folder(path, (None, Some(1)))
+    let splits = list_folder(path, (None, Some(1)), true)
         .with_context(|| format!("reading {}", path.display()))?;
     let listed = start.elapsed().as_secs_f64();
     let plan = BatchPlan {

@@ -129,6 +129,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     let auxiliary = config.auxiliary_weight > 0.0;
     super::data::supernet_for(&splits, config.channels, config.layers, auxiliary)?;
     let (train, test) = (splits.train.clone(), splits.test.clone());
+    super::data::check_batch(config.batch_size, train.len(), "training images")?;
     let mut config = config;
     config.norm = Some(super::data::normalization(
         config.norm.as_ref(),

@@ -223,6 +223,11 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     )?;
     super::data::supernet_for(&splits, config.channels, config.layers, false)?;
     let (weights, arch) = splits.train.split_half();
+    super::data::check_batch(
+        config.batch_size,
+        weights.len(),
+        "images for the weights (the first half of the training images)",
+    )?;
     let mut config = config;
     config.norm = Some(super::data::normalization(
         config.norm.as_ref(),

@@ -273,6 +273,7 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
         config.norm.as_ref(),
         (config.kind == NetKind::Imagenet, config.image_size),
     )?;
+    super::data::check_batch(config.batch_size, images.train.len(), "training images")?;
     let mut config = config;
     config.norm = Some(images.norm.clone());
     let network = config.network(images.class_names.len(), images.train.channels());

@@ -80,5 +80,6 @@ pub fn load_dir(dir: &Path) -> Result<Splits, DataError> {
         class_names: CLASSES.iter().map(|s| s.to_string()).collect(),
         source: dir.display().to_string(),
         classes_inferred: false,
+        findings: Default::default(),
     })
 }

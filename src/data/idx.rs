@@ -151,5 +151,6 @@ pub fn load_dir(dir: &Path) -> Result<Splits, DataError> {
         class_names: (0..classes).map(|c| c.to_string()).collect(),
         source: dir.display().to_string(),
         classes_inferred: true,
+        findings: Default::default(),
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod cifar;
+pub mod class_interleave;
 pub mod folder;
 pub mod idx;
 pub mod loader;
@@ -152,6 +153,8 @@ pub struct Splits {
     /// True when the class count was inferred from the largest label (IDX), not named by the
     /// format (CIFAR-10) or the folders (ImageFolder).
     pub classes_inferred: bool,
+    /// For an ImageFolder tree: empty classes, untested classes, skipped files.
+    pub findings: folder::TreeFindings,
 }
 
 impl Splits {
@@ -182,6 +185,9 @@ impl Splits {
             None => named,
         };
         if let Some(why) = class_problem(count) {
+            return Err(unusable(why));
+        }
+        if let Some(why) = self.findings.refusal(classes.is_some()) {
             return Err(unusable(why));
         }
         if classes.is_none() && self.classes_inferred {
@@ -276,7 +282,7 @@ pub enum DataFormat {
     Idx,
     /// CIFAR-10 binary batches (`data_batch_*.bin`, `test_batch.bin`).
     Cifar,
-    /// One sub-folder per class under `train/` and `test/`, JPEG or PNG images.
+    /// One sub-folder per class under `train/` and `test/`, images as torchvision's ImageFolder reads them.
     Folder,
 }
 
@@ -379,6 +385,7 @@ pub fn embedded() -> Result<Splits, DataError> {
         class_names: Vec::new(),
         source: String::new(),
         classes_inferred: true,
+        findings: Default::default(),
     };
     splits.class_names = FASHION_MNIST_CLASSES
         .iter()

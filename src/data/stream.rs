@@ -1,11 +1,11 @@
 //! Image sets a batch loader draws from: a [`Dataset`] held in memory, or a [`StreamedFolder`]
-//! that only lists an ImageFolder tree and decodes each JPEG/PNG, of any size and mode, when
+//! that only lists an ImageFolder tree and decodes each image, of any size and mode, when
 //! its batch is prepared (the ImageNet protocol: crops come from the original image).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use super::folder::{class_names, image_files};
+use super::folder::{SplitListing, TreeFindings, list_split, list_tree};
 use super::{DataError, Dataset, class_problem, size_problem};
 
 /// Pixels `[C, H, W]` of one image and its `(C, H, W)`.
@@ -52,7 +52,7 @@ impl ImageSet for Dataset {
 /// repeated, alpha is dropped), as torchvision's ImageFolder loads them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamedFolder {
-    /// The image files, class by class.
+    /// The image files, classes interleaved in proportion.
     pub files: Vec<PathBuf>,
     /// The class of each file.
     pub labels: Vec<u32>,
@@ -61,23 +61,23 @@ pub struct StreamedFolder {
 }
 
 impl StreamedFolder {
-    /// Lists `split_dir/<class>/*.{jpg,jpeg,png}` for `classes` (label = index).
+    /// Lists `split_dir/<class>/…` for `classes` (label = index), classes interleaved in
+    /// proportion as every ImageFolder listing is.
     pub fn list(split_dir: &Path, classes: &[String]) -> Result<Self, DataError> {
-        let mut folder = Self {
-            files: Vec::new(),
-            labels: Vec::new(),
-            classes: classes.len(),
-        };
-        for (label, class) in classes.iter().enumerate() {
-            for path in image_files(&split_dir.join(class))? {
-                folder.files.push(path);
-                folder.labels.push(label as u32);
-            }
-        }
-        Ok(folder)
+        let (listing, _, _) = list_split(split_dir, classes)?;
+        Ok(Self::from_listing(listing, classes.len()))
     }
 
-    /// The first `n` files (all when `None`).
+    /// A listed split of `classes` classes.
+    pub fn from_listing(listing: SplitListing, classes: usize) -> Self {
+        Self {
+            files: listing.files,
+            labels: listing.labels,
+            classes,
+        }
+    }
+
+    /// The first `n` files of the listing (all when `None`): every class in proportion.
     pub fn first(mut self, n: Option<usize>) -> Self {
         if let Some(n) = n {
             self.files.truncate(n);
@@ -126,29 +126,37 @@ pub struct StreamedSplits {
     pub test: StreamedFolder,
     /// Class names (from `train/`), index order.
     pub class_names: Vec<String>,
+    /// Untested classes and skipped files (see [`TreeFindings::notes`]).
+    pub findings: TreeFindings,
 }
 
 /// Lists `dir/train` and `dir/test`, keeping the first `images.0` and `images.1` files, and
-/// checks that a run can learn from them: two classes, two training images, a test image.
+/// checks that a run can learn from them: two classes, two training images, a test image, and
+/// no training class folder without an image unless the class count is stated
+/// (`classes_stated`).
 pub fn list_folder(
     dir: &Path,
     images: (Option<usize>, Option<usize>),
+    classes_stated: bool,
 ) -> Result<StreamedSplits, DataError> {
-    let classes = class_names(&dir.join("train"))?;
-    let train = StreamedFolder::list(&dir.join("train"), &classes)?.first(images.0);
-    let test = StreamedFolder::list(&dir.join("test"), &classes)?.first(images.1);
+    let tree = list_tree(dir)?;
+    let classes = tree.class_names.len();
+    let train = StreamedFolder::from_listing(tree.train, classes).first(images.0);
+    let test = StreamedFolder::from_listing(tree.test, classes).first(images.1);
     let unusable = |why: String| DataError::Unusable {
         origin: dir.display().to_string(),
         why,
     };
-    if let Some(why) =
-        class_problem(classes.len()).or_else(|| size_problem(train.len(), Some(test.len())))
+    if let Some(why) = class_problem(classes)
+        .or_else(|| size_problem(train.len(), Some(test.len())))
+        .or_else(|| tree.findings.refusal(classes_stated))
     {
         return Err(unusable(why));
     }
     Ok(StreamedSplits {
         train,
         test,
-        class_names: classes,
+        class_names: tree.class_names,
+        findings: tree.findings,
     })
 }
