@@ -17,7 +17,7 @@ fn workgroup_sum(value: f32, tid: u32) -> f32 {
 }
 
 // Walks the B·P elements of one channel of a [B, C, P] buffer, WG elements apart, starting at
-// element `tid`, without a division per step (llvmpipe runs integer division one lane at a time).
+// a given element, without a division per step (llvmpipe runs integer division one lane at a time).
 struct ChannelWalk {
     b: u32,
     p: u32,
@@ -26,8 +26,13 @@ struct ChannelWalk {
 }
 
 fn channel_walk(tid: u32, plane: u32) -> ChannelWalk {
+    return walk_from(tid, plane);
+}
+
+// A walk that starts at element e of the channel.
+fn walk_from(e: u32, plane: u32) -> ChannelWalk {
     let wg = {{ workgroup_size }}u;
-    return ChannelWalk(tid / plane, tid % plane, wg / plane, wg % plane);
+    return ChannelWalk(e / plane, e % plane, wg / plane, wg % plane);
 }
 
 // Flat index of the walk's current element of channel c.

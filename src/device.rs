@@ -149,6 +149,9 @@ pub(crate) fn open_wgpu(api: WgpuBackend, kind: DeviceKind) -> Result<SelectedDe
             adapter.backend
         ));
     }
+    if adapter.device_type == wgpu::DeviceType::Cpu {
+        crate::kernels::variant::note_software_adapter();
+    }
     cache.insert((api, kind), (selected.clone(), setup));
     Ok(selected)
 }

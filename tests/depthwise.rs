@@ -8,13 +8,15 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use ista_nas::kernels::depthwise::depthwise_conv2d;
 use ista_nas::kernels::depthwise_cpu::Geometry;
+use ista_nas::kernels::variant::{KernelShape, force_on_this_thread};
 
 use common::{close, host, random, same_value_and_grads, vulkan};
 
 /// The search space's depthwise geometries (sep 3×3 and 5×5, dil 3×3 and 5×5, stride 1 and 2)
 /// on inputs of a few shapes, among them more output pixels per weight than a workgroup.
 fn all_cases(device: &Device) {
-    let shapes = [[3, 4, 9, 8], [4, 5, 17, 13], [1, 2, 3, 3]];
+    // a batch of 37 sums the weight gradient in two passes (groups of 16 images, then the groups)
+    let shapes = [[3, 4, 9, 8], [4, 5, 17, 13], [1, 2, 3, 3], [37, 3, 4, 4]];
     for (kernel, stride, padding, dilation) in [
         (3, 1, 1, 1),
         (5, 2, 2, 1),
@@ -45,7 +47,12 @@ fn all_cases(device: &Device) {
 
 #[test]
 fn wgsl_depthwise_matches_burns_grouped_convolution_on_lavapipe() {
-    all_cases(&vulkan().autodiff());
+    // the weight gradient's batch sum in both shapes: one pass (lavapipe's), row groups (GPUs')
+    for shape in [KernelShape::Software, KernelShape::Gpu] {
+        force_on_this_thread(Some(shape));
+        all_cases(&vulkan().autodiff());
+    }
+    force_on_this_thread(None);
 }
 
 #[test]

@@ -1,12 +1,17 @@
-//! Launch code of the batch-norm WGSL kernels (`shaders/batch_norm_*.wgsl`): one dispatch each
-//! for the statistics, the normalisation, the gradient sums and the input gradient.
+//! Launch code of the batch-norm WGSL kernels (`shaders/batch_norm_*.wgsl`): on GPUs two
+//! dispatches each for the statistics and the gradient sums (partials over a grid of chunks ×
+//! channels, then merged per channel, as [`launch_plan`](super::launch_plan) plans them), on
+//! software adapters one (a workgroup per channel; see [`variant`](super::variant)); one each for
+//! the normalisation and the input gradient.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::tensor::Shape;
 
 use super::batch_norm::BatchNormOps;
-use super::wgsl::{Program, empty_like, grid, launch, plane_grid};
+use super::launch_plan::{self, LaunchPlan};
+use super::variant::{KernelShape, current};
+use super::wgsl::{Program, empty_like, grid, launch, plan_grid, plane_grid};
 
 /// (batch, channels, plane) of a `[B, C, H, W]` tensor.
 fn extents(x: &CubeTensor) -> [u32; 3] {
@@ -14,8 +19,8 @@ fn extents(x: &CubeTensor) -> [u32; 3] {
     [s[0] as u32, s[1] as u32, (s[2] * s[3]) as u32]
 }
 
-/// Writes `[rows, C]` with one workgroup per channel.
-fn per_channel(
+/// Writes `[rows, C]` with one workgroup per channel, in one launch (software adapters).
+fn per_channel_once(
     like: &CubeTensor,
     program: Program,
     rows: usize,
@@ -28,6 +33,48 @@ fn per_channel(
     let handles = buffers.into_iter().map(|t| t.handle).collect();
     let params = [batch, channels, plane, extra];
     launch(like, program, grid(channels), handles, &params);
+    out
+}
+
+/// `[B, C, H, W]` of a tensor.
+fn dims(x: &CubeTensor) -> [usize; 4] {
+    let s = x.meta.shape();
+    [s[0], s[1], s[2], s[3]]
+}
+
+/// Reduces each channel of `like` `[B, C, H, W]` in two passes planned by `plans`: `partials`
+/// writes `width` values per chunk of `buffers` (`extra` after the sizes in its params), `merge`
+/// merges them per channel (`merge_inputs` bound after the partials, `merge_extra` after
+/// [C, K]) into `[rows, C]`.
+#[allow(clippy::too_many_arguments)]
+fn per_channel(
+    like: &CubeTensor,
+    plans: &[LaunchPlan; 2],
+    programs: [Program; 2],
+    (mut buffers, extra): (Vec<CubeTensor>, &[u32]),
+    width: usize,
+    (merge_inputs, merge_extra): (Vec<CubeTensor>, &[u32]),
+    rows: usize,
+) -> CubeTensor {
+    let [batch, channels, plane] = extents(like);
+    let (chunk, chunks) = (
+        plans[0].serial_loop * plans[0].workgroup,
+        plans[0].groups[0],
+    );
+    let partials = empty_like(like, Shape::new([channels as usize, chunks, width]));
+    buffers.push(partials.clone());
+    let handles = buffers.into_iter().map(|t| t.handle).collect();
+    let mut params = vec![batch, channels, plane, chunk as u32];
+    params.extend_from_slice(extra);
+    launch(like, programs[0], plan_grid(&plans[0]), handles, &params);
+    let out = empty_like(like, Shape::new([rows, channels as usize]));
+    let mut merge = vec![partials];
+    merge.extend(merge_inputs);
+    merge.push(out.clone());
+    let handles = merge.into_iter().map(|t| t.handle).collect();
+    let mut params = vec![channels, chunks as u32];
+    params.extend_from_slice(merge_extra);
+    launch(like, programs[1], plan_grid(&plans[1]), handles, &params);
     out
 }
 
@@ -69,17 +116,27 @@ impl BatchNormOps for CubeBackend {
         momentum: f32,
     ) -> FloatTensor<Self> {
         let x = into_contiguous(x);
-        let inputs = vec![
-            x.clone(),
-            into_contiguous(running_mean),
-            into_contiguous(running_var),
-        ];
+        let (running_mean, running_var) =
+            (into_contiguous(running_mean), into_contiguous(running_var));
+        if current() == KernelShape::Software {
+            let inputs = vec![x.clone(), running_mean, running_var];
+            let program = Program::BatchNormStatistics;
+            return per_channel_once(&x, program, 4, inputs, momentum.to_bits());
+        }
+        let [b, c, h, w] = dims(&x);
+        let plans = launch_plan::batch_norm_statistics([b, c, h, w]);
+        let count = (b * h * w) as u32;
         per_channel(
             &x,
-            Program::BatchNormStatistics,
+            &plans,
+            [Program::BatchNormPartials, Program::BatchNormMerge],
+            (vec![x.clone()], &[]),
+            3,
+            (
+                vec![x.clone(), running_mean, running_var],
+                &[count, momentum.to_bits(), (h * w) as u32],
+            ),
             4,
-            inputs,
-            momentum.to_bits(),
         )
     }
 
@@ -108,7 +165,21 @@ impl BatchNormOps for CubeBackend {
     ) -> FloatTensor<Self> {
         let x = into_contiguous(x);
         let inputs = [x.clone(), dy, stats].map(into_contiguous).to_vec();
-        per_channel(&x, Program::BatchNormGradSums, 2, inputs, epsilon.to_bits())
+        if current() == KernelShape::Software {
+            let program = Program::BatchNormGradSums;
+            return per_channel_once(&x, program, 2, inputs, epsilon.to_bits());
+        }
+        let [b, c, h, w] = dims(&x);
+        let plans = launch_plan::batch_norm_grad_sums([b, c, h, w]);
+        per_channel(
+            &x,
+            &plans,
+            [Program::BatchNormGradPartials, Program::BatchNormGradMerge],
+            (inputs, &[epsilon.to_bits()]),
+            2,
+            (Vec::new(), &[]),
+            2,
+        )
     }
 
     fn batch_norm_input_grad(

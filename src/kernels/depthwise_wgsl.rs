@@ -7,6 +7,7 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::cubecl::CubeCount;
 use burn::tensor::Shape;
 
+use super::column_sums_wgsl::column_sums;
 use super::depthwise::DepthwiseOps;
 use super::depthwise_cpu::{Geometry, Planes};
 use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch, plane_grid};
@@ -105,10 +106,6 @@ impl DepthwiseOps for CubeBackend {
             grid(threads(per_image)),
         );
         let out = empty_like(&partial, weight.meta.shape().clone());
-        let sizes = [p.batch as u32, weights as u32];
-        let handles = vec![partial.handle.clone(), out.handle.clone()];
-        let groups = grid((weights as u32).div_ceil(WORKGROUP));
-        launch(&partial, Program::ColumnSums, groups, handles, &sizes);
-        out
+        column_sums(partial, p.batch, weights, out)
     }
 }

@@ -9,13 +9,16 @@ mod autodiff;
 pub mod batch_norm;
 pub mod batch_norm_cpu;
 mod batch_norm_wgsl;
+mod column_sums_wgsl;
 pub mod depthwise;
 pub mod depthwise_cpu;
 mod depthwise_wgsl;
 mod flex_data;
+pub mod launch_plan;
 pub mod pointwise;
 mod pointwise_wgsl;
 pub mod reference;
+pub mod variant;
 mod wgsl;
 
 pub use wgsl::{MAX_POLISH_ROWS, fista_chunk};

@@ -7,8 +7,9 @@ use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
 use burn::cubecl::CubeCount;
 use burn::tensor::Shape;
 
+use super::column_sums_wgsl::column_sums;
 use super::pointwise::PointwiseOps;
-use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch};
+use super::wgsl::{Program, WORKGROUP, empty_like, launch};
 
 /// Output rows per thread of the channel mix where they divide the rows (else one), and the
 /// side of the weight-gradient block per thread where it divides both sides (else one).
@@ -79,10 +80,6 @@ impl PointwiseOps for CubeBackend {
         let program = Program::PointwiseWeightGrad { tile: tile as u32 };
         launch(&x, program, count, handles, &params);
         let out = empty_like(&partial, weight.meta.shape().clone());
-        let sizes = [b as u32, (r * k) as u32];
-        let handles = vec![partial.handle.clone(), out.handle.clone()];
-        let groups = grid(((r * k) as u32).div_ceil(WORKGROUP));
-        launch(&partial, Program::ColumnSums, groups, handles, &sizes);
-        out
+        column_sums(partial, b, r * k, out)
     }
 }

@@ -10,6 +10,7 @@ use burn::cubecl::{CubeCount, CubeDim, prelude::KernelId};
 use burn::tensor::{DType, FloatDType, Shape};
 
 use super::depthwise_cpu::Geometry;
+use super::launch_plan::LaunchPlan;
 use super::{FistaLaunch, IstaOps, SolverOps, Support};
 
 const SOFT_THRESHOLD_FN: &str = include_str!("../../shaders/soft_threshold.wgsl");
@@ -18,8 +19,13 @@ const MASKED_MIXED_OP: &str = include_str!("../../shaders/masked_mixed_op.wgsl")
 const LASSO_FISTA: &str = include_str!("../../shaders/lasso_fista.wgsl");
 const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
 const BN_STATISTICS: &str = include_str!("../../shaders/batch_norm_statistics.wgsl");
-const BN_NORMALISE: &str = include_str!("../../shaders/batch_norm_normalise.wgsl");
 const BN_GRAD_SUMS: &str = include_str!("../../shaders/batch_norm_grad_sums.wgsl");
+const WELFORD: &str = include_str!("../../shaders/welford.wgsl");
+const BN_PARTIALS: &str = include_str!("../../shaders/batch_norm_partials.wgsl");
+const BN_MERGE: &str = include_str!("../../shaders/batch_norm_merge.wgsl");
+const BN_NORMALISE: &str = include_str!("../../shaders/batch_norm_normalise.wgsl");
+const BN_GRAD_PARTIALS: &str = include_str!("../../shaders/batch_norm_grad_partials.wgsl");
+const BN_GRAD_MERGE: &str = include_str!("../../shaders/batch_norm_grad_merge.wgsl");
 const BN_INPUT_GRAD: &str = include_str!("../../shaders/batch_norm_input_grad.wgsl");
 const RELU: &str = include_str!("../../shaders/relu.wgsl");
 const DW_GEOMETRY: &str = include_str!("../../shaders/depthwise_geometry.wgsl");
@@ -35,6 +41,10 @@ pub(super) const WORKGROUP: u32 = 256;
 /// Threads per workgroup of the kernels that give each workgroup one image plane (so that the
 /// 8×8 planes of the last cells do not leave most of a larger workgroup idle).
 pub(super) const PLANE_WORKGROUP: u32 = 64;
+const _: () = assert!(
+    PLANE_WORKGROUP as usize == super::launch_plan::REDUCTION_WORKGROUP
+        && WORKGROUP as usize == super::launch_plan::COLUMN_WORKGROUP
+);
 /// Threads per workgroup of the solver (one problem per workgroup).
 pub const SOLVER_WORKGROUP: u32 = 64;
 /// Largest M whose QR polishing fits the solver's workgroup memory.
@@ -55,12 +65,22 @@ pub(super) enum Program {
         m: u32,
         n: u32,
     },
+    /// The batch statistics, one workgroup per channel (software adapters).
     BatchNormStatistics,
+    /// The gradient sums, one workgroup per channel (software adapters).
+    BatchNormGradSums,
+    /// Welford partials of the batch statistics per chunk of a channel.
+    BatchNormPartials,
+    /// The partials of each channel merged into the statistics.
+    BatchNormMerge,
     /// Four pixels per thread when `quads`.
     BatchNormNormalise {
         quads: bool,
     },
-    BatchNormGradSums,
+    /// Partial gradient sums per chunk of a channel.
+    BatchNormGradPartials,
+    /// The partial gradient sums of each channel added.
+    BatchNormGradMerge,
     /// Four pixels per thread when `quads`.
     BatchNormInputGrad {
         quads: bool,
@@ -88,7 +108,11 @@ impl Program {
             | Program::BatchNormNormalise { .. }
             | Program::BatchNormInputGrad { .. }
             | Program::BatchNormStatistics
-            | Program::BatchNormGradSums => PLANE_WORKGROUP,
+            | Program::BatchNormGradSums
+            | Program::BatchNormPartials
+            | Program::BatchNormMerge
+            | Program::BatchNormGradPartials
+            | Program::BatchNormGradMerge => PLANE_WORKGROUP,
             Program::LassoFista { .. } => SOLVER_WORKGROUP,
             _ => WORKGROUP,
         }
@@ -117,6 +141,10 @@ impl KernelSource for WgslKernel {
             }
             Program::BatchNormStatistics => with_workgroup_sum(BN_STATISTICS),
             Program::BatchNormGradSums => with_workgroup_sum(BN_GRAD_SUMS),
+            Program::BatchNormPartials => with_moments(BN_PARTIALS),
+            Program::BatchNormMerge => with_moments(BN_MERGE),
+            Program::BatchNormGradPartials => with_workgroup_sum(BN_GRAD_PARTIALS),
+            Program::BatchNormGradMerge => with_workgroup_sum(BN_GRAD_MERGE),
             Program::BatchNormNormalise { quads } => {
                 per_plane(BN_NORMALISE).register("elem", elem(quads))
             }
@@ -182,6 +210,12 @@ fn with_workgroup_sum(program: &str) -> SourceTemplate {
     per_plane(&format!("{WORKGROUP_SUM}\n{program}"))
 }
 
+/// A per-channel program on [`PLANE_WORKGROUP`] threads with the Welford moments and their
+/// workgroup merge, and the channel walk.
+fn with_moments(program: &str) -> SourceTemplate {
+    per_plane(&format!("{WELFORD}\n{WORKGROUP_SUM}\n{program}"))
+}
+
 /// Whether the per-plane kernels' launches on `[B, C, H, W]` fit the per-dimension workgroup
 /// limit: images and channels are grid dimensions, the pixel blocks of a plane the third.
 pub(super) fn fits_planes([b, c, h, w]: [usize; 4]) -> bool {
@@ -193,6 +227,12 @@ pub(super) fn fits_planes([b, c, h, w]: [usize; 4]) -> bool {
 /// plane of `pixels`, one y per channel, one z per image.
 pub(super) fn plane_grid(batch: u32, channels: u32, pixels: u32) -> CubeCount {
     CubeCount::Static(pixels.div_ceil(PLANE_WORKGROUP), channels, batch)
+}
+
+/// The grid of a launch plan.
+pub(super) fn plan_grid(plan: &LaunchPlan) -> CubeCount {
+    let [x, y, z] = plan.groups.map(|g| g as u32);
+    CubeCount::Static(x, y, z)
 }
 
 /// A 1-D grid of `groups` workgroups, folded into y past the per-dimension limit.
