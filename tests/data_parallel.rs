@@ -19,6 +19,13 @@ use ista_nas::optim::sgd;
 use ista_nas::parallel::{DataParallel, ShareLoss, shares};
 use ista_nas::records::{load_module, module_bytes};
 
+/// Holds the tests of this file one at a time: the CPU backend's threaded reductions split
+/// their work differently while another test shares its threads, which moves the f32 results.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Largest weight difference allowed after the steps. Alone, the runs agree to 1e-7; the CPU
 /// backend's threaded reductions change their order when other tests run at the same time, and
 /// BatchNorm over 4-image shares then amplifies that f32 rounding to about 7e-5 in 3 steps.
@@ -115,6 +122,7 @@ fn device_lists_parse() {
 
 #[test]
 fn two_cpu_replicas_step_as_one_device() {
+    let _alone = alone();
     let cpu = Device::flex().autodiff();
     let (loss, weights) = compare(vec![cpu.clone(), cpu], 12, 4);
     eprintln!(
@@ -126,6 +134,7 @@ fn two_cpu_replicas_step_as_one_device() {
 
 #[test]
 fn three_cpu_replicas_with_an_uneven_batch_step_as_one_device() {
+    let _alone = alone();
     let cpu = Device::flex().autodiff();
     let (loss, weights) = compare(vec![cpu.clone(), cpu.clone(), cpu], 13, 3);
     eprintln!(
@@ -137,6 +146,7 @@ fn three_cpu_replicas_with_an_uneven_batch_step_as_one_device() {
 
 #[test]
 fn two_wgpu_devices_step_as_one_device() {
+    let _alone = alone();
     let selected = select_devices(DeviceChoice::Vulkan, &"2".parse().unwrap())
         .expect("data-parallel tests need a Vulkan adapter (CI: lavapipe)");
     assert_eq!(selected.len(), 2);
@@ -156,6 +166,7 @@ fn two_wgpu_devices_step_as_one_device() {
 
 #[test]
 fn train_runs_on_two_devices_and_lists_them() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let args = [
@@ -196,6 +207,7 @@ fn train_runs_on_two_devices_and_lists_them() {
 
 #[test]
 fn searches_run_on_two_devices_across_an_epoch() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     for method in ["ista", "darts"] {
         let out = dir.path().join(method);
@@ -259,6 +271,7 @@ fn searches_run_on_two_devices_across_an_epoch() {
 
 #[test]
 fn bench_reports_images_per_second_per_device_count() {
+    let _alone = alone();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench");
     let output = common::run(&[
