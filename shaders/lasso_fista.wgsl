@@ -104,7 +104,7 @@ fn polish(base_a: u32, base_b: u32, lambda: f32, kkt_tol: f32) -> bool {
             }
             v_sq = v_sq + hv[i] * hv[i];
         }
-        v_sq = max(v_sq, 1.0e-38);
+        v_sq = max(v_sq, 1.17549435e-38); // the smallest normal f32: subnormals flush to zero on Metal and NVIDIA
         for (var c = j; c < count; c = c + 1u) {
             var dot = 0.0;
             for (var i = j; i < M; i = i + 1u) {

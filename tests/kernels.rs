@@ -183,7 +183,8 @@ fn burn_cpu_backend_runs_the_reference_path() {
 }
 
 /// Lengths that are not a multiple of 4 (one element per thread) and that are (four per
-/// thread), with zeros of both signs, the smallest normal and NaN among the values.
+/// thread), with zeros of both signs, the smallest normal, infinities of both signs and NaN of
+/// both signs among the values (the WGSL kernel tests the sign and NaN by the bits).
 #[test]
 fn relu_matches_burns_forward_and_backward() {
     let device = vulkan().autodiff();
@@ -192,6 +193,9 @@ fn relu_matches_burns_forward_and_backward() {
         values[..4].copy_from_slice(&[0.0, -0.0, f32::MIN_POSITIVE, -1.0]);
         if len > 4 {
             values[4] = f32::NAN;
+            values[5] = f32::INFINITY;
+            values[6] = f32::NEG_INFINITY;
+            values[7] = f32::from_bits(0xFFC0_0000); // a NaN with the sign bit set
         }
         let data = || burn::tensor::TensorData::new(values.clone(), [len]);
         let x1 = Tensor::<1>::from_data(data(), &device).require_grad();

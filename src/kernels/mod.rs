@@ -20,6 +20,7 @@ mod pointwise_wgsl;
 pub mod reference;
 pub mod variant;
 mod wgsl;
+pub mod wgsl_variants;
 
 pub use wgsl::{MAX_POLISH_ROWS, fista_chunk};
 

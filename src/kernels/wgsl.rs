@@ -129,7 +129,9 @@ impl KernelSource for WgslKernel {
                     .register("workgroup_size", WORKGROUP.to_string())
             }
             Program::MaskedMixedOp => plain(MASKED_MIXED_OP),
-            Program::Relu { quads } => plain(RELU).register("elem", elem(quads)),
+            Program::Relu { quads } => plain(RELU)
+                .register("elem", elem(quads))
+                .register("bits", if quads { "vec4<u32>" } else { "u32" }),
             Program::LassoFista { m, n } => {
                 let polish = m <= MAX_POLISH_ROWS;
                 SourceTemplate::new(format!("{SOFT_THRESHOLD_FN}\n{LASSO_FISTA}"))
@@ -177,6 +179,11 @@ impl KernelSource for WgslKernel {
     fn lang(&self) -> &'static str {
         "wgsl"
     }
+}
+
+/// The WGSL source of `program` with its template values filled in.
+pub(super) fn render(program: Program) -> String {
+    WgslKernel(program).source().complete()
 }
 
 /// A depthwise program with its geometry compiled in.

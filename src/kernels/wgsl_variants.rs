@@ -1,0 +1,75 @@
+//! Every WGSL program the host renders, with its template values filled in, so that shader
+//! compilers can check them all (`tests/shaders.rs`): each program with each geometry, tile and
+//! element type the launch code can choose, and the solver at the sizes that bound its range.
+
+use super::depthwise_cpu::Geometry;
+use super::wgsl::{MAX_POLISH_ROWS, Program, render};
+
+/// The depthwise geometries of the search space: 3×3 and 5×5, separable (dilation 1) and
+/// dilated (2), stride 1 and 2, padding d·(k − 1)/2.
+fn geometries() -> Vec<Geometry> {
+    let mut all = Vec::new();
+    for kernel in [3, 5] {
+        for stride in [1, 2] {
+            for dilation in [1, 2] {
+                all.push(Geometry {
+                    kernel,
+                    stride,
+                    padding: dilation * (kernel - 1) / 2,
+                    dilation,
+                });
+            }
+        }
+    }
+    all
+}
+
+/// The solver's sizes M × N: the smallest, either side of the polishing limit, and the caps of
+/// `sparse::lasso_gpu` (1,024 × 2,048).
+fn lasso_sizes() -> Vec<(u32, u32)> {
+    let rows = [1, 2, 8, MAX_POLISH_ROWS, MAX_POLISH_ROWS + 1, 64, 1024];
+    let columns = [1, 8, 14, 64, 2048];
+    rows.iter()
+        .flat_map(|&m| columns.iter().map(move |&n| (m, n)))
+        .collect()
+}
+
+fn programs() -> Vec<Program> {
+    let mut all = vec![
+        Program::SoftThreshold,
+        Program::MaskedMixedOp,
+        Program::BatchNormStatistics,
+        Program::BatchNormGradSums,
+        Program::BatchNormPartials,
+        Program::BatchNormMerge,
+        Program::BatchNormGradPartials,
+        Program::BatchNormGradMerge,
+        Program::ColumnSums,
+    ];
+    for quads in [false, true] {
+        all.push(Program::Relu { quads });
+        all.push(Program::BatchNormNormalise { quads });
+        all.push(Program::BatchNormInputGrad { quads });
+    }
+    for tile in [1, 4] {
+        all.push(Program::PointwiseMix { tile });
+        all.push(Program::PointwiseWeightGrad { tile });
+    }
+    for g in geometries() {
+        all.push(Program::DepthwiseForward(g));
+        all.push(Program::DepthwiseInputGrad(g));
+        all.push(Program::DepthwiseWeightGrad(g));
+    }
+    for (m, n) in lasso_sizes() {
+        all.push(Program::LassoFista { m, n });
+    }
+    all
+}
+
+/// Every program variant as (a name for messages, its WGSL source).
+pub fn all_programs() -> Vec<(String, String)> {
+    programs()
+        .into_iter()
+        .map(|p| (format!("{p:?}"), render(p)))
+        .collect()
+}
