@@ -4,13 +4,15 @@ mod common;
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use ista_nas::bench::dispatches::count_dispatches;
 use ista_nas::model::ops::{FactorizedReduce, Op, OpStyle, ReluConvBn};
 use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::model::sparse_cell::NodeWeights;
 use ista_nas::model::sparse_cell::SparseNetwork;
 use ista_nas::model::trainable_params;
 use ista_nas::primitives::{PRIMITIVES, STEPS};
+use ista_nas::records::{load_module, module_bytes};
 use ista_nas::sparse::measurement::node_width;
 
 fn input(device: &Device, shape: [usize; 4]) -> Tensor<4> {
@@ -136,20 +138,42 @@ fn bad_supports_are_errors_not_panics() {
     assert!(network.forward(x, &bad, &bad, &mut 0).is_err());
 }
 
+/// The sparse network on lavapipe, where the mixed op and batch norm run as WGSL kernels (their
+/// launches are counted), gives the loss and gradients of the same network on the CPU backend,
+/// whose kernels are separate code: the loss and the input's gradient.
 #[test]
 fn sparse_forward_and_backward_run_through_the_wgsl_kernel() {
-    let device = common::vulkan().autodiff();
-    let network = SparseNetwork::new(&tiny(), &device);
+    let vulkan = common::vulkan().autodiff();
+    let cpu = Device::flex().autodiff();
+    let network = SparseNetwork::new(&tiny(), &vulkan);
+    let bytes = module_bytes(&network, "network").unwrap();
+    let on_cpu = load_module(SparseNetwork::new(&tiny(), &cpu), bytes, "network").unwrap();
     let supports = vec![vec![3, 8], vec![0, 20], vec![27, 14], vec![34, 1]];
-    let w = weights(&device, &supports);
-    let mut evaluated = 0;
-    let logits = network
-        .forward(input(&device, [2, 1, 16, 16]), &w, &w, &mut evaluated)
-        .unwrap();
-    let loss = logits.powi_scalar(2).mean();
-    let grads = GradientsParams::from_grads(loss.clone().backward(), &network);
-    let value = common::host(loss)[0];
-    assert!(value.is_finite() && value > 0.0, "loss {value}");
-    assert_eq!(evaluated, 3 * 8);
-    assert!(grads.len() > 12);
+    let pixels = common::uniform(2 * 16 * 16, 5);
+    let run = |network: &SparseNetwork, device: &Device| {
+        let data = TensorData::new(pixels.clone(), [2, 1, 16, 16]);
+        let x = Tensor::<4>::from_data(data, device).require_grad();
+        let w = weights(device, &supports);
+        let mut evaluated = 0;
+        let logits = network.forward(x.clone(), &w, &w, &mut evaluated).unwrap();
+        assert_eq!(evaluated, 3 * 8);
+        let loss = logits.powi_scalar(2).mean();
+        let grads = loss.clone().backward();
+        let dx = x.grad(&grads).map(common::host).expect("an input gradient");
+        (common::host(loss)[0], dx)
+    };
+    let ((loss, dx), launches) = count_dispatches(|| run(&network, &vulkan));
+    let wgsl: u64 = launches
+        .iter()
+        .filter(|(name, _)| name.contains("WgslKernel"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(wgsl > 0, "no WGSL kernel ran: {launches:?}");
+    let (cpu_loss, cpu_dx) = run(&on_cpu, &cpu);
+    assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
+    assert!(
+        (loss - cpu_loss).abs() <= 1e-4 * cpu_loss.abs(),
+        "lavapipe {loss}, CPU backend {cpu_loss}"
+    );
+    common::close(&dx, &cpu_dx, 1e-3, "the input's gradient");
 }
