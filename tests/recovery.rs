@@ -218,3 +218,21 @@ fn gpu_matches_f64_support_on_search_sizes() {
     assert_eq!(resolved, total - gpu.gpu_certified);
     assert!(raw * 100 >= total * 99, "raw f32 GPU {raw}/{total}");
 }
+
+/// The solver's workgroup memory (8N + 4M + 780 bytes) is checked against the adapter's limit
+/// before launch: at WebGPU's default 16,384 bytes the 1,024 × 2,048 cap is refused with a
+/// message naming the CPU solver, a search-sized problem fits.
+#[test]
+fn problems_past_the_workgroup_memory_limit_are_refused() {
+    use ista_nas::sparse::lasso_gpu::{fits_workgroup_memory, workgroup_memory};
+    assert_eq!(workgroup_memory(1024, 2048), 21_260);
+    let error = fits_workgroup_memory(1024, 2048, 16_384)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("needs 21260 bytes of workgroup memory, more than this adapter's 16384")
+            && error.contains("--solver cpu"),
+        "{error}"
+    );
+    assert!(fits_workgroup_memory(16, 14, 16_384).is_ok());
+}

@@ -54,6 +54,29 @@ impl Default for GpuFistaOptions {
     }
 }
 
+/// Bytes of workgroup memory the solver takes for an M × N problem (`shaders/lasso_fista.wgsl`:
+/// y and xs of N, r of M, three reductions of 64 and three flags, 4 bytes each).
+pub fn workgroup_memory(m: usize, n: usize) -> usize {
+    8 * n + 4 * m + 780
+}
+
+/// An error when an M × N problem needs more workgroup memory than `limit` bytes.
+pub fn fits_workgroup_memory(m: usize, n: usize, limit: usize) -> Result<()> {
+    let needed = workgroup_memory(m, n);
+    if needed > limit {
+        return Err(IstaError::Lasso(format!(
+            "problem of {m}×{n} needs {needed} bytes of workgroup memory, more than this adapter's {limit}; use the CPU solver (--solver cpu)"
+        )));
+    }
+    Ok(())
+}
+
+/// The workgroup memory `device`'s adapter allows, where this process opened it.
+fn workgroup_memory_limit(device: &Device) -> Option<usize> {
+    let (_, setup) = crate::device::opened_setup(device)?;
+    Some(setup.device.limits().max_compute_workgroup_storage_size as usize)
+}
+
 /// Solves all `(A, b)` problems on a wgpu device; results in the same order.
 ///
 /// A solution counts as converged only when it is KKT-certified (m ≤ 16, where the kernel
@@ -87,6 +110,9 @@ pub fn solve_batch_gpu(
         return Err(IstaError::Lasso(format!(
             "problem of {m}×{n} exceeds the GPU solver's {MAX_ROWS}×{MAX_COLUMNS} workgroup-memory limit"
         )));
+    }
+    if let Some(limit) = workgroup_memory_limit(device) {
+        fits_workgroup_memory(m, n, limit)?;
     }
     let per_dispatch = (MAX_BATCH_BYTES / (m * n * 4)).max(1);
     let device = device.clone().inner();
