@@ -16,7 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var sum_dy = 0.0;
     var sum_dy_xhat = 0.0;
     let batch = params[0].x;
-    for (var w = channel_walk(tid, plane); w.b < batch; w = walk_next(w, plane)) {
+    for (var w = walk_from(tid, plane); w.b < batch; w = walk_next(w, plane)) {
         let at = walk_index(w, c, channels, plane);
         sum_dy = sum_dy + dy[at];
         sum_dy_xhat = sum_dy_xhat + dy[at] * (x[at] - mean) * inv_std;

@@ -1,7 +1,6 @@
 // Pass 2 of the training-mode batch statistics: workgroup c merges the K partials of channel c
-// (Chan; moments of x − x[0, c, 0]) into stats[0, c] = batch mean, stats[1, c] = biased batch variance, and moves the
-// running statistics towards them, stats[2, c] = (1 − m)·running_mean + m·mean,
-// stats[3, c] = (1 − m)·running_var + m·n/(n − 1)·var (unbiased, as PyTorch), n = B·P.
+// (Chan; moments of x − x[0, c, 0]) into its batch mean and biased variance, written with the
+// running statistics by `write_statistics`.
 @group(0) @binding(0) var<storage, read_write> partials: array<f32>;     // [C, K, 3]
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;            // [B, C, P]
 @group(0) @binding(2) var<storage, read_write> running_mean: array<f32>; // [C]
@@ -24,14 +23,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let total = workgroup_moments(acc, tid);
     if (tid == 0u) {
         let mean = x[c * params[1].x] + total.mean;
-        let variance = total.m2 / f32(count);
-        var unbiased = 1.0;
-        if (count > 1u) {
-            unbiased = f32(count) / f32(count - 1u);
-        }
-        stats[c] = mean;
-        stats[channels + c] = variance;
-        stats[2u * channels + c] = (1.0 - momentum) * running_mean[c] + momentum * mean;
-        stats[3u * channels + c] = (1.0 - momentum) * running_var[c] + momentum * unbiased * variance;
+        write_statistics(c, channels, mean, total.m2 / f32(count), count, momentum);
     }
 }

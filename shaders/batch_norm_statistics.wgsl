@@ -17,24 +17,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let c = wid.x;
     let batch = params[0].x;
     var sum = 0.0;
-    for (var w = channel_walk(tid, plane); w.b < batch; w = walk_next(w, plane)) {
+    for (var w = walk_from(tid, plane); w.b < batch; w = walk_next(w, plane)) {
         sum = sum + x[walk_index(w, c, channels, plane)];
     }
     let mean = workgroup_sum(sum, tid) / f32(count);
     var squares = 0.0;
-    for (var w = channel_walk(tid, plane); w.b < batch; w = walk_next(w, plane)) {
+    for (var w = walk_from(tid, plane); w.b < batch; w = walk_next(w, plane)) {
         let d = x[walk_index(w, c, channels, plane)] - mean;
         squares = squares + d * d;
     }
     let variance = workgroup_sum(squares, tid) / f32(count);
     if (tid == 0u) {
-        var unbiased = 1.0;
-        if (count > 1u) {
-            unbiased = f32(count) / f32(count - 1u);
-        }
-        stats[c] = mean;
-        stats[channels + c] = variance;
-        stats[2u * channels + c] = (1.0 - momentum) * running_mean[c] + momentum * mean;
-        stats[3u * channels + c] = (1.0 - momentum) * running_var[c] + momentum * unbiased * variance;
+        write_statistics(c, channels, mean, variance, count, momentum);
     }
 }

@@ -25,10 +25,6 @@ struct ChannelWalk {
     step_p: u32,
 }
 
-fn channel_walk(tid: u32, plane: u32) -> ChannelWalk {
-    return walk_from(tid, plane);
-}
-
 // A walk that starts at element e of the channel.
 fn walk_from(e: u32, plane: u32) -> ChannelWalk {
     let wg = {{ workgroup_size }}u;

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use ista_nas::data::augment::Augment;
 use ista_nas::data::augment::Normalization;
+use ista_nas::data::folder::TreeFindings;
 use ista_nas::data::loader::{BatchPlan, EpochLoader};
 use ista_nas::data::stream::{ImageSet, list_folder};
 use ista_nas::data::{
@@ -79,10 +80,15 @@ pub fn read_usable(
     splits.train = splits.train.first(images.0);
     splits.test = splits.test.first(images.1);
     let splits = splits.usable(classes, need_test)?;
-    for note in splits.findings.notes() {
+    print_notes(&splits.findings);
+    Ok(splits)
+}
+
+/// Prints what reading an ImageFolder tree found beside its images, a line each.
+fn print_notes(findings: &TreeFindings) {
+    for note in findings.notes() {
         println!("{note}");
     }
-    Ok(splits)
 }
 
 /// An error when `batch_size` is more than the `images` a run draws its batches from (`what`
@@ -160,9 +166,7 @@ pub fn run_images(
         if format == DataFormat::Folder {
             let mut s = list_folder(path, images, classes.is_some())
                 .with_context(|| format!("reading {}", path.display()))?;
-            for note in s.findings.notes() {
-                println!("{note}");
-            }
+            print_notes(&s.findings);
             if let Some(k) = classes {
                 if k < s.class_names.len() {
                     bail!(
@@ -253,9 +257,7 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
     if let Some(why) = splits.findings.refusal(false) {
         println!("warning: {why}");
     }
-    for note in splits.findings.notes() {
-        println!("{note}");
-    }
+    print_notes(&splits.findings);
     let (mean, std) = splits.train.channel_stats();
     println!("statistics of train: mean {mean:.4?}, std {std:.4?}");
     if let Some(fixed) = splits.reference_normalization(false) {

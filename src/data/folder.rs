@@ -32,17 +32,18 @@ fn is_image(path: &Path) -> bool {
     ext.is_some_and(|e| IMG_EXTENSIONS.contains(&e.as_str()))
 }
 
-/// Class folder names of a split, sorted.
-pub fn class_names(split_dir: &Path) -> Result<Vec<String>, DataError> {
-    let names: Vec<String> = sorted_entries(split_dir)?
+/// Names of the sub-folders of `dir`, sorted.
+fn sub_folders(dir: &Path) -> Result<Vec<String>, DataError> {
+    Ok(sorted_entries(dir)?
         .into_iter()
         .filter(|p| p.is_dir())
-        .map(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect())
+}
+
+/// Class folder names of a split, sorted.
+pub fn class_names(split_dir: &Path) -> Result<Vec<String>, DataError> {
+    let names = sub_folders(split_dir)?;
     if names.is_empty() {
         return Err(DataError::Malformed {
             path: split_dir.into(),
@@ -196,11 +197,7 @@ pub fn list_tree(dir: &Path) -> Result<TreeListing, DataError> {
     let (train_dir, test_dir) = (dir.join("train"), dir.join("test"));
     let class_names = class_names(&train_dir)?;
     let test_names = if test_dir.is_dir() {
-        sorted_entries(&test_dir)?
-            .into_iter()
-            .filter(|p| p.is_dir())
-            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .collect()
+        sub_folders(&test_dir)?
     } else {
         Vec::new()
     };

@@ -13,10 +13,16 @@ use super::launch_plan::{self, LaunchPlan};
 use super::variant::{KernelShape, current};
 use super::wgsl::{Program, empty_like, grid, launch, plan_grid, plane_grid};
 
+/// `[B, C, H, W]` of a tensor.
+fn dims(x: &CubeTensor) -> [usize; 4] {
+    let s = x.meta.shape();
+    [s[0], s[1], s[2], s[3]]
+}
+
 /// (batch, channels, plane) of a `[B, C, H, W]` tensor.
 fn extents(x: &CubeTensor) -> [u32; 3] {
-    let s = x.meta.shape();
-    [s[0] as u32, s[1] as u32, (s[2] * s[3]) as u32]
+    let [b, c, h, w] = dims(x);
+    [b as u32, c as u32, (h * w) as u32]
 }
 
 /// Writes `[rows, C]` with one workgroup per channel, in one launch (software adapters).
@@ -34,12 +40,6 @@ fn per_channel_once(
     let params = [batch, channels, plane, extra];
     launch(like, program, grid(channels), handles, &params);
     out
-}
-
-/// `[B, C, H, W]` of a tensor.
-fn dims(x: &CubeTensor) -> [usize; 4] {
-    let s = x.meta.shape();
-    [s[0], s[1], s[2], s[3]]
 }
 
 /// Reduces each channel of `like` `[B, C, H, W]` in two passes planned by `plans`: `partials`

@@ -14,7 +14,16 @@ pub const MAX_SERIAL: usize = 256;
 /// Rows of the weight gradients' batch one thread of the first column-sums pass adds.
 pub const ROWS_PER_GROUP: usize = 16;
 /// Most workgroups per dispatch dimension (WebGPU's guaranteed limit).
-const MAX_GROUPS: usize = 65_535;
+pub const MAX_GROUPS: usize = 65_535;
+
+/// A row of `groups` workgroups as (x, y): folded into y past [`MAX_GROUPS`] along x.
+pub fn folded(groups: usize) -> (usize, usize) {
+    if groups <= MAX_GROUPS {
+        (groups.max(1), 1)
+    } else {
+        (MAX_GROUPS, groups.div_ceil(MAX_GROUPS))
+    }
+}
 
 /// One dispatch of one kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,12 +119,7 @@ pub fn batch_norm_grad_sums(dims: [usize; 4]) -> [LaunchPlan; 2] {
 
 /// One pass of the column sums of `[rows, n]` in groups of `per_group` rows.
 fn column_pass(rows: usize, n: usize, per_group: usize) -> (usize, LaunchPlan) {
-    let columns = n.div_ceil(COLUMN_WORKGROUP).max(1);
-    let (x, y) = if columns <= MAX_GROUPS {
-        (columns, 1)
-    } else {
-        (MAX_GROUPS, columns.div_ceil(MAX_GROUPS))
-    };
+    let (x, y) = folded(n.div_ceil(COLUMN_WORKGROUP));
     let groups = rows.div_ceil(per_group).max(1);
     let plan = LaunchPlan {
         kernel: "column_sums",

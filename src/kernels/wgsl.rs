@@ -18,6 +18,7 @@ const SOFT_THRESHOLD_MAP: &str = include_str!("../../shaders/soft_threshold_map.
 const MASKED_MIXED_OP: &str = include_str!("../../shaders/masked_mixed_op.wgsl");
 const LASSO_FISTA: &str = include_str!("../../shaders/lasso_fista.wgsl");
 const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
+const BN_WRITE_STATISTICS: &str = include_str!("../../shaders/batch_norm_write_statistics.wgsl");
 const BN_STATISTICS: &str = include_str!("../../shaders/batch_norm_statistics.wgsl");
 const BN_GRAD_SUMS: &str = include_str!("../../shaders/batch_norm_grad_sums.wgsl");
 const WELFORD: &str = include_str!("../../shaders/welford.wgsl");
@@ -50,7 +51,7 @@ pub const SOLVER_WORKGROUP: u32 = 64;
 /// Largest M whose QR polishing fits the solver's workgroup memory.
 pub const MAX_POLISH_ROWS: u32 = 16;
 /// Most workgroups per dispatch dimension (WebGPU's guaranteed limit).
-pub(super) const MAX_GROUPS: u32 = 65_535;
+pub(super) const MAX_GROUPS: u32 = super::launch_plan::MAX_GROUPS as u32;
 
 /// Which WGSL program, with its template values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -141,10 +142,12 @@ impl KernelSource for WgslKernel {
                     .register("polish", polish.to_string())
                     .register("polish_rows", if polish { m } else { 1 }.to_string())
             }
-            Program::BatchNormStatistics => with_workgroup_sum(BN_STATISTICS),
+            Program::BatchNormStatistics => {
+                with_workgroup_sum(&format!("{BN_WRITE_STATISTICS}\n{BN_STATISTICS}"))
+            }
             Program::BatchNormGradSums => with_workgroup_sum(BN_GRAD_SUMS),
             Program::BatchNormPartials => with_moments(BN_PARTIALS),
-            Program::BatchNormMerge => with_moments(BN_MERGE),
+            Program::BatchNormMerge => with_moments(&format!("{BN_WRITE_STATISTICS}\n{BN_MERGE}")),
             Program::BatchNormGradPartials => with_workgroup_sum(BN_GRAD_PARTIALS),
             Program::BatchNormGradMerge => with_workgroup_sum(BN_GRAD_MERGE),
             Program::BatchNormNormalise { quads } => {
@@ -244,11 +247,8 @@ pub(super) fn plan_grid(plan: &LaunchPlan) -> CubeCount {
 
 /// A 1-D grid of `groups` workgroups, folded into y past the per-dimension limit.
 pub(super) fn grid(groups: u32) -> CubeCount {
-    if groups <= MAX_GROUPS {
-        CubeCount::Static(groups.max(1), 1, 1)
-    } else {
-        CubeCount::Static(MAX_GROUPS, groups.div_ceil(MAX_GROUPS), 1)
-    }
+    let (x, y) = super::launch_plan::folded(groups as usize);
+    CubeCount::Static(x as u32, y as u32, 1)
 }
 
 pub(super) fn u32_bytes(values: &[u32]) -> Vec<u8> {
