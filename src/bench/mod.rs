@@ -7,6 +7,8 @@ pub mod plot;
 pub mod profile_report;
 pub mod recovery;
 pub mod report;
+pub mod shapes_report;
+pub mod step_shapes;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

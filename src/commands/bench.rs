@@ -14,6 +14,7 @@ use ista_nas::bench::{BenchCase, CaseTiming, run_case};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::devices::{DeviceList, select_devices};
+use ista_nas::model::skeleton::NetKind;
 use ista_nas::run_dir::RunDir;
 use ista_nas::search::config::Method;
 
@@ -80,6 +81,15 @@ pub struct BenchArgs {
     /// Folder for bench.csv, bench.svg, bench.md and recovery.csv (default: runs/bench-<unix time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run nothing: print, per own kernel, the launches of one ISTA-NAS search step at --channels, --layers, --batch-sizes and --image-size, with threads, the longest serial loop and bytes moved, as planned for a GPU (ISTA_NAS_KERNELS=software: for a software adapter); writes shapes.csv and shapes.md.
+    #[arg(long)]
+    pub shapes: bool,
+    /// Side of the square images of --shapes.
+    #[arg(long, default_value_t = 32)]
+    pub image_size: usize,
+    /// Stem and head of the --shapes network: cifar (one stem conv) or imagenet (three stride-2 stem convs).
+    #[arg(long, value_enum, default_value_t = NetKind::Cifar)]
+    pub net: NetKind,
 }
 
 /// Options of the hidden `bench-case` command: one case, its result printed as JSON.
@@ -171,6 +181,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.channels == 0 || !args.channels.is_multiple_of(2) || args.layers < 3 {
         bail!("--channels must be even and --layers at least 3");
+    }
+    if args.shapes {
+        return super::bench_shapes::run(&args);
     }
     ista_nas::genotype::Genotype::load(&args.input.genotype)?;
     let splits = super::data::read_splits(args.input.data.as_deref(), args.input.format)?;

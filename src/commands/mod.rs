@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod bench;
+pub mod bench_shapes;
 pub mod child;
 pub mod consistency;
 pub mod data;

@@ -11,7 +11,7 @@ use burn::tensor::Shape;
 use super::batch_norm::BatchNormOps;
 use super::launch_plan::{self, LaunchPlan};
 use super::variant::{KernelShape, current};
-use super::wgsl::{Program, empty_like, grid, launch, plan_grid, plane_grid};
+use super::wgsl::{Program, empty_like, grid, launch, plan_grid};
 
 /// `[B, C, H, W]` of a tensor.
 fn dims(x: &CubeTensor) -> [usize; 4] {
@@ -83,8 +83,14 @@ fn quads(like: &CubeTensor) -> bool {
     extents(like)[2].is_multiple_of(4)
 }
 
-/// Writes a tensor shaped like `like`, one thread per element (four when `quads`), a workgroup
-/// row per plane.
+/// Whether the per-pixel kernels run on a flat grid (GPUs) rather than a row per plane.
+fn flat() -> bool {
+    current() == KernelShape::Gpu
+}
+
+/// Writes a tensor shaped like `like` with a per-pixel `program` (one thread per element, four
+/// when `quads`) as [`launch_plan::batch_norm_per_pixel`] plans it; `extra` after [C, P] in
+/// the params, padded to five words, then B.
 fn elementwise(
     like: &CubeTensor,
     program: Program,
@@ -92,20 +98,26 @@ fn elementwise(
     extra: &[u32],
 ) -> CubeTensor {
     let [batch, channels, plane] = extents(like);
-    let plane = if quads(like) { plane / 4 } else { plane };
+    let elems = if quads(like) { plane / 4 } else { plane };
+    let (name, inputs) = per_pixel_kernel(program);
+    let plan = launch_plan::batch_norm_per_pixel(name, dims(like), inputs, flat());
     let out = empty_like(like, like.meta.shape().clone());
-    let mut values = vec![channels, plane];
+    let mut values = vec![channels, elems];
     values.extend_from_slice(extra);
+    values.resize(5, 0);
+    values.push(batch);
     buffers.push(out.clone());
     let handles = buffers.into_iter().map(|t| t.handle).collect();
-    launch(
-        like,
-        program,
-        plane_grid(batch, channels, plane),
-        handles,
-        &values,
-    );
+    launch(like, program, plan_grid(&plan), handles, &values);
     out
+}
+
+/// The shader a per-pixel program runs, and how many `[B, C, H, W]` tensors it reads.
+fn per_pixel_kernel(program: Program) -> (&'static str, usize) {
+    match program {
+        Program::BatchNormNormalise { .. } => ("batch_norm_normalise", 1),
+        _ => ("batch_norm_input_grad", 2),
+    }
 }
 
 impl BatchNormOps for CubeBackend {
@@ -153,7 +165,10 @@ impl BatchNormOps for CubeBackend {
             .map(into_contiguous)
             .to_vec();
         let extra = [epsilon.to_bits(), affine as u32];
-        let program = Program::BatchNormNormalise { quads: quads(&x) };
+        let program = Program::BatchNormNormalise {
+            quads: quads(&x),
+            flat: flat(),
+        };
         elementwise(&x, program, inputs, &extra)
     }
 
@@ -197,7 +212,10 @@ impl BatchNormOps for CubeBackend {
             .map(into_contiguous)
             .to_vec();
         let extra = [batch * plane, epsilon.to_bits(), affine as u32];
-        let program = Program::BatchNormInputGrad { quads: quads(&x) };
+        let program = Program::BatchNormInputGrad {
+            quads: quads(&x),
+            flat: flat(),
+        };
         elementwise(&x, program, inputs, &extra)
     }
 }

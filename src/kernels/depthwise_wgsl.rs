@@ -1,6 +1,7 @@
 //! Launch code of the depthwise-convolution WGSL kernels (`shaders/depthwise_*.wgsl`): one
-//! dispatch each for the forward pass and the input gradient, two for the weight gradient (per
-//! image, then summed over the batch).
+//! dispatch each for the forward pass and the input gradient, and for the weight gradient one
+//! per (image, piece of the plane) then the column sums over them, as
+//! [`conv_launch_plan`](super::conv_launch_plan) plans them.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
@@ -8,12 +9,15 @@ use burn::cubecl::CubeCount;
 use burn::tensor::Shape;
 
 use super::column_sums_wgsl::column_sums;
+use super::conv_launch_plan as plan;
 use super::depthwise::DepthwiseOps;
 use super::depthwise_cpu::{Geometry, Planes};
-use super::wgsl::{Program, WORKGROUP, empty_like, grid, launch, plane_grid};
+use super::variant::current;
+use super::wgsl::{Program, empty_like, launch, plan_grid};
 
-/// The `params` of `shaders/depthwise_geometry.wgsl` (the geometry is compiled into the program).
-fn params(p: &Planes) -> [u32; 6] {
+/// The `params` of `shaders/depthwise_geometry.wgsl` (the geometry is compiled into the
+/// program), then the weight gradient's rows per piece and pieces per plane.
+fn params(p: &Planes, (rows, pieces): (usize, usize)) -> [u32; 8] {
     let values = [
         p.batch,
         p.channels,
@@ -21,6 +25,8 @@ fn params(p: &Planes) -> [u32; 6] {
         p.input[1],
         p.output[0],
         p.output[1],
+        rows,
+        pieces,
     ];
     values.map(|v| v as u32)
 }
@@ -35,24 +41,14 @@ fn run(
     program: Program,
     inputs: [CubeTensor; 2],
     out_dims: [usize; 4],
-    p: &Planes,
+    params: [u32; 8],
     count: CubeCount,
 ) -> CubeTensor {
     let [a, b] = inputs.map(into_contiguous);
     let out = empty_like(&a, Shape::new(out_dims));
     let handles = vec![a.handle.clone(), b.handle.clone(), out.handle.clone()];
-    launch(&a, program, count, handles, &params(p));
+    launch(&a, program, count, handles, &params);
     out
-}
-
-/// The per-plane grid over `[B, C, H, W]`.
-fn per_plane(dims: [usize; 4]) -> CubeCount {
-    let [b, c, h, w] = dims.map(|d| d as u32);
-    plane_grid(b, c, h * w)
-}
-
-fn threads(dims: [usize; 4]) -> u32 {
-    (dims.iter().product::<usize>() as u32).div_ceil(WORKGROUP)
 }
 
 impl DepthwiseOps for CubeBackend {
@@ -61,15 +57,12 @@ impl DepthwiseOps for CubeBackend {
         weight: FloatTensor<Self>,
         g: Geometry,
     ) -> FloatTensor<Self> {
-        let p = Planes::new(dims(&x), &g);
+        let input = dims(&x);
+        let p = Planes::new(input, &g);
         let out = [p.batch, p.channels, p.output[0], p.output[1]];
-        run(
-            Program::DepthwiseForward(g),
-            [x, weight],
-            out,
-            &p,
-            per_plane(out),
-        )
+        let grid = plan_grid(&plan::depthwise_forward(input, g));
+        let program = Program::DepthwiseForward(g);
+        run(program, [x, weight], out, params(&p, (1, 1)), grid)
     }
 
     fn depthwise_input_grad(
@@ -80,13 +73,9 @@ impl DepthwiseOps for CubeBackend {
     ) -> FloatTensor<Self> {
         let input = dims(&x);
         let p = Planes::new(input, &g);
-        run(
-            Program::DepthwiseInputGrad(g),
-            [dy, weight],
-            input,
-            &p,
-            per_plane(input),
-        )
+        let grid = plan_grid(&plan::depthwise_input_grad(input, g));
+        let program = Program::DepthwiseInputGrad(g);
+        run(program, [dy, weight], input, params(&p, (1, 1)), grid)
     }
 
     fn depthwise_weight_grad(
@@ -95,17 +84,17 @@ impl DepthwiseOps for CubeBackend {
         weight: FloatTensor<Self>,
         g: Geometry,
     ) -> FloatTensor<Self> {
-        let p = Planes::new(dims(&x), &g);
+        let input = dims(&x);
+        let p = Planes::new(input, &g);
+        let shape = current();
+        let pieces = plan::depthwise_weight_grad_pieces(input, g, shape);
+        let grid = plan_grid(&plan::depthwise_weight_grad(input, g, shape));
         let weights = p.channels * g.kernel * g.kernel;
-        let per_image = [1, 1, p.batch, weights]; // [B, C·k²] as 4-D
-        let partial = run(
-            Program::DepthwiseWeightGrad(g),
-            [x, dy],
-            per_image,
-            &p,
-            grid(threads(per_image)),
-        );
+        let rows = p.batch * pieces.1;
+        let partial_dims = [1, 1, rows, weights]; // [B·pieces, C·k²] as 4-D
+        let program = Program::DepthwiseWeightGrad(g);
+        let partial = run(program, [x, dy], partial_dims, params(&p, pieces), grid);
         let out = empty_like(&partial, weight.meta.shape().clone());
-        column_sums(partial, p.batch, weights, out)
+        column_sums(partial, rows, weights, out)
     }
 }

@@ -15,6 +15,22 @@ pub const MAX_SERIAL: usize = 256;
 pub const ROWS_PER_GROUP: usize = 16;
 /// Most workgroups per dispatch dimension (WebGPU's guaranteed limit).
 pub const MAX_GROUPS: usize = 65_535;
+/// Threads a launch aims for where its loop can be cut: an H100 keeps 132 × 2,048 threads
+/// resident, so 2¹⁷ is about half of it, enough to hide memory latency on any GPU.
+pub const TARGET_THREADS: usize = 1 << 17;
+
+/// How a loop of `length` iterations in each of `items` threads is cut into pieces of at most
+/// `most` iterations, more where `items` × pieces stays under [`TARGET_THREADS`]: (iterations
+/// per piece, pieces).
+pub fn pieces(items: usize, length: usize, most: usize) -> (usize, usize) {
+    let length = length.max(1);
+    let want = length
+        .div_ceil(most.max(1))
+        .max(TARGET_THREADS.div_ceil(items.max(1)))
+        .min(length);
+    let per = length.div_ceil(want);
+    (per, length.div_ceil(per))
+}
 
 /// A row of `groups` workgroups as (x, y): folded into y past [`MAX_GROUPS`] along x.
 pub fn folded(groups: usize) -> (usize, usize) {
@@ -138,22 +154,117 @@ pub fn column_sums_one_pass(rows: usize, n: usize) -> (usize, LaunchPlan) {
     column_pass(rows, n, rows.max(1))
 }
 
-/// The column sums of `[rows, n]` as `(rows per group, plan)` per pass: one pass for up to
-/// [`ROWS_PER_GROUP`] rows, else groups of that many rows (more where the groups' sums would
-/// reach [`MAX_PARTIALS`] values), then the sums of the groups.
+/// The column sums of `[rows, n]` as `(rows per group, plan)` per pass: groups of
+/// [`ROWS_PER_GROUP`] rows (more where the groups' sums would reach [`MAX_PARTIALS`] values,
+/// at most [`MAX_SERIAL`]), then the groups' sums the same way, until one pass of at most
+/// [`ROWS_PER_GROUP`] rows is left.
 pub fn column_sums(rows: usize, n: usize) -> Vec<(usize, LaunchPlan)> {
-    if rows <= ROWS_PER_GROUP {
-        return vec![column_sums_one_pass(rows, n)];
+    let mut passes = Vec::new();
+    let mut rows = rows;
+    while rows > ROWS_PER_GROUP {
+        let per_group = ROWS_PER_GROUP
+            .max(rows * n / MAX_PARTIALS + 1)
+            .min(MAX_SERIAL);
+        passes.push(column_pass(rows, n, per_group));
+        rows = rows.div_ceil(per_group);
     }
-    let per_group = ROWS_PER_GROUP
-        .max(rows * n / MAX_PARTIALS + 1)
-        .min(MAX_SERIAL)
-        .min(rows);
-    let groups = rows.div_ceil(per_group);
-    vec![
-        column_pass(rows, n, per_group),
-        column_pass(groups, n, groups),
-    ]
+    passes.push(column_sums_one_pass(rows, n));
+    passes
+}
+
+/// An elementwise launch of one thread per `per_thread` of `n` values of `inputs` tensors into
+/// `outputs`, on 1-D workgroups of `workgroup` folded past [`MAX_GROUPS`], each thread looping
+/// `serial_loop` times.
+pub fn elementwise(
+    kernel: &'static str,
+    n: usize,
+    per_thread: usize,
+    workgroup: usize,
+    (inputs, outputs): (usize, usize),
+    serial_loop: usize,
+) -> LaunchPlan {
+    let (x, y) = folded(n.div_ceil(per_thread).div_ceil(workgroup));
+    LaunchPlan {
+        kernel,
+        groups: [x, y, 1],
+        workgroup,
+        serial_loop,
+        elements: n,
+        bytes_read: inputs * n * 4,
+        bytes_written: outputs * n * 4,
+    }
+}
+
+/// A per-channel reduction of `inputs` tensors `[B, C, H, W]` in one launch, one workgroup per
+/// channel walking its B·H·W values (software adapters): the serial loop of one pass.
+pub fn batch_norm_per_channel(
+    kernel: &'static str,
+    [b, c, h, w]: [usize; 4],
+    inputs: usize,
+) -> LaunchPlan {
+    let count = b * h * w;
+    let (x, y) = folded(c);
+    LaunchPlan {
+        kernel,
+        groups: [x, y, 1],
+        workgroup: REDUCTION_WORKGROUP,
+        serial_loop: count.div_ceil(REDUCTION_WORKGROUP),
+        elements: count * c,
+        bytes_read: inputs * count * c * 4,
+        bytes_written: 4 * c * 4,
+    }
+}
+
+/// The mixed op over `support` stacked op outputs of `width` values: a thread per output
+/// value, a loop over the ops.
+pub fn masked_mixed_op(width: usize, support: usize) -> LaunchPlan {
+    let plan = elementwise(
+        "masked_mixed_op",
+        width,
+        1,
+        COLUMN_WORKGROUP,
+        (support, 1),
+        support,
+    );
+    LaunchPlan {
+        elements: width * support,
+        ..plan
+    }
+}
+
+/// Batch norm's per-pixel kernels (`batch_norm_normalise`, `batch_norm_input_grad`) on
+/// `[B, C, H, W]`, reading `inputs` such tensors, four pixels per thread where 4 divides the
+/// plane: on GPUs a flat grid of [`COLUMN_WORKGROUP`] threads (planes of 8×8 would leave most
+/// of a workgroup idle), on software adapters a row of [`REDUCTION_WORKGROUP`] threads per
+/// plane (no division by the plane there, which llvmpipe runs one lane at a time).
+pub fn batch_norm_per_pixel(
+    kernel: &'static str,
+    [b, c, h, w]: [usize; 4],
+    inputs: usize,
+    flat: bool,
+) -> LaunchPlan {
+    let plane = h * w;
+    let per_thread = if plane.is_multiple_of(4) { 4 } else { 1 };
+    if flat {
+        return elementwise(
+            kernel,
+            b * c * plane,
+            per_thread,
+            COLUMN_WORKGROUP,
+            (inputs, 1),
+            1,
+        );
+    }
+    let n = b * c * plane;
+    LaunchPlan {
+        kernel,
+        groups: [(plane / per_thread).div_ceil(REDUCTION_WORKGROUP), c, b],
+        workgroup: REDUCTION_WORKGROUP,
+        serial_loop: 1,
+        elements: n,
+        bytes_read: inputs * n * 4,
+        bytes_written: n * 4,
+    }
 }
 
 #[cfg(test)]
@@ -172,58 +283,28 @@ mod tests {
         }
     }
 
-    /// Feature maps `[B, C, S, S]` of a network of C channels on S×S images at batch B: the
-    /// stem's and every cell's (channels ×1, ×2, ×4 of the cell, ×4 of the concatenation) at
-    /// S, S/2, S/4, and ImageNet's stem at 2·S when `stem_stride`.
-    fn feature_maps(b: usize, c: usize, s: usize, stem_stride: bool) -> Vec<[usize; 4]> {
-        let mut maps = vec![[b, 3 * c, s, s]];
-        if stem_stride {
-            maps.push([b, c / 2, 2 * s, 2 * s]);
-        }
-        for (level, side) in [s, s / 2, s / 4, s / 8].into_iter().enumerate() {
-            let cell = c << level;
-            for channels in [cell, 2 * cell, 4 * cell] {
-                maps.push([b, channels, side, side]);
-            }
-        }
-        maps
-    }
-
-    /// At the paper's search (C=16, batch 256, 32×32), one-stage (C=36, batch 96) and ImageNet
-    /// (C=48, batch 1024, 224×224) scales, every reduction call that touches 2²⁰ values or more
-    /// launches 2¹⁶ threads or more, and no thread loops more than 256 times.
-    #[test]
-    fn reductions_fill_a_gpu_at_the_papers_scales() {
-        let mut maps = feature_maps(256, 16, 32, false);
-        maps.extend(feature_maps(96, 36, 32, false));
-        maps.extend(feature_maps(1024, 48, 56, true));
-        for dims in maps {
-            let plans = batch_norm_statistics(dims)
-                .into_iter()
-                .chain(batch_norm_grad_sums(dims));
-            let [b, c, ..] = dims;
-            let weights = [c * 9, c * 25, c * c];
-            let sums = weights
-                .into_iter()
-                .flat_map(|n| column_sums(b, n))
-                .map(|(_, p)| p);
-            for plan in plans.chain(sums) {
-                if plan.elements >= 1 << 20 {
-                    assert!(plan.threads() >= 1 << 16, "{dims:?}: {plan:?}");
-                }
-                assert!(plan.serial_loop <= MAX_SERIAL, "{dims:?}: {plan:?}");
-                assert!(plan.groups.iter().all(|&g| g <= MAX_GROUPS), "{plan:?}");
-            }
-        }
-    }
-
     #[test]
     fn column_sums_pass_rows_through_groups() {
         let passes = column_sums(1024, 144);
-        assert_eq!(passes.len(), 2);
-        assert_eq!(passes[0].1.groups, [1, 1, 64]);
-        assert_eq!(passes[1].1.groups, [1, 1, 1]);
-        assert_eq!(passes[1].1.serial_loop, 64);
+        let groups: Vec<_> = passes.iter().map(|(_, p)| p.groups[2]).collect();
+        assert_eq!(groups, [64, 4, 1]);
+        assert!(passes.iter().all(|(_, p)| p.serial_loop <= ROWS_PER_GROUP));
         assert_eq!(column_sums(8, 10)[0].1.serial_loop, 8);
+        // 13,312 rows (ImageNet's depthwise pieces): 832, 52, 4, 1
+        let passes = column_sums(13_312, 1200);
+        assert_eq!(passes.len(), 4);
+        assert!(passes.iter().all(|(_, p)| p.serial_loop <= MAX_SERIAL));
+    }
+
+    #[test]
+    fn pieces_cut_long_loops_and_fill_the_gpu() {
+        assert_eq!(pieces(1 << 20, 1024, 256), (256, 4));
+        assert_eq!(pieces(1 << 20, 100, 256), (100, 1));
+        assert_eq!(pieces(1 << 12, 1024, 256), (32, 32));
+        assert_eq!(pieces(1, 5, 256), (1, 5));
+        for (items, length) in [(1, 1), (7, 1000), (300_000, 3), (4096, 257)] {
+            let (per, count) = pieces(items, length, 64);
+            assert!(per <= 64 && per * count >= length && per * (count - 1) < length);
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod batch_norm;
 pub mod batch_norm_cpu;
 mod batch_norm_wgsl;
 mod column_sums_wgsl;
+pub mod conv_launch_plan;
 pub mod depthwise;
 pub mod depthwise_cpu;
 mod depthwise_wgsl;

@@ -10,7 +10,7 @@ use burn::cubecl::{CubeCount, CubeDim, prelude::KernelId};
 use burn::tensor::{DType, FloatDType, Shape};
 
 use super::depthwise_cpu::Geometry;
-use super::launch_plan::LaunchPlan;
+use super::launch_plan::{self, LaunchPlan};
 use super::{FistaLaunch, IstaOps, SolverOps, Support};
 
 const SOFT_THRESHOLD_FN: &str = include_str!("../../shaders/soft_threshold.wgsl");
@@ -28,6 +28,7 @@ const BN_NORMALISE: &str = include_str!("../../shaders/batch_norm_normalise.wgsl
 const BN_GRAD_PARTIALS: &str = include_str!("../../shaders/batch_norm_grad_partials.wgsl");
 const BN_GRAD_MERGE: &str = include_str!("../../shaders/batch_norm_grad_merge.wgsl");
 const BN_INPUT_GRAD: &str = include_str!("../../shaders/batch_norm_input_grad.wgsl");
+const BN_PIXEL: &str = include_str!("../../shaders/batch_norm_pixel.wgsl");
 const RELU: &str = include_str!("../../shaders/relu.wgsl");
 const DW_GEOMETRY: &str = include_str!("../../shaders/depthwise_geometry.wgsl");
 const DW_FORWARD: &str = include_str!("../../shaders/depthwise_forward.wgsl");
@@ -44,6 +45,7 @@ pub(super) const WORKGROUP: u32 = 256;
 pub(super) const PLANE_WORKGROUP: u32 = 64;
 const _: () = assert!(
     PLANE_WORKGROUP as usize == super::launch_plan::REDUCTION_WORKGROUP
+        && PLANE_WORKGROUP as usize == super::conv_launch_plan::PLANE_WORKGROUP
         && WORKGROUP as usize == super::launch_plan::COLUMN_WORKGROUP
 );
 /// Threads per workgroup of the solver (one problem per workgroup).
@@ -74,17 +76,19 @@ pub(super) enum Program {
     BatchNormPartials,
     /// The partials of each channel merged into the statistics.
     BatchNormMerge,
-    /// Four pixels per thread when `quads`.
+    /// Four pixels per thread when `quads`; a flat grid when `flat`, else a row per plane.
     BatchNormNormalise {
         quads: bool,
+        flat: bool,
     },
     /// Partial gradient sums per chunk of a channel.
     BatchNormGradPartials,
     /// The partial gradient sums of each channel added.
     BatchNormGradMerge,
-    /// Four pixels per thread when `quads`.
+    /// Four pixels per thread when `quads`; a flat grid when `flat`, else a row per plane.
     BatchNormInputGrad {
         quads: bool,
+        flat: bool,
     },
     DepthwiseForward(Geometry),
     DepthwiseInputGrad(Geometry),
@@ -104,10 +108,15 @@ impl Program {
     /// Threads per workgroup.
     pub(super) fn workgroup(self) -> u32 {
         match self {
+            Program::BatchNormNormalise { flat, .. } | Program::BatchNormInputGrad { flat, .. } => {
+                if flat {
+                    WORKGROUP
+                } else {
+                    PLANE_WORKGROUP
+                }
+            }
             Program::DepthwiseForward(_)
             | Program::DepthwiseInputGrad(_)
-            | Program::BatchNormNormalise { .. }
-            | Program::BatchNormInputGrad { .. }
             | Program::BatchNormStatistics
             | Program::BatchNormGradSums
             | Program::BatchNormPartials
@@ -150,12 +159,8 @@ impl KernelSource for WgslKernel {
             Program::BatchNormMerge => with_moments(&format!("{BN_WRITE_STATISTICS}\n{BN_MERGE}")),
             Program::BatchNormGradPartials => with_workgroup_sum(BN_GRAD_PARTIALS),
             Program::BatchNormGradMerge => with_workgroup_sum(BN_GRAD_MERGE),
-            Program::BatchNormNormalise { quads } => {
-                per_plane(BN_NORMALISE).register("elem", elem(quads))
-            }
-            Program::BatchNormInputGrad { quads } => {
-                per_plane(BN_INPUT_GRAD).register("elem", elem(quads))
-            }
+            Program::BatchNormNormalise { quads, flat } => per_pixel(BN_NORMALISE, quads, flat),
+            Program::BatchNormInputGrad { quads, flat } => per_pixel(BN_INPUT_GRAD, quads, flat),
             Program::DepthwiseForward(g) => {
                 with_geometry(per_plane(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")), g)
             }
@@ -208,6 +213,19 @@ fn plain(program: &str) -> SourceTemplate {
     SourceTemplate::new(program).register("workgroup_size", WORKGROUP.to_string())
 }
 
+/// A per-pixel batch-norm program with its thread's place (`shaders/batch_norm_pixel.wgsl`).
+fn per_pixel(program: &str, quads: bool, flat: bool) -> SourceTemplate {
+    let source = format!("{BN_PIXEL}\n{program}");
+    let template = if flat {
+        plain(&source)
+    } else {
+        per_plane(&source)
+    };
+    template
+        .register("elem", elem(quads))
+        .register("flat", flat.to_string())
+}
+
 /// A program on workgroups of [`PLANE_WORKGROUP`] threads.
 fn per_plane(program: &str) -> SourceTemplate {
     SourceTemplate::new(program).register("workgroup_size", PLANE_WORKGROUP.to_string())
@@ -231,12 +249,6 @@ fn with_moments(program: &str) -> SourceTemplate {
 pub(super) fn fits_planes([b, c, h, w]: [usize; 4]) -> bool {
     let max = MAX_GROUPS as usize;
     b.max(c) <= max && (h * w).div_ceil(PLANE_WORKGROUP as usize) <= max
-}
-
-/// The grid of the per-plane kernels: a row of [`PLANE_WORKGROUP`]-thread blocks over each
-/// plane of `pixels`, one y per channel, one z per image.
-pub(super) fn plane_grid(batch: u32, channels: u32, pixels: u32) -> CubeCount {
-    CubeCount::Static(pixels.div_ceil(PLANE_WORKGROUP), channels, batch)
 }
 
 /// The grid of a launch plan.
@@ -325,9 +337,16 @@ fn gate(gate: CubeTensor, value: CubeTensor) -> CubeTensor {
         out.handle.clone(),
     ];
     let quads = n.is_multiple_of(4);
-    let elems = if quads { n / 4 } else { n } as u32;
-    let groups = grid(elems.div_ceil(WORKGROUP));
-    launch(&value, Program::Relu { quads }, groups, handles, &[elems]);
+    let per_thread = if quads { 4 } else { 1 };
+    let plan = launch_plan::elementwise("relu", n, per_thread, WORKGROUP as usize, (2, 1), 1);
+    let elems = (n / per_thread) as u32;
+    launch(
+        &value,
+        Program::Relu { quads },
+        plan_grid(&plan),
+        handles,
+        &[elems],
+    );
     out
 }
 
@@ -340,7 +359,8 @@ impl IstaOps for CubeBackend {
             return x;
         }
         let out = empty_like(&x, shape);
-        let groups = grid((n as u32).div_ceil(WORKGROUP));
+        let plan = launch_plan::elementwise("soft_threshold", n, 1, WORKGROUP as usize, (1, 1), 1);
+        let groups = plan_grid(&plan);
         let handles = vec![x.handle.clone(), out.handle.clone()];
         let params = [n as u32, threshold.to_bits()];
         launch(&x, Program::SoftThreshold, groups, handles, &params);
@@ -371,7 +391,8 @@ impl IstaOps for CubeBackend {
         }
         let out = empty_like(&ops, shape);
         let support_buf = ops.client.create_from_slice(&u32_bytes(&support));
-        let groups = grid((width as u32).div_ceil(WORKGROUP));
+        let plan = launch_plan::masked_mixed_op(width, support.len());
+        let groups = plan_grid(&plan);
         let handles = vec![
             ops.handle.clone(),
             coeffs.handle.clone(),

@@ -48,8 +48,10 @@ fn programs() -> Vec<Program> {
     ];
     for quads in [false, true] {
         all.push(Program::Relu { quads });
-        all.push(Program::BatchNormNormalise { quads });
-        all.push(Program::BatchNormInputGrad { quads });
+        for flat in [false, true] {
+            all.push(Program::BatchNormNormalise { quads, flat });
+            all.push(Program::BatchNormInputGrad { quads, flat });
+        }
     }
     for tile in [1, 4] {
         all.push(Program::PointwiseMix { tile });

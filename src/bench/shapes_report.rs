@@ -1,0 +1,83 @@
+//! `bench --shapes` output: per kernel, the launches of one step and the figures that say
+//! whether they fill a GPU (a table), and every distinct launch (CSV).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::step_shapes::Launches;
+use crate::kernels::launch_plan::MAX_SERIAL;
+
+/// The CSV of every distinct launch of a step: one row per kernel and shape.
+pub fn shapes_csv(launches: &[Launches]) -> String {
+    let mut out = String::from(
+        "kernel,calls_per_step,groups_x,groups_y,groups_z,workgroup,threads,serial_loop,elements,bytes_read,bytes_written\n",
+    );
+    for l in launches {
+        let p = &l.plan;
+        let [x, y, z] = p.groups;
+        let _ = writeln!(
+            out,
+            "{},{},{x},{y},{z},{},{},{},{},{},{}",
+            p.kernel,
+            l.count,
+            p.workgroup,
+            p.threads(),
+            p.serial_loop,
+            p.elements,
+            p.bytes_read,
+            p.bytes_written
+        );
+    }
+    out
+}
+
+/// Per kernel: launches per step, the largest read, the fewest threads of a launch reading
+/// 2²⁰ values or more, the longest serial loop and the bytes a step moves (a Markdown table).
+pub fn shapes_table(launches: &[Launches]) -> String {
+    #[derive(Default)]
+    struct Row {
+        calls: usize,
+        largest: usize,
+        fewest_threads: Option<usize>,
+        longest: usize,
+        bytes: usize,
+    }
+    let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
+    for l in launches {
+        let p = &l.plan;
+        let row = rows.entry(p.kernel).or_default();
+        row.calls += l.count;
+        row.largest = row.largest.max(p.elements);
+        if p.elements >= 1 << 20 {
+            let t = p.threads();
+            row.fewest_threads = Some(row.fewest_threads.map_or(t, |f| f.min(t)));
+        }
+        row.longest = row.longest.max(p.serial_loop);
+        row.bytes += l.count * (p.bytes_read + p.bytes_written);
+    }
+    let mut out = String::from(
+        "| kernel | launches/step | largest read (values) | fewest threads (reads ≥ 2^20) | longest serial loop | MB moved/step |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (kernel, r) in &rows {
+        let _ = writeln!(
+            out,
+            "| {kernel} | {} | {} | {} | {} | {:.1} |",
+            r.calls,
+            r.largest,
+            r.fewest_threads.map_or("-".into(), |t| t.to_string()),
+            r.longest,
+            r.bytes as f64 / 1e6
+        );
+    }
+    let total: usize = launches.iter().map(|l| l.count).sum();
+    let longest = launches
+        .iter()
+        .map(|l| l.plan.serial_loop)
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "\n{total} launches per step; longest serial loop {longest} (limit {MAX_SERIAL})"
+    );
+    out
+}

@@ -1,0 +1,79 @@
+//! `ista-nas bench --shapes`: the planned launches of the project's kernels in one search step,
+//! computed from the shapes without running anything (`ista_nas::bench::step_shapes`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use ista_nas::bench::shapes_report::{shapes_csv, shapes_table};
+use ista_nas::bench::step_shapes::{StepCase, first_unfit, step_launches};
+use ista_nas::kernels::variant::{KernelShape, current};
+use ista_nas::model::skeleton::CellPlan;
+use ista_nas::primitives::STEPS;
+use ista_nas::run_dir::RunDir;
+
+use super::bench::BenchArgs;
+use super::run_folder;
+
+/// `bench --shapes`: the planned launches of one step per batch size, computed, not run.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let plan = CellPlan::new(args.net, 3, args.channels, args.layers, (STEPS, STEPS));
+    if let Some(problem) = plan.input_problem(args.image_size, false) {
+        bail!("--image-size: {problem}");
+    }
+    let shape = current();
+    let target = match shape {
+        KernelShape::Gpu => "a GPU",
+        KernelShape::Software => "a software adapter",
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/shapes-{}", run_folder::unix_time())));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let run = RunDir { path: out.clone() };
+    let (mut csv, mut md) = (String::new(), String::new());
+    for &batch in &args.batch_sizes {
+        let case = StepCase {
+            kind: args.net,
+            channels: args.channels,
+            layers: args.layers,
+            batch,
+            image: args.image_size,
+            in_channels: 3,
+        };
+        let launches = step_launches(&case, shape);
+        let title = format!(
+            "own kernels of one search step (architecture and weight steps, every op on every edge), planned for {target}: C={} L={} batch {batch}, {s}x{s} {:?} images",
+            args.channels,
+            args.layers,
+            args.net,
+            s = args.image_size,
+        );
+        let verdict = match first_unfit(&launches) {
+            None => {
+                "every launch reading ≥ 2^20 values runs ≥ 2^16 threads; no loop over 256".into()
+            }
+            Some(l) => format!("does not fill a GPU: {:?}", l.plan),
+        };
+        let table = shapes_table(&launches);
+        println!(
+            "{title}
+{table}{verdict}
+"
+        );
+        let _ =
+            std::fmt::Write::write_fmt(&mut md, format_args!("{title}\n\n{table}{verdict}\n\n"));
+        let body = shapes_csv(&launches);
+        let (header, rows) = body.split_once('\n').unwrap_or((&body, ""));
+        if csv.is_empty() {
+            csv = format!("batch,{header}\n");
+        }
+        for row in rows.lines() {
+            csv.push_str(&format!("{batch},{row}\n"));
+        }
+    }
+    run.write("shapes.csv", csv.as_bytes())?;
+    run.write("shapes.md", md.as_bytes())?;
+    println!("results in {}: shapes.csv, shapes.md", out.display());
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! The launch plans of a step, walked without running it (`bench --shapes`): at the paper's
+//! scales every launch fills a GPU, and at a small scale the walk predicts the launches a real
+//! forward and backward pass issues on lavapipe, in both kernel shapes.
+
+mod common;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use ista_nas::bench::dispatches::count_dispatches;
+use ista_nas::bench::step_shapes::{
+    Launches, StepCase, first_unfit, forward_backward_launches, step_launches,
+};
+use ista_nas::kernels::variant::{KernelShape, force_on_this_thread};
+use ista_nas::model::skeleton::{NetKind, NetworkConfig};
+use ista_nas::model::sparse_cell::{NodeWeights, SparseNetwork};
+use ista_nas::primitives::{PRIMITIVES, STEPS};
+use ista_nas::sparse::measurement::node_width;
+
+fn case(kind: NetKind, channels: usize, layers: usize, batch: usize, image: usize) -> StepCase {
+    StepCase {
+        kind,
+        channels,
+        layers,
+        batch,
+        image,
+        in_channels: 3,
+    }
+}
+
+fn total(launches: &[Launches]) -> usize {
+    launches.iter().map(|l| l.count).sum()
+}
+
+/// The paper's search (C=16, L=8, batch 256, 32×32), one-stage (C=36, L=20, batch 96) and
+/// ImageNet (C=48, L=14, batch 1024, 224×224) scales: every launch reading 2²⁰ values or more
+/// runs 2¹⁶ threads or more, no thread loops more than 256 times, no grid dimension passes
+/// 65,535.
+#[test]
+fn every_launch_fills_a_gpu_at_the_papers_scales() {
+    for case in [
+        case(NetKind::Cifar, 16, 8, 256, 32),
+        case(NetKind::Cifar, 36, 20, 96, 32),
+        case(NetKind::Imagenet, 48, 14, 1024, 224),
+    ] {
+        let launches = step_launches(&case, KernelShape::Gpu);
+        assert!(total(&launches) > 1000, "{case:?}");
+        if let Some(bad) = first_unfit(&launches) {
+            panic!("{case:?}: {bad:?}");
+        }
+    }
+}
+
+/// The check can fail: the software shape's one workgroup per channel does not fill a GPU at
+/// the paper's scale.
+#[test]
+fn the_software_shape_would_not_fill_a_gpu() {
+    let launches = step_launches(&case(NetKind::Cifar, 16, 8, 256, 32), KernelShape::Software);
+    let bad = first_unfit(&launches).expect("an unfit launch");
+    assert!(bad.plan.kernel.starts_with("batch_norm") || bad.plan.serial_loop > 256);
+}
+
+/// Node weights with every input × op supported, w = 1.
+fn all_ops(device: &Device) -> Vec<NodeWeights> {
+    (0..STEPS)
+        .map(|node| {
+            let n = node_width(node, PRIMITIVES.len());
+            NodeWeights {
+                support: (0..n).collect(),
+                w: Tensor::from_floats(vec![1.0f32; n].as_slice(), device),
+            }
+        })
+        .collect()
+}
+
+/// A forward and backward pass of the supernet with every op supported, on lavapipe, issues
+/// exactly the WGSL launches the walk predicts, under both kernel shapes, with the weights'
+/// gradients (the weight step) and without (the architecture step).
+#[test]
+fn the_walk_predicts_the_launches_of_a_real_pass() {
+    let device = common::vulkan().autodiff();
+    let config = NetworkConfig {
+        channels: 4,
+        layers: 3,
+        classes: 10,
+        in_channels: 1,
+    };
+    let network = SparseNetwork::new(&config, &device);
+    let weights = all_ops(&device);
+    let pixels = common::uniform(2 * 16 * 16, 3);
+    let cases = [KernelShape::Software, KernelShape::Gpu]
+        .into_iter()
+        .flat_map(|shape| [(shape, true), (shape, false)]);
+    for (shape, weight_grads) in cases {
+        // the architecture step's view: the weights constant
+        let network = if weight_grads {
+            network.clone()
+        } else {
+            network.clone().no_grad()
+        };
+        force_on_this_thread(Some(shape));
+        let (_, launches) = count_dispatches(|| {
+            let data = TensorData::new(pixels.clone(), [2, 1, 16, 16]);
+            let x = Tensor::<4>::from_data(data, &device).require_grad();
+            let logits = network.forward(x, &weights, &weights, &mut 0).unwrap();
+            let grads = logits.powi_scalar(2).mean().backward();
+            drop(grads);
+        });
+        force_on_this_thread(None);
+        let ran: u64 = launches
+            .iter()
+            .filter(|(name, _)| name.contains("WgslKernel"))
+            .map(|(_, n)| n)
+            .sum();
+        let mut small = case(NetKind::Cifar, 4, 3, 2, 16);
+        small.in_channels = 1;
+        let predicted = total(&forward_backward_launches(&small, shape, weight_grads));
+        assert_eq!(
+            ran as usize, predicted,
+            "{shape:?}, weight gradients {weight_grads}: {launches:?}"
+        );
+    }
+}
