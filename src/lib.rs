@@ -23,6 +23,7 @@ pub mod report;
 pub mod run_dir;
 pub mod search;
 pub mod sparse;
+pub mod step_metrics;
 pub mod train;
 
 pub use error::{IstaError, Result};

@@ -136,29 +136,30 @@ impl ModuleVisitor for SquaredNorm<'_> {
 
 struct Scale<'a> {
     grads: &'a mut GradientsParams,
-    factor: f32,
+    factor: Tensor<1>,
 }
 
 impl ModuleVisitor for Scale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = self.grads.remove::<D>(param.id) {
-            self.grads.register(param.id, grad * self.factor);
+            let factor = self.factor.clone().reshape([1; D]); // [1, …, 1]
+            self.grads.register(param.id, grad * factor);
         }
     }
 }
 
-/// Scales all gradients of `module` so that their joint L2 norm is at most `max_norm`;
-/// returns the norm before clipping.
-pub fn clip_global_norm<M: Module>(grads: &mut GradientsParams, module: &M, max_norm: f32) -> f32 {
+/// Scales all gradients of `module` by min(1, `max_norm` / (norm + 1e-6)), where norm is their
+/// joint L2 norm, on the device: no host read, as PyTorch's `clip_grad_norm_` multiplies by the
+/// clamped factor since 1.13. Returns the norm before clipping, `[1]` (`None` without gradients).
+pub fn clip_global_norm<M: Module>(
+    grads: &mut GradientsParams,
+    module: &M,
+    max_norm: f32,
+) -> Option<Tensor<1>> {
     let mut norm = SquaredNorm { grads, total: None };
     module.visit(&mut norm);
-    let Some(total) = norm.total else {
-        return 0.0;
-    };
-    let total = total.sqrt().into_scalar();
-    let factor = max_norm / (total + 1e-6);
-    if factor < 1.0 {
-        module.visit(&mut Scale { grads, factor });
-    }
-    total
+    let total = norm.total?.sqrt(); // [1]
+    let factor = (total.clone().add_scalar(1e-6).recip() * max_norm).clamp_max(1.0); // [1]
+    module.visit(&mut Scale { grads, factor });
+    Some(total)
 }

@@ -20,10 +20,10 @@ use crate::error::Result;
 pub struct ShareLoss {
     /// The loss to differentiate (mean over the share).
     pub loss: Tensor<1>,
-    /// Its main-head value.
-    pub value: f64,
+    /// Its main-head value, `[1]` on the device.
+    pub value: Tensor<1>,
     /// Correct top-1 predictions in the share.
-    pub correct: usize,
+    pub correct: Tensor<1>,
 }
 
 /// A replica's forward pass and loss on its share: `(replica, images, labels, device index)`.
@@ -34,10 +34,10 @@ pub type ShareFn<'a, M> =
 pub struct StepGradients {
     /// Gradients of the global mean loss, keyed by the first device's parameters, on it.
     pub grads: GradientsParams,
-    /// The global mean of the main loss.
-    pub loss: f64,
+    /// The global mean of the main loss, `[1]` on the first device (no autodiff).
+    pub loss: Tensor<1>,
     /// Correct top-1 predictions over the batch.
-    pub correct: usize,
+    pub correct: Tensor<1>,
 }
 
 /// Sizes of the per-device shares of a batch of `batch`: as even as possible, the first
@@ -117,8 +117,8 @@ impl<M: Module + Send + Sync> DataParallel<M> {
             let grads = GradientsParams::from_grads(out.loss.backward(), model);
             return Ok(StepGradients {
                 grads,
-                loss: out.value,
-                correct: out.correct,
+                loss: out.value.inner(),
+                correct: out.correct.inner(),
             });
         }
         for replica in &mut self.replicas {
@@ -126,7 +126,8 @@ impl<M: Module + Send + Sync> DataParallel<M> {
         }
         let inputs = split_batch(x, y, &self.devices);
         let replicas = &self.replicas;
-        let results: Vec<Result<(usize, GradientsParams, f64, usize)>> = std::thread::scope(|s| {
+        type Share = (usize, GradientsParams, Tensor<1>, Tensor<1>);
+        let results: Vec<Result<Share>> = std::thread::scope(|s| {
             let handles: Vec<_> = inputs
                 .into_iter()
                 .map(|(i, xs, ys, weight)| {
@@ -135,7 +136,8 @@ impl<M: Module + Send + Sync> DataParallel<M> {
                         let out = share_loss(replica, xs, ys, i)?;
                         let grads = (out.loss * weight as f32).backward();
                         let grads = GradientsParams::from_grads(grads, replica);
-                        Ok((i, grads, out.value * weight, out.correct))
+                        let value = out.value.inner() * weight as f32;
+                        Ok((i, grads, value, out.correct.inner()))
                     })
                 })
                 .collect();
@@ -144,11 +146,13 @@ impl<M: Module + Send + Sync> DataParallel<M> {
                 .map(|h| h.join().expect("a replica's thread panicked"))
                 .collect()
         });
-        let (mut grads, mut loss, mut correct) = (GradientsParams::new(), 0.0, 0);
+        let first = self.devices[0].clone().inner();
+        let mut grads = GradientsParams::new();
+        let (mut loss, mut correct) = (Tensor::zeros([1], &first), Tensor::zeros([1], &first));
         for result in results {
             let (i, mut share, value, right) = result?;
-            loss += value;
-            correct += right;
+            loss = loss + value.to_device(&first);
+            correct = correct + right.to_device(&first);
             let source = if i == 0 { model } else { &self.replicas[i - 1] };
             add_keyed(source, model, &mut share, &mut grads, &self.devices[0]);
         }

@@ -67,11 +67,12 @@ fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
         let share = |model: &EvalNetwork, x: Tensor<4>, y: Tensor<1, Int>, _: usize| {
             let (logits, _) = model.forward_train(x, &mut DropPath::new(0.0, 0));
             let l = loss.forward(logits, y);
-            let value = l.clone().into_scalar::<f32>() as f64;
+            let value = l.clone().detach();
+            let device = value.device();
             Ok(ShareLoss {
                 loss: l,
                 value,
-                correct: 0,
+                correct: Tensor::zeros([1], &device),
             })
         };
         let out = parallel
@@ -97,7 +98,8 @@ fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
         let value = total.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(total.backward(), &reference);
         reference = optim_r.step(0.1, reference, grads);
-        worst_loss = worst_loss.max((out.loss - value).abs() / value.abs());
+        let got = out.loss.into_scalar::<f32>() as f64;
+        worst_loss = worst_loss.max((got - value).abs() / value.abs());
     }
     let weight_diff = max_abs_diff(&trainable(&parallel_model), &trainable(&reference));
     (worst_loss, weight_diff)

@@ -79,7 +79,11 @@ fn compare(method: Method) {
             class_labels(10, 3, step + 5, &device),
         );
         parallel.arch_step(xa.clone(), ya.clone()).unwrap();
-        let (loss, ..) = parallel.weight_step(xw.clone(), yw.clone(), lr).unwrap();
+        let loss = parallel
+            .weight_step(xw.clone(), yw.clone(), lr)
+            .unwrap()
+            .loss;
+        let loss = loss.into_scalar::<f32>() as f64;
 
         let total = weighted(reference.net.as_ref(), xa, ya, false);
         reference
@@ -176,9 +180,11 @@ fn one_stage_search_on_two_replicas_steps_as_one_device() {
             random([10, 1, 28, 28], 30 + step, &device),
             class_labels(10, 3, step, &device),
         );
-        let (value, ..) = parallel
+        let value = parallel
             .step(x.clone(), y.clone(), lr, &mut DropPath::new(0.0, 0))
-            .unwrap();
+            .unwrap()
+            .loss
+            .into_scalar::<f32>() as f64;
 
         let mut total: Option<Tensor<1>> = None;
         let mut start = 0;

@@ -23,6 +23,7 @@ use crate::genotype::Genotype;
 use crate::profile::{self, ProfileRow};
 use crate::search::config::{Method, SearchConfig};
 use crate::search::trainer::Searcher;
+use crate::step_metrics::host_reads;
 use dispatches::count_dispatches;
 
 /// One measurement: a method at a batch size on a supernet of C channels and L cells.
@@ -69,6 +70,10 @@ pub struct CaseTiming {
     #[serde(default)]
     pub dispatches_per_step: Option<f64>,
     /// Launches per timed step of each kernel, on wgpu devices.
+    /// Reads of step values to the host per timed step (the one read after the timed steps,
+    /// which waits for them, is the benchmark's and not counted).
+    #[serde(default)]
+    pub host_reads_per_step: Option<f64>,
     #[serde(default)]
     pub dispatches: BTreeMap<String, f64>,
     /// Training loss of each timed step (to compare builds and devices on the same case).
@@ -116,10 +121,12 @@ pub fn run_case(
     searcher.use_devices(&devices[1..])?;
     searcher.use_genotype(genotype)?;
     searcher.repeat_first_step(case.warmup)?;
+    let reads_before = host_reads();
     let start = Instant::now();
     let (losses, launches) = count_dispatches(|| searcher.repeat_first_step(case.steps));
     let losses = losses?;
     let seconds = start.elapsed().as_secs_f64();
+    let step_reads = host_reads().saturating_sub(reads_before + 1);
     let peak_memory_bytes = peak_pool_bytes(&searcher.device);
     let profile = if case.profile {
         profile::start(&searcher.device);
@@ -137,6 +144,7 @@ pub fn run_case(
         peak_memory_bytes,
         image_size: train.supernet_side(),
         dispatches_per_step: runs_wgsl(device).then(|| per_step(launches.values().sum())),
+        host_reads_per_step: Some(step_reads as f64 / case.steps as f64),
         dispatches: launches
             .into_iter()
             .map(|(k, n)| (k, per_step(n)))

@@ -7,7 +7,7 @@ use super::{BenchCase, CaseTiming};
 use crate::search::config::Method;
 
 /// Columns of bench.csv.
-pub const BENCH_CSV_HEADER: &str = "method,batch_size,devices,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,ms_ratio_to_darts,memory_ratio_to_darts,images_per_s_vs_one_device,status";
+pub const BENCH_CSV_HEADER: &str = "method,batch_size,devices,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,host_reads_per_step,ms_ratio_to_darts,memory_ratio_to_darts,images_per_s_vs_one_device,status";
 
 /// One case and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
         let t = row.timing.as_ref();
         let status = row.status.replace([',', '\n'], ";");
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
             c.method.name(),
             c.batch_size,
             c.devices,
@@ -80,6 +80,9 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
             opt(t
                 .and_then(|t| t.dispatches_per_step)
                 .map(|d| format!("{d:.1}"))),
+            opt(t
+                .and_then(|t| t.host_reads_per_step)
+                .map(|r| format!("{r:.2}"))),
             opt(row.ms_ratio(rows).map(|r| format!("{r:.4}"))),
             opt(row.memory_ratio(rows).map(|r| format!("{r:.4}"))),
             opt(row.scaling(rows).map(|r| format!("{r:.4}"))),
@@ -91,14 +94,14 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
 /// A Markdown table of the rows, for the terminal and the README.
 pub fn to_table(rows: &[BenchRow]) -> String {
     let mut table = String::from(
-        "| method | batch | devices | ms/step | images/s | images/s vs 1 device | peak memory | dispatches/step | time vs DARTS | memory vs DARTS |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| method | batch | devices | ms/step | images/s | images/s vs 1 device | peak memory | dispatches/step | host reads/step | time vs DARTS | memory vs DARTS |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let ratio = |r: Option<f64>| r.map(|r| format!("{r:.2}×")).unwrap_or("–".into());
         let line = match &row.timing {
             Some(t) => format!(
-                "| {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} |\n",
                 row.case.method.name(),
                 row.case.batch_size,
                 row.case.devices,
@@ -111,11 +114,14 @@ pub fn to_table(rows: &[BenchRow]) -> String {
                 t.dispatches_per_step
                     .map(|d| format!("{d:.0}"))
                     .unwrap_or("n/a".into()),
+                t.host_reads_per_step
+                    .map(|r| format!("{r:.2}"))
+                    .unwrap_or("n/a".into()),
                 ratio(row.ms_ratio(rows)),
                 ratio(row.memory_ratio(rows)),
             ),
             None => format!(
-                "| {} | {} | {} | {} | | | | | | |\n",
+                "| {} | {} | {} | {} | | | | | | | |\n",
                 row.case.method.name(),
                 row.case.batch_size,
                 row.case.devices,

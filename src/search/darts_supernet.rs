@@ -64,7 +64,7 @@ impl Supernet for DartsSupernet {
         optim: &mut ModuleOptimizer,
         lr: f64,
         clip: f32,
-    ) -> f32 {
+    ) -> Option<Tensor<1>> {
         module_step(&mut self.model, loss, optim, lr, Some(clip))
     }
 
@@ -135,7 +135,7 @@ impl Supernet for DartsSupernet {
         optim: &mut ModuleOptimizer,
         lr: f64,
         clip: Option<f32>,
-    ) -> f32 {
+    ) -> Option<Tensor<1>> {
         if arch {
             apply_step(&mut self.alphas, grads, optim, lr, clip)
         } else {

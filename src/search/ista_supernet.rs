@@ -68,7 +68,7 @@ impl Supernet for IstaSupernet {
         optim: &mut ModuleOptimizer,
         lr: f64,
         clip: f32,
-    ) -> f32 {
+    ) -> Option<Tensor<1>> {
         module_step(&mut self.model, loss, optim, lr, Some(clip))
     }
 
@@ -158,7 +158,7 @@ impl Supernet for IstaSupernet {
         optim: &mut ModuleOptimizer,
         lr: f64,
         clip: Option<f32>,
-    ) -> f32 {
+    ) -> Option<Tensor<1>> {
         if arch {
             apply_step(&mut self.arch, grads, optim, lr, clip)
         } else {

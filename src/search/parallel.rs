@@ -7,9 +7,10 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::supernet::Supernet;
-use super::trainer::{Searcher, correct, supernet};
+use super::trainer::{Searcher, supernet};
 use crate::error::Result;
 use crate::parallel::split_batch;
+use crate::step_metrics::right_on_device;
 
 impl Searcher {
     /// Splits each architecture and weight batch over `others` as well as the run's device
@@ -33,13 +34,15 @@ impl Searcher {
         images: Tensor<4>,
         labels: Tensor<1, Int>,
         arch: bool,
-    ) -> Result<(f64, usize, GradientsParams)> {
+    ) -> Result<(Tensor<1>, Tensor<1>, GradientsParams)> {
         let master: &dyn Supernet = self.net.as_ref();
         for (replica, device) in &mut self.replicas {
             replica.sync_from(master, device)?;
         }
         let mut grads = GradientsParams::new();
-        let (mut loss, mut right) = (0.0, 0);
+        // the shares' loss and right predictions, summed on the first device
+        let inner = self.device.clone().inner();
+        let (mut loss, mut right) = (Tensor::zeros([1], &inner), Tensor::zeros([1], &inner));
         let devices: Vec<Device> = std::iter::once(self.device.clone())
             .chain(self.replicas.iter().map(|r| r.1.clone()))
             .collect();
@@ -50,8 +53,8 @@ impl Searcher {
             };
             let logits = net.logits(x, !arch)?; // [b, classes]
             let share = self.loss.forward(logits.clone(), y.clone());
-            loss += weight * share.clone().into_scalar::<f32>() as f64;
-            right += correct(&logits, &y);
+            loss = loss + (share.clone().inner() * weight as f32).to_device(&inner);
+            right = right + right_on_device(&logits, &y).to_device(&inner);
             net.add_grads(
                 share * weight as f32,
                 arch,

@@ -37,14 +37,14 @@ pub trait Supernet {
     /// Steps the architecture parameters on the gradient of `loss`.
     fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64);
     /// Steps the network weights on the gradient of `loss`, clipped to global norm `clip`;
-    /// returns the norm before clipping (a non-finite norm takes no step).
+    /// returns the norm before clipping, on the device.
     fn step_weights(
         &mut self,
         loss: Tensor<1>,
         optim: &mut ModuleOptimizer,
         lr: f64,
         clip: f32,
-    ) -> f32;
+    ) -> Option<Tensor<1>>;
     /// Eval-mode logits with the current architecture.
     fn evaluator(&self) -> Evaluator<'_>;
     /// Applies `f` to every BN running state of the supernet (see [`map_running_stats`]).
@@ -72,8 +72,7 @@ pub trait Supernet {
         device: &Device,
     );
     /// One optimiser step of the architecture (`arch`) or the weights on `grads`, clipped to
-    /// global norm `clip` when given; returns the norm before clipping (a non-finite norm takes
-    /// no step).
+    /// global norm `clip` when given; returns the norm before clipping, on the device.
     fn apply_grads(
         &mut self,
         grads: GradientsParams,
@@ -81,20 +80,21 @@ pub trait Supernet {
         optim: &mut ModuleOptimizer,
         lr: f64,
         clip: Option<f32>,
-    ) -> f32;
+    ) -> Option<Tensor<1>>;
     /// This supernet, for a replica of the same method to read.
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
 /// One optimiser step of `module` on the gradient of `loss`, clipped to global norm `clip` when
-/// given; returns the norm before clipping (0 without `clip`). A non-finite norm takes no step.
+/// given; returns the norm before clipping, on the device (`None` without `clip`). Nothing is
+/// read: a non-finite norm is found where the trainer reads its steps' values.
 pub fn module_step<M: Module>(
     module: &mut M,
     loss: Tensor<1>,
     optim: &mut ModuleOptimizer,
     lr: f64,
     clip: Option<f32>,
-) -> f32 {
+) -> Option<Tensor<1>> {
     let grads = scope("backward", || loss.backward());
     let grads = GradientsParams::from_grads(grads, module);
     apply_step(module, grads, optim, lr, clip)
@@ -107,14 +107,9 @@ pub fn apply_step<M: Module>(
     optim: &mut ModuleOptimizer,
     lr: f64,
     clip: Option<f32>,
-) -> f32 {
-    let norm = match clip {
-        Some(clip) => scope("clip", || clip_global_norm(&mut grads, module, clip)),
-        None => 0.0,
-    };
-    if norm.is_finite() {
-        *module = scope("optimiser", || optim.step(lr, module.clone(), grads));
-    }
+) -> Option<Tensor<1>> {
+    let norm = clip.and_then(|clip| scope("clip", || clip_global_norm(&mut grads, module, clip)));
+    *module = scope("optimiser", || optim.step(lr, module.clone(), grads));
     norm
 }
 

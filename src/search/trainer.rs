@@ -27,8 +27,9 @@ use crate::error::{IstaError, Result};
 use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
-use crate::optim::{StepReport, StepStats, arch_adam, finite_step, sgd};
+use crate::optim::{StepReport, arch_adam, sgd};
 use crate::profile::scope;
+use crate::step_metrics::{StepMetrics, StepOutcome, read_to_host, right_on_device};
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,15 +91,6 @@ pub struct Searcher {
     pub(super) network: NetworkConfig,
     /// Data-parallel replicas on further devices (autodiff), empty on one device.
     pub(super) replicas: Vec<(Box<dyn Supernet>, Device)>,
-}
-
-pub(super) fn correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
-    let predicted = logits.clone().argmax(1).flatten::<1>(0, 1); // [B]
-    predicted
-        .equal(labels.clone())
-        .int()
-        .sum()
-        .into_scalar::<i64>() as usize
 }
 
 /// The supernet of `config.method` (weights seeded through the device, architecture by `seed`).
@@ -238,7 +230,8 @@ impl Searcher {
         let batches = self.batches_per_epoch();
         // No val batches are prepared during the architecture warm-up.
         let mut val = self.config.arch_steps_in(epoch).then(|| self.val_loader());
-        let mut stats = StepStats::default();
+        let run = format!("{} search", self.config.method.name());
+        let mut metrics = StepMetrics::new(epoch + 1, run);
         for (index, batch) in train.enumerate() {
             // (a) architecture step on the next val batch (the val iterator cycles), except
             // during the warm-up.
@@ -248,12 +241,10 @@ impl Searcher {
 
             // (b) weight step on the train batch, with the architecture fixed.
             let (x, y) = batch?.tensors(&self.device);
-            let (loss, count, right, norm) = self.weight_step(x, y, lr)?;
-            let run = format!("{} search", self.config.method.name());
-            finite_step(loss, norm, epoch + 1, index + 1, &run)?;
-            stats.add(loss, count, right);
-            progress(stats.report(index + 1, batches));
+            metrics.add(self.weight_step(x, y, lr)?);
+            progress(metrics.report(index + 1, batches)?);
         }
+        let stats = metrics.finish()?;
         let (val_loss, val_acc) = self.evaluate(&self.val)?;
         let arch = self.net.end_epoch(&self.device)?;
         self.epochs_done += 1;
@@ -300,9 +291,14 @@ impl Searcher {
             let (x, y) = val.clone().tensors(&self.device);
             self.arch_step(x, y)?;
             let (x, y) = train.clone().tensors(&self.device);
-            losses.push(self.weight_step(x, y, lr)?.0);
+            losses.push(self.weight_step(x, y, lr)?.loss.inner());
         }
-        Ok(losses)
+        if losses.is_empty() {
+            return Ok(Vec::new());
+        }
+        // one read after the steps, which also waits for them
+        let values = read_to_host(Tensor::cat(losses, 0)); // [count]
+        Ok(values.into_iter().map(f64::from).collect())
     }
 
     /// One architecture step on a val batch (the weights get no update).
@@ -325,44 +321,45 @@ impl Searcher {
         })
     }
 
-    /// One weight step at learning rate `lr`, the architecture fixed: (loss, images, right,
-    /// gradient norm before clipping). A non-finite loss takes no step.
+    /// One weight step at learning rate `lr`, the architecture fixed: its loss, right
+    /// predictions and gradient norm before clipping, left on the device (nothing is read).
     pub fn weight_step(
         &mut self,
         images: Tensor<4>,
         labels: Tensor<1, Int>,
         lr: f64,
-    ) -> Result<(f64, usize, usize, f32)> {
+    ) -> Result<StepOutcome> {
+        let count = labels.dims()[0];
         if !self.replicas.is_empty() {
-            let count = labels.dims()[0];
             let (loss, right, grads) = self.parallel_grads(images, labels, false)?;
-            if !loss.is_finite() {
-                return Ok((loss, count, right, f32::NAN));
-            }
             let clip = Some(self.config.grad_clip);
             let norm = self
                 .net
                 .apply_grads(grads, false, &mut self.weight_optim, lr, clip);
-            return Ok((loss, count, right, norm));
+            return Ok(StepOutcome {
+                loss,
+                count,
+                right,
+                norm,
+            });
         }
         scope("weight step", || {
-            let count = labels.dims()[0];
             let (logits, loss) = scope("forward", || -> Result<(Tensor<2>, Tensor<1>)> {
                 let logits = self.net.logits(images, true)?;
                 let loss = self.loss.forward(logits.clone(), labels.clone());
                 Ok((logits, loss))
             })?;
-            let (right, value) = scope("host reads", || {
-                let value = loss.clone().into_scalar::<f32>() as f64;
-                (correct(&logits, &labels), value)
-            });
-            if !value.is_finite() {
-                return Ok((value, count, right, f32::NAN));
-            }
+            let right = right_on_device(&logits, &labels);
+            let value = loss.clone().inner();
             let norm =
                 self.net
                     .step_weights(loss, &mut self.weight_optim, lr, self.config.grad_clip);
-            Ok((value, count, right, norm))
+            Ok(StepOutcome {
+                loss: value,
+                count,
+                right,
+                norm,
+            })
         })
     }
 
@@ -371,18 +368,19 @@ impl Searcher {
         let inner = self.device.clone().inner();
         let forward = self.net.evaluator();
         let loss = CrossEntropyLossConfig::new().init(&inner);
-        let mut stats = StepStats::default();
+        // Σ loss·count and Σ right on the device, read once
+        let (mut sums, mut seen): (Option<Tensor<1>>, usize) = (None, 0);
         for batch in EpochLoader::start(data.clone(), self.eval_plan.clone(), 0, 0, 0) {
             let (x, y) = batch?.tensors(&inner);
             let count = y.dims()[0];
             let logits = forward(x)?;
-            let right = correct(&logits, &y);
-            stats.add(
-                loss.forward(logits, y).into_scalar::<f32>() as f64,
-                count,
-                right,
-            );
+            let right = right_on_device(&logits, &y);
+            let part = Tensor::cat(vec![loss.forward(logits, y) * count as f32, right], 0); // [2]
+            sums = Some(sums.map_or(part.clone(), |s| s + part));
+            seen += count;
         }
-        Ok((stats.loss(), stats.accuracy()))
+        let values = sums.map(read_to_host).unwrap_or_else(|| vec![0.0, 0.0]);
+        let per_image = |v: f32| f64::from(v) / seen.max(1) as f64;
+        Ok((per_image(values[0]), per_image(values[1])))
     }
 }

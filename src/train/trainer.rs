@@ -12,7 +12,7 @@ use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
-use super::evaluate::{evaluate, top1_top5};
+use super::evaluate::evaluate;
 use super::model_file::{ModelHeader, Scores};
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
@@ -22,9 +22,10 @@ use crate::device::peak_pool_bytes;
 use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
-use crate::optim::{StepReport, StepStats, clip_global_norm, finite_step, sgd};
+use crate::optim::{StepReport, clip_global_norm, sgd};
 use crate::parallel::{DataParallel, ShareLoss};
 use crate::records::{load_module, load_optimiser};
+use crate::step_metrics::{StepMetrics, StepOutcome, right_on_device};
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,7 +180,7 @@ impl Trainer {
             0,
         );
         let batches = self.batches_per_epoch();
-        let mut stats = StepStats::default();
+        let mut metrics = StepMetrics::new(epoch + 1, "training");
         for (index, batch) in loader.enumerate() {
             let (x, y) = batch?.tensors(&self.device); // [B, C, H, W], [B]
             let count = y.dims()[0];
@@ -193,8 +194,8 @@ impl Trainer {
                 };
                 let (logits, aux) = model.forward_train(x, &mut DropPath::new(drop_prob, seed));
                 let main = loss_fn.forward(logits.clone(), y.clone());
-                let value = main.clone().into_scalar::<f32>() as f64;
-                let correct = top1_top5(logits.inner(), y.clone().inner()).0;
+                let value = main.clone().inner();
+                let correct = right_on_device(&logits, &y);
                 let loss = match aux {
                     Some(aux) => main + loss_fn.forward(aux, y) * aux_weight,
                     None => main,
@@ -206,14 +207,18 @@ impl Trainer {
                 })
             };
             let step = self.parallel.gradients(&self.model, (x, y), &share)?;
-            finite_step(step.loss, 0.0, epoch + 1, index + 1, "training")?;
-            stats.add(step.loss, count, step.correct);
             let mut grads = step.grads;
             let norm = clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
-            finite_step(step.loss, norm, epoch + 1, index + 1, "training")?;
             self.model = self.optim.step(lr, self.model.clone(), grads);
-            progress(stats.report(index + 1, batches));
+            metrics.add(StepOutcome {
+                loss: step.loss,
+                count,
+                right: step.correct,
+                norm,
+            });
+            progress(metrics.report(index + 1, batches)?);
         }
+        let stats = metrics.finish()?;
         let test = self.evaluate(&mut |_, _| {});
         self.epochs_done += 1;
         Ok(TrainRecord {

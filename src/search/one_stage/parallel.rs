@@ -12,7 +12,7 @@ use crate::model::drop_path::DropPath;
 use crate::model::ops::OpStyle;
 use crate::model::sparse_cell::{NodeWeights, SparseNetwork};
 use crate::parallel::{add_keyed, copy_values, split_batch};
-use crate::train::evaluate::top1_top5;
+use crate::step_metrics::right_on_device;
 
 impl OneStageSearch {
     /// Splits each batch over `others` as well as the run's device (synchronous data
@@ -39,13 +39,15 @@ impl OneStageSearch {
         images: Tensor<4>,
         labels: Tensor<1, Int>,
         drop: &mut DropPath,
-    ) -> Result<(f64, usize, GradientsParams, GradientsParams)> {
+    ) -> Result<(Tensor<1>, Tensor<1>, GradientsParams, GradientsParams)> {
         let master = &self.net.model;
         for (replica, _) in &mut self.replicas {
             *replica = copy_values(replica.clone(), master);
         }
         let (mut b_total, mut w_total) = (GradientsParams::new(), GradientsParams::new());
-        let (mut value, mut right) = (0.0, 0);
+        // the shares' main loss and right predictions, summed on the first device
+        let inner = self.device.clone().inner();
+        let (mut value, mut right) = (Tensor::zeros([1], &inner), Tensor::zeros([1], &inner));
         let devices: Vec<Device> = std::iter::once(self.device.clone())
             .chain(self.replicas.iter().map(|r| r.1.clone()))
             .collect();
@@ -66,8 +68,8 @@ impl OneStageSearch {
             let (normal, reduce) = (moved(normal), moved(reduce));
             let (logits, aux) = model.forward_train(x, &normal, &reduce, Some(drop), &mut 0)?;
             let main = self.loss.forward(logits.clone(), y.clone());
-            value += weight * main.clone().into_scalar::<f32>() as f64;
-            right += top1_top5(logits.inner(), y.clone().inner()).0;
+            value = value + (main.clone().inner() * weight as f32).to_device(&inner);
+            right = right + right_on_device(&logits, &y).to_device(&inner);
             let loss = match aux {
                 Some(aux) => main + self.loss.forward(aux, y) * self.config.auxiliary_weight,
                 None => main,

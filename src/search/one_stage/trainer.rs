@@ -26,8 +26,9 @@ use crate::genotype::Genotype;
 use crate::model::drop_path::DropPath;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
-use crate::optim::{StepReport, StepStats, arch_adam, clip_global_norm, finite_step, sgd};
-use crate::train::evaluate::{evaluate_with, top1_top5};
+use crate::optim::{StepReport, arch_adam, clip_global_norm, sgd};
+use crate::step_metrics::{StepMetrics, StepOutcome, right_on_device};
+use crate::train::evaluate::evaluate_with;
 use crate::train::model_file::Scores;
 
 /// Which part of the run an epoch belonged to.
@@ -211,16 +212,14 @@ impl OneStageSearch {
             0,
         );
         let batches = self.batches_per_epoch();
-        let mut stats = StepStats::default();
+        let mut metrics = StepMetrics::new(epoch + 1, "one-stage ista search");
         for (index, batch) in loader.enumerate() {
             let (x, y) = batch?.tensors(&self.device);
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
-            let (loss, count, right, norm) =
-                self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?;
-            finite_step(loss, norm, epoch + 1, index + 1, "one-stage ista search")?;
-            stats.add(loss, count, right);
-            progress(stats.report(index + 1, batches));
+            metrics.add(self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?);
+            progress(metrics.report(index + 1, batches)?);
         }
+        let stats = metrics.finish()?;
         let test = self.evaluate(&mut |_, _| {})?;
         self.epochs_done += 1;
         let (decision, rejected) = match phase {
@@ -269,49 +268,56 @@ impl OneStageSearch {
         Ok((Some(decision), rejected))
     }
 
-    /// One step on a train batch: (main loss, images, right, weight-gradient norm before
-    /// clipping). A non-finite loss or norm takes no step.
+    /// One step on a train batch: its main loss, right predictions and weight-gradient norm
+    /// before clipping, left on the device (nothing is read).
     pub fn step(
         &mut self,
         images: Tensor<4>,
         labels: Tensor<1, Int>,
         lr: f64,
         drop: &mut DropPath,
-    ) -> Result<(f64, usize, usize, f32)> {
+    ) -> Result<StepOutcome> {
         let count = labels.dims()[0];
         if !self.replicas.is_empty() {
-            let (value, right, b_grads, w_grads) = self.parallel_grads(images, labels, drop)?;
-            if !value.is_finite() {
-                return Ok((value, count, right, f32::NAN));
-            }
-            return Ok((value, count, right, self.apply(lr, b_grads, w_grads)));
+            let (loss, right, b_grads, w_grads) = self.parallel_grads(images, labels, drop)?;
+            let norm = self.apply(lr, b_grads, w_grads);
+            return Ok(StepOutcome {
+                loss,
+                count,
+                right,
+                norm,
+            });
         }
         let (normal, reduce) = self.net.node_weights(true);
         let (logits, aux) =
             (self.net.model).forward_train(images, &normal, &reduce, Some(drop), &mut 0)?;
         let main = self.loss.forward(logits.clone(), labels.clone());
-        let value = main.clone().into_scalar::<f32>() as f64;
-        let right = top1_top5(logits.inner(), labels.clone().inner()).0;
+        let value = main.clone().inner();
+        let right = right_on_device(&logits, &labels);
         let loss = match aux {
             Some(aux) => main + self.loss.forward(aux, labels) * self.config.auxiliary_weight,
             None => main,
         };
-        if !value.is_finite() {
-            return Ok((value, count, right, f32::NAN));
-        }
         let mut grads = loss.backward();
         let b_grads = GradientsParams::from_module(&mut grads, &self.net.arch);
         let w_grads = GradientsParams::from_module(&mut grads, &self.net.model);
-        Ok((value, count, right, self.apply(lr, b_grads, w_grads)))
+        Ok(StepOutcome {
+            loss: value,
+            count,
+            right,
+            norm: self.apply(lr, b_grads, w_grads),
+        })
     }
 
     /// Steps b (when it has a gradient) and the weights (clipped); returns the weight
-    /// gradient's norm before clipping (a non-finite norm takes no step).
-    fn apply(&mut self, lr: f64, b_grads: GradientsParams, mut w_grads: GradientsParams) -> f32 {
+    /// gradient's norm before clipping, on the device.
+    fn apply(
+        &mut self,
+        lr: f64,
+        b_grads: GradientsParams,
+        mut w_grads: GradientsParams,
+    ) -> Option<Tensor<1>> {
         let norm = clip_global_norm(&mut w_grads, &self.net.model, self.config.grad_clip);
-        if !norm.is_finite() {
-            return norm;
-        }
         if !b_grads.is_empty() {
             let arch = self.net.arch.clone();
             self.net.arch = self.arch_optim.step(self.config.arch_lr, arch, b_grads);
