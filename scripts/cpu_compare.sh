@@ -6,7 +6,7 @@
 #   scripts/cpu_compare.sh            # C=8, L=5, batches 8 and 32, the embedded data's 1×32×32
 #   CHANNELS=16 LAYERS=8 scripts/cpu_compare.sh 64
 #
-# Env: CHANNELS, LAYERS, STEPS, WARMUP, THREADS (default: the cores), PYTHON (with torch), OUT.
+# Env: CHANNELS, LAYERS, STEPS, WARMUP, THREADS (default: the cores), PYTHON (with torch), BIN, OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BATCHES="${*:-8 32}"
@@ -15,8 +15,11 @@ PYTHON="${PYTHON:-python3}" THREADS="${THREADS:-$(nproc)}"
 OUT="${OUT:-runs/cpu-compare-$(date +%s)}"
 export RAYON_NUM_THREADS="$THREADS"
 mkdir -p "$OUT"
-cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-target}/release/ista-nas"
+# BIN: a prebuilt binary (e.g. a previous version, for a side-by-side check); else the release build
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN="${CARGO_TARGET_DIR:-target}/release/ista-nas"
+fi
 for device in auto vulkan; do
     "$BIN" bench --device "$device" --methods ista --batch-sizes "$(echo $BATCHES | tr ' ' ,)" \
         --channels "$CHANNELS" --layers "$LAYERS" --steps "$STEPS" --warmup "$WARMUP" \

@@ -8,7 +8,7 @@
 #
 #   DEVICE=cpu CHANNELS=8 LAYERS=5 scripts/parity.sh 32   # both on the CPU, THREADS threads each
 #
-# Env: CHANNELS, LAYERS, STEPS, WARMUP, DEVICE (ista-nas --device), THREADS (CPU threads for both;
+# Env: CHANNELS, LAYERS, STEPS, WARMUP, DEVICE (ista-nas --device), BIN (a prebuilt ista-nas), THREADS (CPU threads for both;
 # default: the cores), PYTHON (one with torch), OUT. PyTorch uses CUDA when it has a GPU, else the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +19,11 @@ export RAYON_NUM_THREADS="$THREADS"   # the threads of ista-nas's CPU backend
 OUT="${OUT:-runs/parity-$(date +%s)}"
 mkdir -p "$OUT"
 
-cargo build --release --quiet
-BIN="${CARGO_TARGET_DIR:-target}/release/ista-nas"
+# BIN: a prebuilt binary (the GPU check's); else the release build
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN="${CARGO_TARGET_DIR:-target}/release/ista-nas"
+fi
 "$BIN" genotype show ISTA_NAS --json > "$OUT/genotype.json"
 "$BIN" bench --device "$DEVICE" --methods ista --batch-sizes "$(echo $BATCHES | tr ' ' ,)" \
     --channels "$CHANNELS" --layers "$LAYERS" --steps "$STEPS" --warmup "$WARMUP" \
