@@ -1,9 +1,10 @@
 //! Which shape of the reduction kernels runs. GPUs get the two-pass grids of
 //! [`launch_plan`](super::launch_plan) (chunks × channels, then a merge), which fill a chip;
 //! software adapters (lavapipe), where two CPU threads run every workgroup, keep one launch with
-//! one workgroup per channel, which is faster there (2026-12-06, lavapipe, an ISTA-NAS step at
-//! C=8, L=5, batch 8: 1,541 against 1,674 ms, 3,653 against 3,882 launches). Both are tested on
-//! lavapipe against the reference; `ISTA_NAS_KERNELS=gpu` (or `software`) forces one.
+//! one workgroup per channel, whole planes and per-plane grids, which are faster there
+//! (2026-12-06, lavapipe, an ISTA-NAS step at C=8, L=5, batch 8: 1,135–1,150 against
+//! 1,678–1,834 ms, 3,347 against 3,997 launches). Both are tested on lavapipe against the
+//! reference; `ISTA_NAS_KERNELS=gpu` (or `software`) forces one.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
