@@ -44,6 +44,30 @@ enum Command {
     Data(commands::data::DataArgs),
 }
 
+/// Mesa's Vulkan drivers print `error: XDG_RUNTIME_DIR is invalid or not set` on every adapter
+/// probe when it is missing (cron, containers, `env -i`), which reads as a failure on a healthy
+/// machine: give the process a private one (mode 0700 under the temporary folder) in that case.
+#[cfg(unix)]
+fn runtime_dir_for_mesa() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let valid = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|d| d.is_absolute() && d.is_dir());
+    if valid {
+        return;
+    }
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("ista-nas-runtime-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let ours = std::fs::metadata(&dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.permissions().mode() & 0o077 == 0);
+    if ours {
+        // SAFETY: called at the start of main, before any thread starts.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
 fn main() {
     // Output to a closed pipe (`ista-nas genotype show X | head -1`) ends the process quietly
     // with the usual status, as other command-line tools do, instead of a panic in `println!`.
@@ -52,6 +76,8 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    #[cfg(unix)]
+    runtime_dir_for_mesa();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => commands::search::run(args),

@@ -194,3 +194,18 @@ fn bad_search_arguments_are_errors() {
         "cannot be used with",
     );
 }
+
+/// Mesa prints `error: XDG_RUNTIME_DIR is invalid or not set` on every adapter probe when the
+/// variable is missing; the tool gives itself a private runtime folder so that a healthy machine
+/// shows no error line.
+#[test]
+fn no_error_line_without_a_runtime_dir() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ista-nas"))
+        .args(["device", "--device", "vulkan"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
