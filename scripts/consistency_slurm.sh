@@ -12,6 +12,6 @@
 set -euo pipefail
 STUDY=${STUDY:-/shared/studies/ista-paper}
 DATA=${DATA:-/shared/cifar10}
-ista-nas consistency --scale paper --data "$DATA" --seeds "${SEEDS:-16}" \
+ista-nas consistency --scale paper --data "$DATA" --searches "${SEEDS:-16}" \
     --train-epochs "${TRAIN_EPOCHS:-100}" --out "$STUDY" \
     --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"

@@ -1,4 +1,4 @@
-//! Search–evaluation consistency (spec §8): per seed, the supernet's accuracy and the
+//! Search–evaluation consistency (docs/method.md §8): per seed, the supernet's accuracy and the
 //! stand-alone accuracy of its genotype, and the rank correlations between the two.
 
 use serde::{Deserialize, Serialize};

@@ -25,8 +25,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Inspect genotypes: `genotype show NAME|FILE` prints the cells and network sizes (--json: the genotype file).
     Genotype(commands::genotype::GenotypeArgs),
-    /// Sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
-    Recover(commands::recover::RecoverArgs),
+    /// The LASSO sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
+    Lasso(commands::lasso::LassoArgs),
     /// Time search steps of ISTA-NAS, DARTS and PC-DARTS side by side at several batch sizes (ms/step, images/s, peak memory, ratios to DARTS), then sparse recovery on GPU and CPU.
     Bench(commands::bench::BenchArgs),
     /// One bench case in its own process (used by `bench`).
@@ -85,7 +85,7 @@ fn main() {
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Genotype(args) => commands::genotype::run(args),
-        Command::Recover(args) => commands::recover::run(args),
+        Command::Lasso(args) => commands::lasso::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::BenchCase(args) => commands::bench::run_one(args),
         Command::Consistency(args) => commands::consistency::run(args),

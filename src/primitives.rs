@@ -1,4 +1,4 @@
-//! The candidate operations of the search space, in index order (spec §2).
+//! The candidate operations of the search space, in index order (docs/method.md §2).
 
 /// Op names; the position is the op index k % K of a coefficient.
 pub const PRIMITIVES: [&str; 7] = [

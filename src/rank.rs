@@ -1,4 +1,4 @@
-//! Rank correlations between supernet and stand-alone accuracies (spec §8): Kendall τ-b and
+//! Rank correlations between supernet and stand-alone accuracies (docs/method.md §8): Kendall τ-b and
 //! Spearman ρ, both correct with ties, and a permutation p-value for τ-b.
 
 use rand::SeedableRng;

@@ -21,7 +21,7 @@ fn help_explains_the_device_choices() {
         assert!(help.contains(word), "--help lacks {word:?}:\n{help}");
     }
     let top = text(&run(&["--help"]).stdout);
-    assert!(top.contains("recover") && top.contains("device"), "{top}");
+    assert!(top.contains("lasso") && top.contains("device"), "{top}");
 }
 
 #[test]
@@ -52,16 +52,16 @@ fn unknown_device_is_rejected_by_the_parser() {
 #[test]
 fn bad_recover_arguments_are_errors() {
     assert_clean_failure(
-        &run(&["recover", "--draws", "0"]),
+        &run(&["lasso", "--draws", "0"]),
         "--draws must be at least 1",
     );
-    assert_clean_failure(&run(&["recover", "--m", "0"]), "--m must be at least 1");
-    assert_clean_failure(&run(&["recover", "--lambda=-1"]), "λ must be finite");
+    assert_clean_failure(&run(&["lasso", "--m", "0"]), "--m must be at least 1");
+    assert_clean_failure(&run(&["lasso", "--lambda=-1"]), "λ must be finite");
 }
 
 #[test]
 fn recover_demo_runs_and_reports_both_solvers() {
-    let out = run(&["recover", "--device", "vulkan", "--draws", "2"]);
+    let out = run(&["lasso", "--device", "vulkan", "--draws", "2"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     for line in [

@@ -119,7 +119,7 @@ fn consistency_study_runs_and_continues() {
         "consistency",
         "--device",
         "vulkan",
-        "--seeds",
+        "--searches",
         "2",
         "--search-epochs",
         "1",
@@ -284,11 +284,11 @@ fn bad_baseline_arguments_are_errors() {
     assert_clean_failure(&out, "--layers at least 3");
     let out = run(&["bench-case", "--device", "vulkan", "--case", "{not json"]);
     assert_clean_failure(&out, "bad --case JSON");
-    let out = run(&["consistency", "--seeds", "1"]);
-    assert_clean_failure(&out, "--seeds must be at least 2");
+    let out = run(&["consistency", "--searches", "1"]);
+    assert_clean_failure(&out, "--searches must be at least 2");
 }
 
-/// `--train-seeds 2`: each genotype trained twice with different seeds; the CSV holds the
+/// `--trainings 2`: each genotype trained twice with different seeds; the CSV holds the
 /// mean, its spread and the count, and the spread is summarised.
 #[test]
 fn consistency_averages_several_trainings_per_genotype() {
@@ -298,9 +298,9 @@ fn consistency_averages_several_trainings_per_genotype() {
         "consistency",
         "--device",
         "cpu",
-        "--seeds",
+        "--searches",
         "2",
-        "--train-seeds",
+        "--trainings",
         "2",
         "--search-epochs",
         "1",
@@ -392,7 +392,7 @@ fn consistency_refuses_a_foreign_config() {
     std::fs::write(out.join("config.json"), "[1, 2]").unwrap();
     let result = run(&[
         "consistency",
-        "--seeds",
+        "--searches",
         "2",
         "--out",
         out.to_str().unwrap(),

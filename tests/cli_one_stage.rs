@@ -267,7 +267,7 @@ fn one_stage_consistency_study_runs() {
         "ista-one-stage",
         "--device",
         "cpu",
-        "--seeds",
+        "--searches",
         "2",
         "--search-epochs",
         "1",

@@ -230,7 +230,7 @@ fn searches_draw_and_log_their_curves_and_plot_overlays_them() {
         "plot",
         ista.to_str().unwrap(),
         darts.to_str().unwrap(),
-        "--out",
+        "--svg",
         overlay.to_str().unwrap(),
     ]);
     assert!(result.status.success(), "{}", text(&result.stderr));

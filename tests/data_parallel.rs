@@ -292,7 +292,7 @@ fn bench_reports_images_per_second_per_device_count() {
         "0",
         "--steps",
         "1",
-        "--devices",
+        "--device-counts",
         "1,2",
         "--recovery-draws",
         "0",
@@ -316,6 +316,6 @@ fn bench_reports_images_per_second_per_device_count() {
     let scaling: f64 = rows[2][col("images_per_s_vs_one_device")].parse().unwrap();
     assert!(scaling > 0.0, "{csv}");
     assert!(stdout.contains("ista batch 4 on 2 device(s)"), "{stdout}");
-    let zero = common::run(&["bench", "--device", "cpu", "--devices", "1,0"]);
-    common::assert_clean_failure(&zero, "--devices lists device counts of at least 1");
+    let zero = common::run(&["bench", "--device", "cpu", "--device-counts", "1,0"]);
+    common::assert_clean_failure(&zero, "--device-counts lists device counts of at least 1");
 }

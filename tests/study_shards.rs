@@ -12,7 +12,7 @@ use ista_nas::consistency::Shard;
 const TINY: [&str; 20] = [
     "--device",
     "cpu",
-    "--seeds",
+    "--searches",
     "3",
     "--search-epochs",
     "1",

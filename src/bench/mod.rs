@@ -1,4 +1,4 @@
-//! Benchmarks (spec §8): timed search steps per method and batch size, side by side in one run,
+//! Benchmarks (docs/method.md §8): timed search steps per method and batch size, side by side in one run,
 //! and the sparse-recovery micro-benchmark. Each case runs in its own process (the CLI's
 //! `bench`), so each peak-memory figure is that case's own high-water mark.
 

@@ -26,8 +26,7 @@ const RESULT_PREFIX: &str = "BENCH_CASE_RESULT ";
 /// What every case runs on: device, data and the genotype of ISTA-NAS's ops.
 #[derive(Args, Debug, Clone)]
 pub struct CaseInput {
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
     pub device: DeviceChoice,
     /// Data folder for the batches; default: the embedded Fashion-MNIST subset (32×32 after padding).
     #[arg(long)]
@@ -61,8 +60,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
     /// Device counts to run each case on (synchronous data parallel over adapters 0..N of the kind --device picks; the table adds images/s against 1 device). A software adapter or the CPU backend gives logical devices that share it.
-    #[arg(long, value_delimiter = ',', default_values_t = [1])]
-    pub devices: Vec<usize>,
+    #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1])]
+    pub device_counts: Vec<usize>,
     /// Timed search steps (each an architecture step and a weight step).
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
@@ -176,8 +175,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.methods.is_empty() || args.batch_sizes.contains(&0) || args.steps == 0 {
         bail!("--methods must name a method, --batch-sizes be at least 1 and --steps at least 1");
     }
-    if args.devices.is_empty() || args.devices.contains(&0) {
-        bail!("--devices lists device counts of at least 1, e.g. 1,2");
+    if args.device_counts.is_empty() || args.device_counts.contains(&0) {
+        bail!("--device-counts lists device counts of at least 1, e.g. 1,2");
     }
     if args.channels == 0 || !args.channels.is_multiple_of(2) || args.layers < 3 {
         bail!("--channels must be even and --layers at least 3");
@@ -188,7 +187,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     ista_nas::genotype::Genotype::load(&args.input.genotype)?;
     let splits = super::data::read_splits(args.input.data.as_deref(), args.input.format)?;
     super::data::supernet_for(&splits, args.channels, args.layers, false)?;
-    let most = args.devices.iter().copied().max().unwrap_or(1);
+    let most = args.device_counts.iter().copied().max().unwrap_or(1);
     let selected = super::device::open_all(args.input.device, &DeviceList((0..most).collect()))?
         .swap_remove(0);
     let limit = args
@@ -216,7 +215,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let cases = args
         .methods
         .iter()
-        .flat_map(|&m| args.devices.iter().map(move |&d| (m, d)));
+        .flat_map(|&m| args.device_counts.iter().map(move |&d| (m, d)));
     for (method, devices) in cases {
         let mut points: Vec<(usize, f64)> = Vec::new();
         let mut failed: Option<usize> = None;

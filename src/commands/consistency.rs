@@ -21,7 +21,7 @@ use super::{child, run_folder};
 /// Scale of the study.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 pub enum Scale {
-    /// Search and train with the `quick` presets (C=4, L=5, 3 epochs each, embedded data): about 10 minutes per seed on a 2-core CPU with lavapipe.
+    /// Search and train with the `quick` presets (C=4, L=5, 3 epochs each, embedded data).
     Micro,
     /// The paper's search (C=16, L=8, 50 epochs) and evaluation (C=36, L=20, 600 epochs): a GPU study.
     Paper,
@@ -57,16 +57,16 @@ impl StudyMethod {
 /// shares).
 #[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct ConsistencyArgs {
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
     #[serde(skip, default = "auto_device")]
     pub device: DeviceChoice,
     /// Search method.
     #[arg(long, value_enum, default_value_t = StudyMethod::Ista)]
     pub method: StudyMethod,
     /// Searches K, with seeds first-seed .. first-seed + K − 1; a larger K on an existing study's --out extends it (its finished seeds are kept).
-    #[arg(long, default_value_t = 6)]
-    pub seeds: u64,
+    #[arg(long, value_name = "K", default_value_t = 6)]
+    #[serde(alias = "seeds")]
+    pub searches: u64,
     /// Seed of the first search.
     #[arg(long, default_value_t = 0)]
     pub first_seed: u64,
@@ -107,14 +107,14 @@ pub struct ConsistencyArgs {
     #[arg(long)]
     pub test_images: Option<usize>,
     /// Trainings R of each found genotype, with different seeds: the stand-alone accuracy is their mean, and its spread (standard deviation) is reported, so the noise of the ground truth shows.
-    #[arg(long, default_value_t = 1)]
-    #[serde(skip_serializing_if = "is_one", default = "one")]
-    pub train_seeds: usize,
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    #[serde(skip_serializing_if = "is_one", default = "one", alias = "train_seeds")]
+    pub trainings: usize,
     /// Score each supernet, once its search has finished, with the architecture it ended with (its genotype) and its BN statistics recomputed as the mean over N augmented training batches (as `eval --search RUN_DIR --recalibrate-bn N`); the summary also gives τ for the score the search recorded. 0: the recorded score, with the search's running statistics, as the reference code scores. An existing study can be scored again with another N: its runs are kept.
     #[arg(long, value_name = "N", default_value_t = 0)]
     #[serde(skip_serializing_if = "is_zero", default)]
     pub recalibrate_bn: usize,
-    /// Study folder; run again with the same folder to continue a stopped study, or with more --seeds to extend it (default: runs/consistency-<method>-<unix time>).
+    /// Study folder; run again with the same folder to continue a stopped study, or with more --searches to extend it (default: runs/consistency-<method>-<unix time>).
     #[arg(long)]
     #[serde(skip)]
     pub out: Option<PathBuf>,
@@ -276,12 +276,12 @@ fn run_seed(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result<()>
             .with_context(|| format!("scoring the supernet of {}", search_dir.display()))?;
     }
     let genotype = search_dir.join("genotype.json");
-    for r in 0..args.train_seeds {
+    for r in 0..args.trainings {
         let (train_dir, train_seed) = training(out, seed, r);
         println!(
             "== seed {seed}: stand-alone training {}/{} of its genotype (seed {train_seed})",
             r + 1,
-            args.train_seeds
+            args.trainings
         );
         if train_result(&train_dir)?.is_none() {
             run_step(
@@ -298,11 +298,11 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.merge {
         return merge(dir);
     }
-    if args.seeds < 2 {
-        bail!("--seeds must be at least 2 for a rank correlation");
+    if args.searches < 2 {
+        bail!("--searches must be at least 2 for a rank correlation");
     }
-    if args.train_seeds == 0 {
-        bail!("--train-seeds must be at least 1");
+    if args.trainings == 0 {
+        bail!("--trainings must be at least 1");
     }
     let stamp = run_folder::unix_time();
     let out = args.out.clone().unwrap_or_else(|| {
@@ -310,14 +310,14 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     });
     open_study(&args, &out)?;
     let first = args.first_seed;
-    let seeds: Vec<u64> = (first..first + args.seeds)
+    let seeds: Vec<u64> = (first..first + args.searches)
         .filter(|seed| args.shard.is_none_or(|shard| shard.owns(seed - first)))
         .collect();
     if let Some(shard) = args.shard {
         println!(
             "shard {shard} of the study in {}: seeds {seeds:?} of {first}..={}",
             out.display(),
-            first + args.seeds - 1
+            first + args.searches - 1
         );
     }
     let mut rows = Vec::new();
@@ -329,7 +329,7 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
             100.0 * row.supernet_acc,
             100.0 * row.standalone_test_top1,
             100.0 * row.standalone_std,
-            args.train_seeds
+            args.trainings
         );
         rows.push(row);
         if args.shard.is_none() {

@@ -8,8 +8,7 @@ use ista_nas::devices::{DeviceList, select_devices};
 /// Options of `ista-nas device`.
 #[derive(Args, Debug)]
 pub struct DeviceArgs {
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
     pub device: DeviceChoice,
 }
 

@@ -27,8 +27,7 @@ pub enum Split {
 /// Options of `ista-nas eval`.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
     pub device: DeviceChoice,
     /// Model file written by `ista-nas train` (best.model or last.model) or by a one-stage search (folded.model).
     #[arg(long, required_unless_present = "search")]

@@ -15,8 +15,7 @@ use ista_nas::search::one_stage::checkpoint::{KIND, OneStageCheckpoint, write_fo
 pub struct FoldArgs {
     /// Run folder of a one-stage search (`search --one-stage`).
     pub run: PathBuf,
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan, metal, dx12 or cpu.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
     pub device: DeviceChoice,
 }
 

@@ -9,9 +9,9 @@ pub mod device;
 pub mod eval;
 pub mod fold;
 pub mod genotype;
+pub mod lasso;
 pub mod one_stage;
 pub mod plot;
-pub mod recover;
 pub mod report;
 pub mod run_folder;
 pub mod search;
@@ -19,3 +19,6 @@ pub mod study_runs;
 pub mod study_summary;
 pub mod supernet_score;
 pub mod train;
+
+/// The help of every command's `--device`.
+pub const DEVICE_HELP: &str = "Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend)";

@@ -15,9 +15,9 @@ pub struct PlotArgs {
     /// Run folders to overlay (each holds the curves.json its run writes after every epoch), e.g. an ISTA-NAS and a DARTS search, or the seeds of a study.
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
-    /// SVG file to write.
-    #[arg(long, default_value = "curves.svg")]
-    pub out: PathBuf,
+    /// SVG file to write (a file: `--out` names folders elsewhere).
+    #[arg(long, value_name = "FILE", default_value = "curves.svg")]
+    pub svg: PathBuf,
     /// Title of the drawing; default: the kinds of the runs.
     #[arg(long)]
     pub title: Option<String>,
@@ -64,8 +64,8 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         kinds.join(" vs ")
     });
     let svg = curves_svg(&labelled, &title)?;
-    write_atomic(&args.out, svg.as_bytes())
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    println!("{} runs plotted: {}", curves.len(), args.out.display());
+    write_atomic(&args.svg, svg.as_bytes())
+        .with_context(|| format!("writing {}", args.svg.display()))?;
+    println!("{} runs plotted: {}", curves.len(), args.svg.display());
     Ok(())
 }

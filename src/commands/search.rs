@@ -31,8 +31,7 @@ pub enum Preset {
 /// Options of `ista-nas search`.
 #[derive(Args, Debug)]
 pub struct SearchArgs {
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
     pub device: DeviceChoice,
     /// Devices for synchronous data parallel (two-stage and one-stage ISTA-NAS, DARTS, PC-DARTS): a count N (adapters 0..N of the kind --device picks) or indices such as 0,2. Each architecture and weight batch is split across them and their gradients summed into one step; one b (or α) for all. A software adapter or the CPU backend gives logical devices that share it (for checks, no speed-up).
     #[arg(long, default_value = "1")]

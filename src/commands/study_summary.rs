@@ -43,8 +43,17 @@ pub fn open_study(args: &ConsistencyArgs, out: &Path) -> anyhow::Result<()> {
                 );
             }
             let mut wanted = serde_json::to_value(args)?;
-            let saved_seeds = saved["seeds"].take().as_u64().unwrap_or(0);
-            wanted["seeds"].take();
+            // studies written before the options' renaming: `seeds` and `train_seeds`
+            if let Some(o) = saved.as_object_mut() {
+                if let Some(r) = o.remove("train_seeds") {
+                    o.insert("trainings".into(), r);
+                }
+                if let Some(k) = o.remove("seeds") {
+                    o.insert("searches".into(), k);
+                }
+            }
+            let saved_seeds = saved["searches"].take().as_u64().unwrap_or(0);
+            wanted["searches"].take();
             // The score is not a setting of the runs: another one scores the same runs again.
             let saved_score = saved
                 .as_object_mut()
@@ -68,7 +77,7 @@ pub fn open_study(args: &ConsistencyArgs, out: &Path) -> anyhow::Result<()> {
 }
 
 /// Continues the study in `out` (settled to `saved_seeds` seeds, `rescored` when its supernet
-/// score changes) with `args.seeds`: as it was, or extended to more seeds (config.json
+/// score changes) with `args.searches`: as it was, or extended to more seeds (config.json
 /// rewritten to `json`, the finished seeds kept); fewer seeds than the study has are refused.
 fn extend_study(
     args: &ConsistencyArgs,
@@ -76,7 +85,7 @@ fn extend_study(
     (saved_seeds, rescored): (u64, bool),
     json: &str,
 ) -> anyhow::Result<()> {
-    if rescored && args.seeds >= saved_seeds {
+    if rescored && args.searches >= saved_seeds {
         RunDir { path: out.into() }.write("config.json", json.as_bytes())?;
         println!(
             "scoring the supernets of the study in {} {} (its runs are kept)",
@@ -84,14 +93,14 @@ fn extend_study(
             score_name(args.recalibrate_bn)
         );
     }
-    match args.seeds.cmp(&saved_seeds) {
+    match args.searches.cmp(&saved_seeds) {
         std::cmp::Ordering::Equal => println!("continuing the study in {}", out.display()),
         std::cmp::Ordering::Greater => {
             RunDir { path: out.into() }.write("config.json", json.as_bytes())?;
             println!(
                 "extending the study in {} from {saved_seeds} to {} seeds (the finished seeds are kept)",
                 out.display(),
-                args.seeds
+                args.searches
             );
         }
         std::cmp::Ordering::Less => bail!(
@@ -120,7 +129,7 @@ pub fn seed_row(
         },
     };
     let (mut accuracies, mut train_seconds) = (Vec::new(), 0.0);
-    for r in 0..args.train_seeds {
+    for r in 0..args.trainings {
         let Some((top1, seconds)) = train_result(&training(out, seed, r).0)? else {
             return Ok(None);
         };
@@ -135,7 +144,7 @@ pub fn seed_row(
         recorded_supernet_acc,
         standalone_test_top1,
         standalone_std,
-        standalone_runs: args.train_seeds,
+        standalone_runs: args.trainings,
         trainings_test_top1: accuracies,
         search_seconds,
         train_seconds,
@@ -156,7 +165,7 @@ fn missing_part(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result
             score_name(args.recalibrate_bn)
         ));
     }
-    let left = (0..args.train_seeds)
+    let left = (0..args.trainings)
         .filter_map(|r| match train_result(&training(out, seed, r).0) {
             Ok(Some(_)) => None,
             _ => Some((r + 1).to_string()),
@@ -166,7 +175,7 @@ fn missing_part(args: &ConsistencyArgs, out: &Path, seed: u64) -> anyhow::Result
         parts.push(format!(
             "training {} of {}",
             left.join(", "),
-            args.train_seeds
+            args.trainings
         ));
     }
     Ok(parts.join(", "))
@@ -256,7 +265,7 @@ pub fn summarise(
         }
         saved["ground_truth_retest"] = serde_json::to_value(&retest)?;
     }
-    if args.train_seeds > 1 {
+    if args.trainings > 1 {
         let spreads: Vec<f64> = rows.iter().map(|r| 100.0 * r.standalone_std).collect();
         let (mean, _) = mean_std(&spreads);
         let widest = spreads.iter().copied().fold(0.0, f64::max);
@@ -266,7 +275,7 @@ pub fn summarise(
         };
         println!(
             "stand-alone test top-1 over {} trainings per genotype: standard deviation {mean:.2} points on average, {widest:.2} at most; the genotypes' means span {:.2} points, the supernet side {:.2}",
-            args.train_seeds,
+            args.trainings,
             span(&|r| r.standalone_test_top1),
             span(&|r| r.supernet_acc)
         );
@@ -320,7 +329,7 @@ pub fn merge(dir: &Path) -> anyhow::Result<()> {
     let args: ConsistencyArgs = serde_json::from_slice(&text)
         .with_context(|| format!("reading the study's settings in {}", settings.display()))?;
     let (mut rows, mut missing) = (Vec::new(), Vec::new());
-    for seed in args.first_seed..args.first_seed + args.seeds {
+    for seed in args.first_seed..args.first_seed + args.searches {
         match seed_row(&args, dir, seed)? {
             Some(row) => rows.push(row),
             None => missing.push(format!("seed {seed} ({})", missing_part(&args, dir, seed)?)),
@@ -329,7 +338,7 @@ pub fn merge(dir: &Path) -> anyhow::Result<()> {
     println!(
         "{} of {} seeds finished in {}",
         rows.len(),
-        args.seeds,
+        args.searches,
         dir.display()
     );
     if !missing.is_empty() {

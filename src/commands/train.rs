@@ -32,8 +32,7 @@ pub enum TrainPreset {
 /// Options of `ista-nas train`.
 #[derive(Args, Clone, Debug)]
 pub struct TrainArgs {
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
-    #[arg(long, value_enum, default_value_t = ista_nas::device::DeviceChoice::Auto)]
+    #[arg(long, value_enum, default_value_t = ista_nas::device::DeviceChoice::Auto, help = super::DEVICE_HELP)]
     pub device: ista_nas::device::DeviceChoice,
     /// Devices for synchronous data parallel: a count N (adapters 0..N of the kind --device picks) or indices such as 0,2. Each batch is split across them, gradients are summed into one optimiser step; BatchNorm uses each device's share (as PyTorch's DDP). A software adapter or the CPU backend gives logical devices that share it (for checks, no speed-up).
     #[arg(long, default_value = "1")]

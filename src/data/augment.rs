@@ -53,7 +53,7 @@ impl Augment {
         }
     }
 
-    /// Crop (pad 4) and flip, as in search (spec §4).
+    /// Crop (pad 4) and flip, as in search (docs/method.md §4).
     pub fn train(size: usize, cutout: Option<usize>) -> Self {
         Self {
             size,

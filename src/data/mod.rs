@@ -77,7 +77,7 @@ impl Dataset {
         self.slice(0..n.map_or(self.len(), |n| n.min(self.len())))
     }
 
-    /// The search split: first half for weights, second half for the architecture (spec §4).
+    /// The search split: first half for weights, second half for the architecture (docs/method.md §4).
     pub fn split_half(&self) -> (Dataset, Dataset) {
         let half = self.len() / 2;
         (self.slice(0..half), self.slice(half..self.len()))
@@ -215,7 +215,7 @@ impl Splits {
     }
 }
 
-/// CIFAR-10's normalisation as the reference code fixes it (spec §6).
+/// CIFAR-10's normalisation as the reference code fixes it (docs/method.md §6).
 pub fn cifar10_normalization() -> Normalization {
     Normalization {
         mean: vec![0.491_399_7, 0.482_158_3, 0.446_531_2],

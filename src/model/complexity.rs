@@ -1,5 +1,5 @@
 //! Parameter and multiply-add counts of an evaluation network, walked from its config the way
-//! the network is built (spec §8 quotes parameters without the auxiliary head).
+//! the network is built (docs/method.md §8 quotes parameters without the auxiliary head).
 
 use super::eval_network::{EvalConfig, NetKind};
 

@@ -1,4 +1,4 @@
-//! Evaluation networks built from a genotype (spec §2, §6): the CIFAR network (stem conv, L
+//! Evaluation networks built from a genotype (docs/method.md §2, §6): the CIFAR network (stem conv, L
 //! cells, auxiliary head after cell 2L/3) and the ImageNet network (stem0 and stem1, the first
 //! cell treating its predecessor as reduced), on the shared skeleton. Affine BN throughout.
 

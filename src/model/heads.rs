@@ -1,5 +1,5 @@
 //! The parts around the cells that every network shares: the stems (CIFAR: one 3×3 conv to 3C;
-//! ImageNet: stem0 and stem1, three stride-2 convs) and the auxiliary classifier (spec §2).
+//! ImageNet: stem0 and stem1, three stride-2 convs) and the auxiliary classifier (docs/method.md §2).
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;

@@ -1,4 +1,4 @@
-//! The DARTS and PC-DARTS search cells (spec §7): every edge a softmax-weighted sum of all 8
+//! The DARTS and PC-DARTS search cells (docs/method.md §7): every edge a softmax-weighted sum of all 8
 //! ops (`none` and the 7 candidates), so every op runs on every edge. PC-DARTS sends only 1/K
 //! of the channels through the mixed op, shuffles channels after, and weighs each node's input
 //! edges by a softmax over β. Also the supernet of such cells on the shared skeleton.

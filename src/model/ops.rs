@@ -1,4 +1,4 @@
-//! The candidate operations (spec §2): pools, skip / FactorizedReduce, separable and dilated convs.
+//! The candidate operations (docs/method.md §2): pools, skip / FactorizedReduce, separable and dilated convs.
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -225,7 +225,7 @@ pub enum Op {
 pub struct Identity;
 
 impl Op {
-    /// Op `index` of the search space (spec §2 order) on C channels at `stride`.
+    /// Op `index` of the search space (docs/method.md §2 order) on C channels at `stride`.
     pub fn new(index: usize, c: usize, stride: usize, style: OpStyle, device: &Device) -> Self {
         let affine = style.affine;
         let pool_norm = || style.pool_norm.then(|| Norm::new(c, affine, device));

@@ -1,4 +1,4 @@
-//! The one skeleton every network shares (spec §2): a stem, L cells with reductions at L/3 and
+//! The one skeleton every network shares (docs/method.md §2): a stem, L cells with reductions at L/3 and
 //! 2L/3 (where C doubles), an optional auxiliary head after cell 2L/3, global average pool and
 //! a linear classifier. The ISTA-NAS supernets, the DARTS / PC-DARTS supernets and the
 //! evaluation networks differ only in their cell type; [`CellPlan`] is the walk over the cells

@@ -1,7 +1,7 @@
 //! The sparse ISTA-NAS cell: 4 nodes over 14 edges, each edge holding all 7 candidate ops, of
-//! which a node runs only those in its support, weighted by w (spec §2–3); and the supernet of
+//! which a node runs only those in its support, weighted by w (docs/method.md §2–3); and the supernet of
 //! such cells on the shared skeleton. Two-stage cells have non-affine BN and a BN after pools;
-//! one-stage cells (spec §5) have affine BN everywhere, also after pools and the identity.
+//! one-stage cells (docs/method.md §5) have affine BN everywhere, also after pools and the identity.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};

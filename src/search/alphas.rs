@@ -1,5 +1,5 @@
 //! DARTS / PC-DARTS architecture parameters: α per edge and op, β per edge (PC-DARTS), and the
-//! genotype they derive (spec §7).
+//! genotype they derive (docs/method.md §7).
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::softmax;

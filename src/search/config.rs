@@ -1,4 +1,4 @@
-//! Every setting of a search, saved with each run and checkpoint (spec §2–4 defaults).
+//! Every setting of a search, saved with each run and checkpoint (docs/method.md §2–4 defaults).
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};

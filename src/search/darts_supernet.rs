@@ -1,4 +1,4 @@
-//! The DARTS (first order) and PC-DARTS baselines in the same search loop (spec §7): the
+//! The DARTS (first order) and PC-DARTS baselines in the same search loop (docs/method.md §7): the
 //! supernet runs all 8 ops on every edge, weighted by softmax(α); α (and PC-DARTS's β) are
 //! trained by Adam on val batches, the weights by SGD on train batches.
 

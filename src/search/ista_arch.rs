@@ -1,5 +1,5 @@
 //! The architecture: b_i ∈ R^m for every node of both cell types, recovered into sparse
-//! supports once per epoch (spec §3–4).
+//! supports once per epoch (docs/method.md §3–4).
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};

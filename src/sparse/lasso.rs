@@ -6,7 +6,7 @@ use super::active_set::{polish, signed_support};
 use super::matrix::Matrix;
 use crate::error::{IstaError, Result};
 
-/// Default ℓ1 weight λ (spec §3).
+/// Default ℓ1 weight λ (docs/method.md §3).
 pub const DEFAULT_LAMBDA: f64 = 1e-5;
 /// Iterations between two active-set polishing attempts.
 pub const POLISH_EVERY: usize = 32;

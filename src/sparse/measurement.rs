@@ -1,4 +1,4 @@
-//! Measurement matrices A_i (m × n_i) for every node of both cell types (spec §3).
+//! Measurement matrices A_i (m × n_i) for every node of both cell types (docs/method.md §3).
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

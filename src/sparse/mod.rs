@@ -1,4 +1,4 @@
-//! The sparse-coding machinery of ISTA-NAS (spec §3): measurement matrices, LASSO recovery
+//! The sparse-coding machinery of ISTA-NAS (docs/method.md §3): measurement matrices, LASSO recovery
 //! (f64 CPU reference and batched GPU), supports and the differentiable node weights.
 
 pub mod active_set;

@@ -1,4 +1,4 @@
-//! Support selection and the node weights w = bᵀA_S − bias, differentiable in b (spec §3).
+//! Support selection and the node weights w = bᵀA_S − bias, differentiable in b (docs/method.md §3).
 
 use burn::tensor::{Device, Tensor, TensorData};
 

@@ -1,4 +1,4 @@
-//! Every setting of training a genotype from scratch (spec §6 defaults), saved with each run
+//! Every setting of training a genotype from scratch (docs/method.md §6 defaults), saved with each run
 //! and checkpoint.
 
 use serde::{Deserialize, Serialize};
@@ -89,7 +89,7 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The CIFAR-10 protocol (spec §6): C=36, L=20, 600 epochs, batch 96, cosine from 0.025.
+    /// The CIFAR-10 protocol (docs/method.md §6): C=36, L=20, 600 epochs, batch 96, cosine from 0.025.
     pub fn cifar(genotype: Genotype) -> Self {
         Self {
             genotype,
@@ -123,7 +123,7 @@ impl TrainConfig {
         }
     }
 
-    /// The ImageNet protocol (spec §6): C=48, L=14, 250 epochs, batch 1024, lr 0.5 with 5
+    /// The ImageNet protocol (docs/method.md §6): C=48, L=14, 250 epochs, batch 1024, lr 0.5 with 5
     /// warm-up epochs then linear decay, wd 3e-5, label smoothing 0.1, random-resized crop 224,
     /// flip and colour jitter; evaluation resizes to 256 and centre-crops 224.
     pub fn imagenet(genotype: Genotype) -> Self {

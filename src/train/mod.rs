@@ -1,4 +1,4 @@
-//! Training a found architecture from scratch and scoring it (spec §6).
+//! Training a found architecture from scratch and scoring it (docs/method.md §6).
 
 pub mod checkpoint;
 pub mod config;

@@ -1,4 +1,4 @@
-//! Training a genotype from scratch (spec §6): an explicit loop of SGD steps with the auxiliary
+//! Training a genotype from scratch (docs/method.md §6): an explicit loop of SGD steps with the auxiliary
 //! loss, drop path, gradient clipping and a per-epoch schedule; after each epoch, the test
 //! scores in eval mode.
 

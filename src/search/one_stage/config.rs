@@ -1,4 +1,4 @@
-//! Every setting of a one-stage ISTA-NAS run (spec §5 defaults, as the authors' code runs
+//! Every setting of a one-stage ISTA-NAS run (docs/method.md §5 defaults, as the authors' code runs
 //! them), saved with the run and its checkpoint.
 
 use serde::{Deserialize, Serialize};

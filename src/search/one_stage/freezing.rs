@@ -1,4 +1,4 @@
-//! Per-node convergence of one-stage ISTA-NAS (spec §5). After each search epoch every node
+//! Per-node convergence of one-stage ISTA-NAS (docs/method.md §5). After each search epoch every node
 //! not yet frozen gets a candidate z recovered from its b; it freezes when
 //! ‖z_new − z_old‖₂ ≤ ε. A candidate architecture whose evaluation network has at least
 //! `max_params` parameters is rejected: every node keeps its previous z. As in the authors'

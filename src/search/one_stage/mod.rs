@@ -1,4 +1,4 @@
-//! One-stage ISTA-NAS (Algorithm 2, spec §5): the target network searched and trained in one
+//! One-stage ISTA-NAS (Algorithm 2, docs/method.md §5): the target network searched and trained in one
 //! run, nodes frozen as their z converge, then the fixed architecture folded (Eq. 12) into a
 //! plain evaluation network.
 

@@ -1,4 +1,4 @@
-//! The one-stage supernet (spec §5): sparse cells in the one-stage style (affine BN everywhere,
+//! The one-stage supernet (docs/method.md §5): sparse cells in the one-stage style (affine BN everywhere,
 //! also after pools and the identity), the target network's auxiliary head, b for every node,
 //! each node's accepted z and frozen state. The γ/β of a node's candidate ops are held at 1/0
 //! until the node freezes; from then on they train, in every cell of that type.

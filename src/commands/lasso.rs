@@ -1,4 +1,4 @@
-//! `ista-nas recover`: the sparse-recovery demo on the real problem sizes of a search.
+//! `ista-nas lasso`: the LASSO sparse-recovery demo on the real problem sizes of a search.
 
 use std::time::Instant;
 
@@ -13,11 +13,10 @@ use ista_nas::sparse::measurement::{CellMeasurements, MeasurementKind};
 use ista_nas::sparse::recovery::{Recovery, RecoverySolver, recover, resolve_uncertified};
 use ista_nas::sparse::support::{top_s, top_s_sorted};
 
-/// Options of `ista-nas recover`.
+/// Options of `ista-nas lasso`.
 #[derive(Args, Debug)]
-pub struct RecoverArgs {
-    /// Compute device: auto (the best hardware GPU, else Burn's CPU backend), vulkan (any Vulkan adapter, lavapipe included), metal, dx12, or cpu (Burn's CPU backend).
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+pub struct LassoArgs {
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
     pub device: DeviceChoice,
     /// Seed of the measurement matrices and of b.
     #[arg(long, default_value_t = 0)]
@@ -43,7 +42,7 @@ pub struct RecoverArgs {
 }
 
 /// Runs the demo.
-pub fn run(args: RecoverArgs) -> anyhow::Result<()> {
+pub fn run(args: LassoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.m > 0, "--m must be at least 1");
     anyhow::ensure!(args.draws > 0, "--draws must be at least 1");
     let selected = super::device::open(args.device)?;
