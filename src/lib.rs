@@ -2,6 +2,8 @@
 //! Burn's wgpu backend, with WGSL kernels for the sparse parts.
 
 pub mod bench;
+pub mod cell_dot;
+pub mod cell_layout;
 pub mod cell_svg;
 pub mod consistency;
 pub mod curves;

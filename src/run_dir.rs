@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::cell_dot::genotype_dots;
 use crate::cell_svg::genotype_svgs;
 use crate::curves::RunCurves;
 use crate::curves::svg::curves_svg;
@@ -94,9 +95,18 @@ impl RunDir {
         let file = GenotypeFile { last, history };
         let json = serde_json::to_string_pretty(&file).expect("genotypes always serialise");
         self.write("genotype.json", json.as_bytes())?;
-        let (normal, reduce) = genotype_svgs(last);
+        self.write_drawings(last)
+    }
+
+    /// Writes the cells of `genotype` as SVG drawings and Graphviz DOT graphs: `normal.svg`,
+    /// `reduce.svg`, `normal.dot`, `reduce.dot`.
+    pub fn write_drawings(&self, genotype: &Genotype) -> Result<()> {
+        let (normal, reduce) = genotype_svgs(genotype);
         self.write("normal.svg", normal.as_bytes())?;
-        self.write("reduce.svg", reduce.as_bytes())
+        self.write("reduce.svg", reduce.as_bytes())?;
+        let (normal, reduce) = genotype_dots(genotype);
+        self.write("normal.dot", normal.as_bytes())?;
+        self.write("reduce.dot", reduce.as_bytes())
     }
 }
 

@@ -209,7 +209,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         run.path.join("folded.model").display()
     );
     println!(
-        "results in {}: folded.model, folded.safetensors, genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg, config.json, checkpoint.bin",
+        "results in {}: folded.model, folded.safetensors, genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg (+ .dot), config.json, checkpoint.bin",
         run.path.display()
     );
     Ok(())

@@ -309,7 +309,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         println!("genotype: {}", serde_json::to_string(&last.genotype)?);
     }
     println!(
-        "results in {}: genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg, config.json, checkpoint.bin",
+        "results in {}: genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg (+ .dot), config.json, checkpoint.bin",
         run.path.display()
     );
     Ok(())

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use super::config::TrainConfig;
 use super::model_file::{export_safetensors, save_model};
 use super::trainer::{TrainRecord, Trainer};
-use crate::cell_svg::genotype_svgs;
 use crate::error::{IstaError, Result};
 use crate::framed::{self, FileError, FrameKind};
 use crate::genotype::Genotype;
@@ -74,9 +73,7 @@ impl TrainCheckpoint {
 /// Writes the trained genotype and its drawings into a new run folder.
 pub fn write_genotype(run: &RunDir, genotype: &Genotype) -> Result<()> {
     run.write("genotype.json", genotype.to_json().as_bytes())?;
-    let (normal, reduce) = genotype_svgs(genotype);
-    run.write("normal.svg", normal.as_bytes())?;
-    run.write("reduce.svg", reduce.as_bytes())
+    run.write_drawings(genotype)
 }
 
 /// Index of the best epoch of `history` by test top-1 (the earliest among equals).
