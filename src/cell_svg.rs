@@ -21,12 +21,24 @@ pub fn cell_svg(title: &str, picks: &[Edge], concat: &[usize]) -> String {
 "##,
         WIDTH / 2.0
     );
-    for ((op, _), (curve, label)) in picks.iter().zip(layout.curves.iter().zip(&layout.labels)) {
+    for curve in &layout.curves {
         let [(x1, y1), (cx, cy), (ex, ey)] = *curve;
         let _ = writeln!(
             svg,
-            r##"<path d="M {x1:.1} {y1:.1} Q {cx:.1} {cy:.1} {ex:.1} {ey:.1}" fill="none" stroke="#555" stroke-width="1.5" marker-end="url(#arrow)"/>
-<text x="{:.1}" y="{:.1}" font-size="{LABEL_FONT}" text-anchor="middle" fill="#a0301e" stroke="white" stroke-width="3" paint-order="stroke">{op}</text>"##,
+            r##"<path d="M {x1:.1} {y1:.1} Q {cx:.1} {cy:.1} {ex:.1} {ey:.1}" fill="none" stroke="#555" stroke-width="1.5" marker-end="url(#arrow)"/>"##
+        );
+    }
+    // The labels over every curve, each on a white box that hides its own curve beneath it
+    // (a box rather than a text outline: `paint-order` is not drawn by every renderer).
+    for ((op, _), label) in picks.iter().zip(&layout.labels) {
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="white"/>
+<text x="{:.1}" y="{:.1}" font-size="{LABEL_FONT}" text-anchor="middle" fill="#a0301e">{op}</text>"##,
+            label.x - label.width / 2.0,
+            label.y - label.height / 2.0,
+            label.width,
+            label.height,
             label.x,
             label.y + 4.0
         );
