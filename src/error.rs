@@ -27,6 +27,18 @@ pub enum IstaError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A run folder another process is running in (its lock is held).
+    #[error(
+        "{} is in use by another ista-nas process{}; wait for it to end, or choose another folder",
+        path.display(),
+        pid.map_or(String::new(), |p| format!(" (pid {p})"))
+    )]
+    InUse {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// The holder's process id, where it could be read.
+        pid: Option<u32>,
+    },
     /// A model or optimiser record could not be written or restored.
     #[error("checkpoint record: {0}")]
     Checkpoint(String),

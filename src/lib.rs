@@ -23,6 +23,7 @@ pub mod rank;
 pub mod records;
 pub mod report;
 pub mod run_dir;
+pub mod run_lock;
 pub mod search;
 pub mod sparse;
 pub mod step_metrics;

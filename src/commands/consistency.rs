@@ -308,6 +308,13 @@ pub fn run(args: ConsistencyArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!("runs/consistency-{}-{stamp}", args.method.name()))
     });
+    // one study process per folder, or one process per shard of it
+    match args.shard {
+        Some(shard) => {
+            ista_nas::run_lock::hold_shard(&out, shard.index as usize, shard.count as usize)?
+        }
+        None => ista_nas::run_lock::hold(&out)?,
+    }
     open_study(&args, &out)?;
     let first = args.first_seed;
     let seeds: Vec<u64> = (first..first + args.searches)

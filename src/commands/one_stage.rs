@@ -97,6 +97,7 @@ fn print_epoch(r: &OneStageRecord) {
 pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     let (resumed, checkpoint, config) = match &args.resume {
         Some(dir) => {
+            ista_nas::run_lock::hold_existing(dir)?;
             let run = RunDir { path: dir.clone() };
             let checkpoint =
                 OneStageCheckpoint::load(&run.checkpoint_path()).context("cannot resume")?;
@@ -112,6 +113,10 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
             (Some(run), Some(checkpoint), config)
         }
         None => {
+            // a folder that exists is claimed before anything else (a new one when it is made)
+            if let Some(out) = &args.out {
+                ista_nas::run_lock::hold_existing(out)?;
+            }
             let config = args.one_stage_config();
             if let Some(problem) = config.problem() {
                 bail!(problem);

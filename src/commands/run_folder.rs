@@ -18,6 +18,7 @@ pub fn create(
     config: &impl Serialize,
 ) -> anyhow::Result<RunDir> {
     let path = out.unwrap_or_else(|| PathBuf::from(format!("runs/{kind}-{seed}-{}", unix_time())));
+    ista_nas::run_lock::hold(&path)?;
     let run = RunDir::create(&path)?;
     run.write_config(config)?;
     Ok(run)

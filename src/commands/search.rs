@@ -196,6 +196,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     // folder is created only once they are, so bad input leaves none.
     let (resumed, checkpoint, config) = match &args.resume {
         Some(dir) => {
+            ista_nas::run_lock::hold_existing(dir)?;
             let run = RunDir { path: dir.clone() };
             let checkpoint = Checkpoint::load(&run.checkpoint_path()).context("cannot resume")?;
             println!(
@@ -208,6 +209,10 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             (Some(run), Some(checkpoint), config)
         }
         None => {
+            // a folder that exists is claimed before anything else (a new one when it is made)
+            if let Some(out) = &args.out {
+                ista_nas::run_lock::hold_existing(out)?;
+            }
             let config = args.config();
             check(&config)?;
             (None, None, config)
