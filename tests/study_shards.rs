@@ -89,13 +89,25 @@ fn two_shards_at_once_then_merge_equal_one_study() {
             "{stdout}"
         );
     }
-    // Shards write only their seeds' folders and the one shared config.json.
+    // Shards write only their seeds' folders and the one shared config.json, besides the
+    // study's and each shard's lock file (which ran side by side: the shared lock).
     let mut names: Vec<String> = std::fs::read_dir(&concurrent)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["config.json", "seed-0", "seed-1", "seed-2"]);
+    assert_eq!(
+        names,
+        [
+            ".lock",
+            ".lock-shard-0-of-2",
+            ".lock-shard-1-of-2",
+            "config.json",
+            "seed-0",
+            "seed-1",
+            "seed-2"
+        ]
+    );
 
     let merged = run(&["consistency", "--merge", concurrent_arg]);
     let stdout = text(&merged.stdout);
