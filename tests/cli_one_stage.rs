@@ -354,3 +354,54 @@ fn one_stage_consistency_study_runs() {
             .contains("BN recalibrated")
     );
 }
+
+/// One-stage ISTA-NAS is a method like the others: `search --method ista-one-stage` runs exactly
+/// what `--one-stage` runs (same settings, same genotype and metrics, timing aside).
+#[test]
+fn one_stage_is_a_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let by_flag = dir.path().join("flag");
+    let done = one_stage(&by_flag, &["--search-epochs", "1", "--epochs", "0"]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let by_method = dir.path().join("method");
+    let args = [
+        "search",
+        "--method",
+        "ista-one-stage",
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-images",
+        "96",
+        "--test-images",
+        "64",
+        "--batch-size",
+        "32",
+        "--out",
+        by_method.to_str().unwrap(),
+        "--search-epochs",
+        "1",
+        "--epochs",
+        "0",
+    ];
+    let done = run(&args);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    for file in ["config.json", "genotype.json"] {
+        let (a, b) = (by_flag.join(file), by_method.join(file));
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{file}"
+        );
+    }
+    let accuracy = |dir: &Path| -> Vec<String> {
+        let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        csv.lines()
+            .map(|l| l.split(',').take(5).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert_eq!(accuracy(&by_flag), accuracy(&by_method));
+}

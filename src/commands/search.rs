@@ -36,10 +36,10 @@ pub struct SearchArgs {
     /// Devices for synchronous data parallel (two-stage and one-stage ISTA-NAS, DARTS, PC-DARTS): a count N (adapters 0..N of the kind --device picks) or indices such as 0,2. Each architecture and weight batch is split across them and their gradients summed into one step; one b (or α) for all. A software adapter or the CPU backend gives logical devices that share it (for checks, no speed-up).
     #[arg(long, default_value = "1")]
     pub devices: ista_nas::devices::DeviceList,
-    /// Search method: ista (two-stage ISTA-NAS), darts (first order) or pc-darts.
-    #[arg(long, value_enum, default_value_t = Method::Ista)]
-    pub method: Method,
-    /// One-stage ISTA-NAS (Algorithm 2): search and train the target network in one run, freeze each node when its z converges, then fold the fixed weights into a plain network (folded.model) that `eval` loads. Presets: quick (C=4, L=5, embedded data) or paper (C=36, L=20, auxiliary head, up to 600 + 600 epochs).
+    /// Search method: ista (two-stage ISTA-NAS), ista-one-stage (Algorithm 2: search and train the target network in one run, freeze each node when its z converges, then fold the fixed weights into a plain network, folded.model, that `eval` loads; presets: quick, C=4, L=5 on the embedded data, or paper, C=36, L=20, auxiliary head, up to 600 + 600 epochs), darts (first order) or pc-darts.
+    #[arg(long, value_enum, default_value_t = SearchMethod::Ista)]
+    pub method: SearchMethod,
+    /// The same as --method ista-one-stage.
     #[arg(long, conflicts_with_all = ["method", "sparsity", "solver", "partial_channels"])]
     pub one_stage: bool,
     /// Settings to start from; the options below override them.
@@ -61,22 +61,22 @@ pub struct SearchArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// One-stage: most search epochs; nodes still active then are frozen as they are.
-    #[arg(long, requires = "one_stage")]
+    #[arg(long)]
     pub search_epochs: Option<usize>,
     /// One-stage: a node freezes when its z moves by at most this (L2) over an epoch.
-    #[arg(long, requires = "one_stage")]
+    #[arg(long)]
     pub epsilon: Option<f64>,
     /// One-stage: reject a candidate architecture whose network has at least this many parameters (auxiliary head excluded).
-    #[arg(long, requires = "one_stage")]
+    #[arg(long)]
     pub max_params: Option<u64>,
     /// One-stage: weight of the auxiliary head's loss (0: no auxiliary head).
-    #[arg(long, requires = "one_stage")]
+    #[arg(long)]
     pub auxiliary_weight: Option<f64>,
     /// One-stage: final drop-path probability of the training phase.
-    #[arg(long, requires = "one_stage")]
+    #[arg(long)]
     pub drop_path: Option<f64>,
     /// One-stage: score on only the first N test images.
-    #[arg(long, requires = "one_stage")]
+    #[arg(long)]
     pub test_images: Option<usize>,
     /// Images per batch.
     #[arg(long)]
@@ -128,11 +128,39 @@ pub struct SearchArgs {
     pub arch_warmup_epochs: Option<usize>,
 }
 
+/// The methods `search --method` takes: the two-stage ones and one-stage ISTA-NAS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SearchMethod {
+    /// Two-stage ISTA-NAS.
+    Ista,
+    /// One-stage ISTA-NAS (Algorithm 2).
+    IstaOneStage,
+    /// DARTS, first order.
+    Darts,
+    /// PC-DARTS.
+    PcDarts,
+}
+
 impl SearchArgs {
+    /// Whether the run is one-stage ISTA-NAS (`--method ista-one-stage` or `--one-stage`).
+    pub fn is_one_stage(&self) -> bool {
+        self.one_stage || self.method == SearchMethod::IstaOneStage
+    }
+
+    /// The two-stage method of a run that is not one-stage.
+    fn two_stage_method(&self) -> Method {
+        match self.method {
+            SearchMethod::Darts => Method::Darts,
+            SearchMethod::PcDarts => Method::PcDarts,
+            SearchMethod::Ista | SearchMethod::IstaOneStage => Method::Ista,
+        }
+    }
+
     fn config(&self) -> SearchConfig {
+        let method = self.two_stage_method();
         let mut c = match self.preset {
-            Preset::Quick => SearchConfig::quick().for_method(self.method, false),
-            Preset::Paper => SearchConfig::paper().for_method(self.method, true),
+            Preset::Quick => SearchConfig::quick().for_method(method, false),
+            Preset::Paper => SearchConfig::paper().for_method(method, true),
         };
         if let Some(path) = &self.data {
             c.data = Some(path.display().to_string());
@@ -189,8 +217,29 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     let one_stage_run = args.resume.as_ref().is_some_and(|dir| {
         framed::has_signature(&RunDir { path: dir.clone() }.checkpoint_path(), ONE_STAGE)
     });
-    if args.one_stage || one_stage_run {
+    if args.is_one_stage() || one_stage_run {
+        if args.sparsity.is_some() || args.solver.is_some() || args.partial_channels.is_some() {
+            bail!(
+                "--sparsity, --solver and --partial-channels are not options of one-stage ISTA-NAS"
+            );
+        }
+        if args.arch_warmup_epochs.is_some() {
+            bail!("--arch-warmup-epochs is not an option of one-stage ISTA-NAS");
+        }
         return super::one_stage::run(&args);
+    }
+    let one_stage_only = [
+        ("--search-epochs", args.search_epochs.is_some()),
+        ("--epsilon", args.epsilon.is_some()),
+        ("--max-params", args.max_params.is_some()),
+        ("--auxiliary-weight", args.auxiliary_weight.is_some()),
+        ("--drop-path", args.drop_path.is_some()),
+        ("--test-images", args.test_images.is_some()),
+    ];
+    if let Some((flag, _)) = one_stage_only.iter().find(|(_, given)| *given) {
+        bail!(
+            "{flag} is an option of one-stage ISTA-NAS (--method ista-one-stage, or --one-stage)"
+        );
     }
     // Settings, checkpoint and data are checked before the device is opened, and a new run's
     // folder is created only once they are, so bad input leaves none.
