@@ -112,3 +112,52 @@ fn profile_and_dispatch_columns_are_written() {
         }
     }
 }
+
+/// `bench` times one-stage ISTA-NAS beside the two-stage methods (one step updates the weights
+/// and b together), on the CPU backend and on lavapipe, with no host read inside its steps.
+#[test]
+fn bench_times_one_stage_beside_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    for device in ["cpu", "vulkan"] {
+        let out = dir.path().join(device);
+        let result = run(&[
+            "bench",
+            "--device",
+            device,
+            "--methods",
+            "ista,ista-one-stage",
+            "--batch-sizes",
+            "2",
+            "--channels",
+            "4",
+            "--layers",
+            "3",
+            "--warmup",
+            "1",
+            "--steps",
+            "1",
+            "--recovery-draws",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(result.status.success(), "{}", text(&result.stderr));
+        let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
+        let methods = column(&csv, "method");
+        assert_eq!(methods, ["ista", "ista-one-stage"], "{csv}");
+        let ms: Vec<f64> = column(&csv, "ms_per_step")
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!(ms.iter().all(|&m| m > 0.0), "{csv}");
+        assert_eq!(
+            column(&csv, "host_reads_per_step"),
+            ["0.00", "0.00"],
+            "{csv}"
+        );
+        if device == "vulkan" {
+            let launches = column(&csv, "dispatches_per_step");
+            assert!(launches[1].parse::<f64>().unwrap() > 50.0, "{csv}");
+        }
+    }
+}

@@ -5,14 +5,15 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::BenchMethod;
 use super::report::BenchRow;
 use crate::error::{IstaError, Result};
-use crate::search::config::Method;
 
-const METHODS: [(Method, RGBColor); 3] = [
-    (Method::Ista, RGBColor(0, 114, 178)),
-    (Method::Darts, RGBColor(213, 94, 0)),
-    (Method::PcDarts, RGBColor(0, 158, 115)),
+const METHODS: [(BenchMethod, RGBColor); 4] = [
+    (BenchMethod::Ista, RGBColor(0, 114, 178)),
+    (BenchMethod::IstaOneStage, RGBColor(86, 180, 233)),
+    (BenchMethod::Darts, RGBColor(213, 94, 0)),
+    (BenchMethod::PcDarts, RGBColor(0, 158, 115)),
 ];
 
 fn plot_error(e: impl std::fmt::Display) -> IstaError {

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::BenchMethod;
 use super::{BenchCase, CaseTiming};
-use crate::search::config::Method;
 
 /// Columns of bench.csv.
 pub const BENCH_CSV_HEADER: &str = "method,batch_size,devices,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,host_reads_per_step,ms_ratio_to_darts,memory_ratio_to_darts,images_per_s_vs_one_device,status";
@@ -24,7 +24,7 @@ impl BenchRow {
     fn darts<'a>(&self, rows: &'a [BenchRow]) -> Option<&'a CaseTiming> {
         rows.iter()
             .find(|r| {
-                r.case.method == Method::Darts
+                r.case.method == BenchMethod::Darts
                     && r.case.batch_size == self.case.batch_size
                     && r.case.devices == self.case.devices
             })

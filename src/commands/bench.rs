@@ -10,13 +10,12 @@ use ista_nas::bench::plot::bench_svg;
 use ista_nas::bench::profile_report::{dispatches_csv, profile_csv, profile_table};
 use ista_nas::bench::recovery::{recovery_bench, recovery_csv};
 use ista_nas::bench::report::{BenchRow, to_csv, to_table};
-use ista_nas::bench::{BenchCase, CaseTiming, run_case};
+use ista_nas::bench::{BenchCase, BenchMethod, CaseTiming, run_case};
 use ista_nas::data::DataFormat;
 use ista_nas::device::DeviceChoice;
 use ista_nas::devices::{DeviceList, select_devices};
 use ista_nas::model::skeleton::NetKind;
 use ista_nas::run_dir::RunDir;
-use ista_nas::search::config::Method;
 
 use super::{child, run_folder};
 
@@ -44,9 +43,9 @@ pub struct CaseInput {
 pub struct BenchArgs {
     #[command(flatten)]
     pub input: CaseInput,
-    /// Methods to run, side by side.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Method::Ista, Method::Darts, Method::PcDarts])]
-    pub methods: Vec<Method>,
+    /// Methods to run, side by side (ista-one-stage: one step updates the weights and b together; its C and L are this command's).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BenchMethod::Ista, BenchMethod::Darts, BenchMethod::PcDarts])]
+    pub methods: Vec<BenchMethod>,
     /// Batch sizes (each method runs each; larger ones are skipped once one does not fit).
     #[arg(long, value_delimiter = ',', default_values_t = [64, 256, 512])]
     pub batch_sizes: Vec<usize>,
@@ -232,7 +231,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 devices,
             };
             let predicted = predicted_mib(&points, batch_size);
-            let outcome = if let Some(problem) = case.config().problem() {
+            let outcome = if let Some(problem) = case.problem() {
                 Err(format!("skipped: {problem}"))
             } else if let Some(smaller) = failed {
                 Err(format!("skipped: batch {smaller} did not fit"))
