@@ -7,17 +7,19 @@ use std::fmt::Write;
 use super::step_shapes::Launches;
 use crate::kernels::launch_plan::MAX_SERIAL;
 
-/// The CSV of every distinct launch of a step: one row per kernel and shape.
-pub fn shapes_csv(launches: &[Launches]) -> String {
-    let mut out = String::from(
-        "kernel,calls_per_step,groups_x,groups_y,groups_z,workgroup,threads,serial_loop,elements,bytes_read,bytes_written\n",
-    );
+/// The header of `shapes.csv`.
+pub const SHAPES_CSV_HEADER: &str = "batch,kernel,calls_per_step,groups_x,groups_y,groups_z,workgroup,threads,serial_loop,elements,bytes_read,bytes_written";
+
+/// The CSV rows of every distinct launch of a step at batch size `batch`: one per kernel and
+/// shape, under [`SHAPES_CSV_HEADER`].
+pub fn shapes_csv_rows(batch: usize, launches: &[Launches]) -> String {
+    let mut out = String::new();
     for l in launches {
         let p = &l.plan;
         let [x, y, z] = p.groups;
         let _ = writeln!(
             out,
-            "{},{},{x},{y},{z},{},{},{},{},{},{}",
+            "{batch},{},{},{x},{y},{z},{},{},{},{},{},{}",
             p.kernel,
             l.count,
             p.workgroup,

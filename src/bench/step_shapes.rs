@@ -39,9 +39,8 @@ pub struct Launches {
 }
 
 /// The distinct launches of a walk, counted.
-#[derive(Default)]
 struct Walk {
-    shape: Option<KernelShape>,
+    shape: KernelShape,
     /// Whether the backward computes the weights' gradients (the weight step), or only the
     /// inputs' (the architecture step, whose weights are constants).
     weight_grads: bool,
@@ -49,10 +48,6 @@ struct Walk {
 }
 
 impl Walk {
-    fn kernel_shape(&self) -> KernelShape {
-        self.shape.unwrap_or(KernelShape::Gpu)
-    }
-
     fn add(&mut self, plan: LaunchPlan) {
         let key = format!("{plan:?}");
         self.launches
@@ -62,11 +57,7 @@ impl Walk {
     }
 
     fn column_sums(&mut self, rows: usize, n: usize) {
-        let passes = match self.kernel_shape() {
-            KernelShape::Software => vec![plan::column_sums_one_pass(rows, n)],
-            KernelShape::Gpu => plan::column_sums(rows, n),
-        };
-        for (_, p) in passes {
+        for (_, p) in plan::column_sums_for(rows, n, self.shape) {
             self.add(p);
         }
     }
@@ -74,29 +65,15 @@ impl Walk {
     /// ReLU and its backward on `[B, C, H, W]`.
     fn relu(&mut self, dims: [usize; 4]) {
         let n: usize = dims.iter().product();
-        let per = if n.is_multiple_of(4) { 4 } else { 1 };
-        self.add(plan::elementwise(
-            "relu",
-            n,
-            per,
-            plan::COLUMN_WORKGROUP,
-            (1, 1),
-            1,
-        ));
-        self.add(plan::elementwise(
-            "relu",
-            n,
-            per,
-            plan::COLUMN_WORKGROUP,
-            (2, 1),
-            1,
-        ));
+        // as the launch code plans it: two inputs forward (x as gate and value) and backward
+        self.add(plan::relu(n, 2));
+        self.add(plan::relu(n, 2));
     }
 
     /// Training-mode batch norm and its backward on `[B, C, H, W]`.
     fn batch_norm(&mut self, dims: [usize; 4]) {
-        let flat = self.kernel_shape() == KernelShape::Gpu;
-        match self.kernel_shape() {
+        let flat = self.shape == KernelShape::Gpu;
+        match self.shape {
             KernelShape::Gpu => {
                 let plans = plan::batch_norm_statistics(dims);
                 for p in plans.into_iter().chain(plan::batch_norm_grad_sums(dims)) {
@@ -133,7 +110,7 @@ impl Walk {
     /// A channel mix `[B, K, P]` → `[B, R, P]` with its column sums when cut into pieces.
     fn mix(&mut self, sizes: [usize; 4]) {
         let [b, _, r, p] = sizes;
-        let planned = conv::pointwise_mix(sizes, self.kernel_shape());
+        let planned = conv::pointwise_mix(sizes, self.shape);
         let pieces = planned.groups[2];
         self.add(planned);
         if pieces > 1 {
@@ -153,7 +130,7 @@ impl Walk {
         if !self.weight_grads {
             return;
         }
-        let shape = self.kernel_shape();
+        let shape = self.shape;
         let (_, pieces) = conv::pointwise_weight_grad_pieces([b, k, r, p], shape);
         self.add(conv::pointwise_weight_grad([b, k, r, p], shape));
         self.column_sums(b * pieces, r * k);
@@ -161,7 +138,7 @@ impl Walk {
 
     /// A depthwise convolution on `[B, C, H, W]`, forward and backward; the output's dims.
     fn depthwise(&mut self, dims: [usize; 4], g: Geometry) -> [usize; 4] {
-        let shape = self.kernel_shape();
+        let shape = self.shape;
         self.add(conv::depthwise_forward(dims, g));
         self.add(conv::depthwise_input_grad(dims, g));
         if self.weight_grads {
@@ -277,9 +254,9 @@ fn forward_backward(
     weight_grads: bool,
 ) -> BTreeMap<String, Launches> {
     let mut walk = Walk {
-        shape: Some(shape),
+        shape,
         weight_grads,
-        ..Walk::default()
+        launches: BTreeMap::new(),
     };
     let plan = CellPlan::new(
         case.kind,

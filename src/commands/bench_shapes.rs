@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use ista_nas::bench::shapes_report::{shapes_csv, shapes_table};
+use ista_nas::bench::shapes_report::{SHAPES_CSV_HEADER, shapes_csv_rows, shapes_table};
 use ista_nas::bench::step_shapes::{StepCase, first_unfit, step_launches};
 use ista_nas::kernels::variant::{KernelShape, current};
 use ista_nas::model::skeleton::CellPlan;
@@ -31,7 +31,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from(format!("runs/shapes-{}", run_folder::unix_time())));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let run = RunDir { path: out.clone() };
-    let (mut csv, mut md) = (String::new(), String::new());
+    let (mut csv, mut md) = (format!("{SHAPES_CSV_HEADER}\n"), String::new());
     for &batch in &args.batch_sizes {
         let case = StepCase {
             kind: args.net,
@@ -55,22 +55,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             }
             Some(l) => format!("does not fill a GPU: {:?}", l.plan),
         };
-        let table = shapes_table(&launches);
-        println!(
-            "{title}
-{table}{verdict}
-"
-        );
-        let _ =
-            std::fmt::Write::write_fmt(&mut md, format_args!("{title}\n\n{table}{verdict}\n\n"));
-        let body = shapes_csv(&launches);
-        let (header, rows) = body.split_once('\n').unwrap_or((&body, ""));
-        if csv.is_empty() {
-            csv = format!("batch,{header}\n");
-        }
-        for row in rows.lines() {
-            csv.push_str(&format!("{batch},{row}\n"));
-        }
+        let section = format!("{title}\n\n{}{verdict}\n\n", shapes_table(&launches));
+        print!("{section}");
+        md.push_str(&section);
+        csv.push_str(&shapes_csv_rows(batch, &launches));
     }
     run.write("shapes.csv", csv.as_bytes())?;
     run.write("shapes.md", md.as_bytes())?;

@@ -11,7 +11,7 @@ use burn::tensor::Shape;
 use super::batch_norm::BatchNormOps;
 use super::launch_plan::{self, LaunchPlan};
 use super::variant::{KernelShape, current};
-use super::wgsl::{Program, empty_like, grid, launch, plan_grid};
+use super::wgsl::{Program, empty_like, launch, plan_grid};
 
 /// `[B, C, H, W]` of a tensor.
 fn dims(x: &CubeTensor) -> [usize; 4] {
@@ -25,7 +25,8 @@ fn extents(x: &CubeTensor) -> [u32; 3] {
     [b as u32, c as u32, (h * w) as u32]
 }
 
-/// Writes `[rows, C]` with one workgroup per channel, in one launch (software adapters).
+/// Writes `[rows, C]` with one workgroup per channel, in one launch (software adapters), as
+/// [`launch_plan::batch_norm_per_channel`] plans it.
 fn per_channel_once(
     like: &CubeTensor,
     program: Program,
@@ -34,11 +35,16 @@ fn per_channel_once(
     extra: u32,
 ) -> CubeTensor {
     let [batch, channels, plane] = extents(like);
+    let (kernel, inputs) = match program {
+        Program::BatchNormStatistics => ("batch_norm_statistics", 1),
+        _ => ("batch_norm_grad_sums", 2),
+    };
+    let plan = launch_plan::batch_norm_per_channel(kernel, dims(like), inputs);
     let out = empty_like(like, Shape::new([rows, channels as usize]));
     buffers.push(out.clone());
     let handles = buffers.into_iter().map(|t| t.handle).collect();
     let params = [batch, channels, plane, extra];
-    launch(like, program, grid(channels), handles, &params);
+    launch(like, program, plan_grid(&plan), handles, &params);
     out
 }
 

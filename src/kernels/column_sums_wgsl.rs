@@ -5,17 +5,13 @@ use burn::backend::wgpu::CubeTensor;
 use burn::tensor::Shape;
 
 use super::launch_plan;
-use super::variant::{KernelShape, current};
+use super::variant::current;
 use super::wgsl::{Program, empty_like, launch, plan_grid};
 
 /// The column sums `[rows, n]` → `out` `[n]` (`shaders/column_sums.wgsl`), in the passes of
-/// [`launch_plan::column_sums`] (one pass on software adapters).
+/// [`launch_plan::column_sums_for`].
 pub(super) fn column_sums(m: CubeTensor, rows: usize, n: usize, out: CubeTensor) -> CubeTensor {
-    let passes = match current() {
-        // one pass, a thread per column: on lavapipe a second launch costs more than it gains
-        KernelShape::Software => vec![launch_plan::column_sums_one_pass(rows, n)],
-        KernelShape::Gpu => launch_plan::column_sums(rows, n),
-    };
+    let passes = launch_plan::column_sums_for(rows, n, current());
     let last = passes.len() - 1;
     let (mut input, mut input_rows) = (m, rows);
     for (i, (per_group, plan)) in passes.into_iter().enumerate() {

@@ -2,6 +2,8 @@
 //! the threads, the longest loop one thread runs and the bytes moved. The launch code dispatches
 //! exactly these plans, so their arithmetic can be checked at any scale without a GPU.
 
+use super::variant::KernelShape;
+
 /// Threads per workgroup of the per-channel reductions (batch norm).
 pub const REDUCTION_WORKGROUP: usize = 64;
 /// Threads per workgroup of the column sums.
@@ -170,6 +172,22 @@ pub fn column_sums(rows: usize, n: usize) -> Vec<(usize, LaunchPlan)> {
     }
     passes.push(column_sums_one_pass(rows, n));
     passes
+}
+
+/// The column-sums passes of `[rows, n]` under `shape`: one pass, a thread per column, on
+/// software adapters (a second launch costs more there than it gains), [`column_sums`] on GPUs.
+pub fn column_sums_for(rows: usize, n: usize, shape: KernelShape) -> Vec<(usize, LaunchPlan)> {
+    match shape {
+        KernelShape::Software => vec![column_sums_one_pass(rows, n)],
+        KernelShape::Gpu => column_sums(rows, n),
+    }
+}
+
+/// ReLU or its backward over `n` values, reading `inputs` tensors (the backward: the output
+/// and its gradient), four values per thread where 4 divides `n`.
+pub fn relu(n: usize, inputs: usize) -> LaunchPlan {
+    let per_thread = if n.is_multiple_of(4) { 4 } else { 1 };
+    elementwise("relu", n, per_thread, COLUMN_WORKGROUP, (inputs, 1), 1)
 }
 
 /// An elementwise launch of one thread per `per_thread` of `n` values of `inputs` tensors into

@@ -337,9 +337,9 @@ fn gate(gate: CubeTensor, value: CubeTensor) -> CubeTensor {
         out.handle.clone(),
     ];
     let quads = n.is_multiple_of(4);
-    let per_thread = if quads { 4 } else { 1 };
-    let plan = launch_plan::elementwise("relu", n, per_thread, WORKGROUP as usize, (2, 1), 1);
-    let elems = (n / per_thread) as u32;
+    // the forward reads x twice (gate and value), the backward y and dy: 2 inputs either way
+    let plan = launch_plan::relu(n, 2);
+    let elems = if quads { n / 4 } else { n } as u32;
     launch(
         &value,
         Program::Relu { quads },
