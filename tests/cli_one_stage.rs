@@ -12,9 +12,14 @@ use ista_nas::search::one_stage::checkpoint::ONE_STAGE_METRICS_HEADER;
 
 /// A tiny one-stage run into `out` with `extra` options.
 fn one_stage(out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "search",
-        "--one-stage",
+    one_stage_as(&["--one-stage"], out, extra)
+}
+
+/// [`one_stage`] with `method` naming one-stage ISTA-NAS on the command line.
+fn one_stage_as(method: &[&str], out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["search"];
+    args.extend_from_slice(method);
+    args.extend([
         "--device",
         "cpu",
         "--channels",
@@ -29,7 +34,7 @@ fn one_stage(out: &Path, extra: &[&str]) -> std::process::Output {
         "32",
         "--out",
         out.to_str().unwrap(),
-    ];
+    ]);
     args.extend_from_slice(extra);
     run(&args)
 }
@@ -364,30 +369,12 @@ fn one_stage_is_a_method() {
     let done = one_stage(&by_flag, &["--search-epochs", "1", "--epochs", "0"]);
     assert!(done.status.success(), "{}", text(&done.stderr));
     let by_method = dir.path().join("method");
-    let args = [
-        "search",
-        "--method",
-        "ista-one-stage",
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--layers",
-        "3",
-        "--train-images",
-        "96",
-        "--test-images",
-        "64",
-        "--batch-size",
-        "32",
-        "--out",
-        by_method.to_str().unwrap(),
-        "--search-epochs",
-        "1",
-        "--epochs",
-        "0",
-    ];
-    let done = run(&args);
+    let method = ["--method", "ista-one-stage"];
+    let done = one_stage_as(
+        &method,
+        &by_method,
+        &["--search-epochs", "1", "--epochs", "0"],
+    );
     assert!(done.status.success(), "{}", text(&done.stderr));
     for file in ["config.json", "genotype.json"] {
         let (a, b) = (by_flag.join(file), by_method.join(file));

@@ -6,13 +6,21 @@ mod common;
 use common::{run, text};
 use ista_nas::bench::profile_report::{DISPATCHES_CSV_HEADER, PROFILE_CSV_HEADER};
 
+/// A tiny profiled bench of ISTA-NAS and DARTS on `device` into `out`; its stdout.
 fn bench(device: &str, out: &std::path::Path) -> String {
-    let result = run(&[
+    let stdout = tiny_bench(device, "ista,darts", &["--profile"], out);
+    assert!(stdout.contains("| scope | calls/step"), "{stdout}");
+    stdout
+}
+
+/// `bench` of `methods` at C=4, L=3, batch 2, one timed step, with `extra` options; its stdout.
+fn tiny_bench(device: &str, methods: &str, extra: &[&str], out: &std::path::Path) -> String {
+    let mut args = vec![
         "bench",
         "--device",
         device,
         "--methods",
-        "ista,darts",
+        methods,
         "--batch-sizes",
         "2",
         "--channels",
@@ -25,17 +33,17 @@ fn bench(device: &str, out: &std::path::Path) -> String {
         "1",
         "--recovery-draws",
         "0",
-        "--profile",
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let result = run(&args);
     let stdout = text(&result.stdout);
     assert!(
         result.status.success(),
         "{stdout}\n{}",
         text(&result.stderr)
     );
-    assert!(stdout.contains("| scope | calls/step"), "{stdout}");
     stdout
 }
 
@@ -120,28 +128,7 @@ fn bench_times_one_stage_beside_the_others() {
     let dir = tempfile::tempdir().unwrap();
     for device in ["cpu", "vulkan"] {
         let out = dir.path().join(device);
-        let result = run(&[
-            "bench",
-            "--device",
-            device,
-            "--methods",
-            "ista,ista-one-stage",
-            "--batch-sizes",
-            "2",
-            "--channels",
-            "4",
-            "--layers",
-            "3",
-            "--warmup",
-            "1",
-            "--steps",
-            "1",
-            "--recovery-draws",
-            "0",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(result.status.success(), "{}", text(&result.stderr));
+        tiny_bench(device, "ista,ista-one-stage", &[], &out);
         let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
         let methods = column(&csv, "method");
         assert_eq!(methods, ["ista", "ista-one-stage"], "{csv}");

@@ -154,6 +154,25 @@ fn assert_labels_apart(genotype: &Genotype, what: &str) {
     }
 }
 
+/// A genotype of random ops on random inputs, normal cell first.
+fn random_genotype(rng: &mut StdRng) -> Genotype {
+    let ops = ista_nas::primitives::PRIMITIVES;
+    let mut cell = || -> Vec<(String, usize)> {
+        (0..8)
+            .map(|j| {
+                let op = ops[rng.random_range(0..ops.len())].to_string();
+                (op, rng.random_range(0..j / 2 + 2))
+            })
+            .collect()
+    };
+    Genotype {
+        normal: cell(),
+        normal_concat: vec![2, 3, 4, 5],
+        reduce: cell(),
+        reduce_concat: vec![2, 3, 4, 5],
+    }
+}
+
 /// No two op labels of a cell drawing overlap: the published genotypes, the case that once
 /// did (`skip_connect` from input 0 over `dil_conv_5x5` from input 1 into the first node),
 /// and a thousand random cells.
@@ -167,22 +186,8 @@ fn cell_drawings_keep_their_labels_apart() {
     close.normal[1] = ("dil_conv_5x5".into(), 1);
     assert_labels_apart(&close, "skip over dil_conv_5x5");
     let mut rng = StdRng::seed_from_u64(7);
-    let ops = ista_nas::primitives::PRIMITIVES;
     for draw in 0..1000 {
-        let mut cell = || -> Vec<(String, usize)> {
-            (0..8)
-                .map(|j| {
-                    let op = ops[rng.random_range(0..ops.len())].to_string();
-                    (op, rng.random_range(0..j / 2 + 2))
-                })
-                .collect()
-        };
-        let g = Genotype {
-            normal: cell(),
-            normal_concat: vec![2, 3, 4, 5],
-            reduce: cell(),
-            reduce_concat: vec![2, 3, 4, 5],
-        };
+        let g = random_genotype(&mut rng);
         assert_labels_apart(&g, &format!("random cell {draw}: {g:?}"));
     }
 }
@@ -241,25 +246,9 @@ fn cell_labels_keep_off_other_edges() {
 #[test]
 fn random_cells_mostly_draw_clear() {
     let mut rng = StdRng::seed_from_u64(7);
-    let ops = ista_nas::primitives::PRIMITIVES;
-    let mut clear = 0;
-    for _ in 0..300 {
-        let mut cell = || -> Vec<(String, usize)> {
-            (0..8)
-                .map(|j| {
-                    let op = ops[rng.random_range(0..ops.len())].to_string();
-                    (op, rng.random_range(0..j / 2 + 2))
-                })
-                .collect()
-        };
-        let g = Genotype {
-            normal: cell(),
-            normal_concat: vec![2, 3, 4, 5],
-            reduce: cell(),
-            reduce_concat: vec![2, 3, 4, 5],
-        };
-        clear += usize::from(labels_on_lines(&g).is_empty());
-    }
+    let clear = (0..300)
+        .filter(|_| labels_on_lines(&random_genotype(&mut rng)).is_empty())
+        .count();
     assert!(clear >= 285, "{clear} of 300 random genotypes drawn clear");
 }
 

@@ -4,7 +4,7 @@
 //! and run, the packages extracted into a scratch root that goes on the library path.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sh(command: &str, dir: &Path) {
@@ -43,6 +43,14 @@ fn fake_pack(dir: &Path) {
     sh("sha256sum ista-nas.xz debs/*.deb > SHA256SUMS", dir);
 }
 
+/// A scratch folder holding a fake pack: (the folder, [pack, unpacking root, OUT]).
+fn packed() -> (tempfile::TempDir, [PathBuf; 3]) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = ["pack", "root", "out"].map(|name| dir.path().join(name));
+    fake_pack(&paths[0]);
+    (dir, paths)
+}
+
 fn unpack(pack: &Path, root: &Path, out: &Path) -> std::process::Output {
     Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu_check.sh"))
         .args(["--prebuilt", pack.to_str().unwrap(), "--unpack-only"])
@@ -54,13 +62,7 @@ fn unpack(pack: &Path, root: &Path, out: &Path) -> std::process::Output {
 
 #[test]
 fn a_pack_unpacks_into_a_scratch_root_and_its_binary_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let (pack, root, out) = (
-        dir.path().join("pack"),
-        dir.path().join("root"),
-        dir.path().join("out"),
-    );
-    fake_pack(&pack);
+    let (_dir, [pack, root, out]) = packed();
     let done = unpack(&pack, &root, &out);
     let stdout = String::from_utf8_lossy(&done.stdout);
     assert!(
@@ -81,13 +83,7 @@ fn a_pack_unpacks_into_a_scratch_root_and_its_binary_runs() {
 
 #[test]
 fn a_pack_whose_checksums_do_not_match_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (pack, root, out) = (
-        dir.path().join("pack"),
-        dir.path().join("root"),
-        dir.path().join("out"),
-    );
-    fake_pack(&pack);
+    let (_dir, [pack, root, out]) = packed();
     fs::write(pack.join("ista-nas.xz"), "not what was packed").unwrap();
     let done = unpack(&pack, &root, &out);
     let stdout = String::from_utf8_lossy(&done.stdout);
