@@ -7,7 +7,7 @@ use thiserror::Error;
 pub enum IstaError {
     /// No usable compute device for the requested choice.
     #[error(transparent)]
-    Device(#[from] crate::device::DeviceError),
+    Device(Box<dyn std::error::Error + Send + Sync>),
     /// A sparse-recovery problem that is malformed or too large for the chosen solver.
     #[error("sparse recovery: {0}")]
     Lasso(String),

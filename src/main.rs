@@ -15,8 +15,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 #[allow(clippy::large_enum_variant, reason = "parsed once per run")]
 enum Command {
-    /// Search for a cell architecture with two-stage ISTA-NAS, one-stage ISTA-NAS (--one-stage), or the DARTS / PC-DARTS baselines (default: a short two-stage search on the embedded data).
-    Search(commands::search::SearchArgs),
+    /// Search for a cell architecture with two-stage ISTA-NAS, one-stage ISTA-NAS (--method ista-one-stage), or the DARTS / PC-DARTS baselines (default: a short two-stage search on the embedded data).
+    Search(commands::search_args::SearchArgs),
     /// Fold a one-stage run's fixed architecture into a plain network (Eq. 12): RUN_DIR/folded.model, which `eval` loads.
     Fold(commands::fold::FoldArgs),
     /// Train a genotype from scratch (default: a short run on the embedded data; --preset cifar / imagenet for the paper's protocols).
@@ -28,12 +28,12 @@ enum Command {
     /// The LASSO sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
     Lasso(commands::lasso::LassoArgs),
     /// Time search steps of ISTA-NAS, DARTS and PC-DARTS side by side at several batch sizes (ms/step, images/s, peak memory, ratios to DARTS), then sparse recovery on GPU and CPU.
-    Bench(commands::bench::BenchArgs),
+    Bench(commands::bench_args::BenchArgs),
     /// One bench case in its own process (used by `bench`).
     #[command(hide = true)]
     BenchCase(commands::bench::BenchCaseArgs),
     /// Kendall τ and Spearman ρ between supernet and stand-alone accuracy over K searches with different seeds (default: micro scale on the embedded data).
-    Consistency(commands::consistency::ConsistencyArgs),
+    Consistency(commands::consistency_args::ConsistencyArgs),
     /// Overlay the curves (loss, accuracy, learning rate, architecture changes) of several run folders in one SVG.
     Plot(commands::plot::PlotArgs),
     /// Summarise trainings of a genotype with different seeds as papers do: final and best test error as mean ± std, parameters and multiply-adds (Markdown).

@@ -11,10 +11,10 @@ use ista_nas::model::mixed_cell::{EDGES, MIXED_OPS, channel_shuffle};
 use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::model::sparse_cell::NodeWeights;
 use ista_nas::model::sparse_cell::SparseNetwork;
-use ista_nas::primitives::{PRIMITIVES, STEPS};
 use ista_nas::search::alphas::{ArchAlphas, picks_from_weights};
 use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::trainer::Searcher;
+use ista_nas::search_space::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
 
 fn config(channels: usize) -> NetworkConfig {
@@ -106,14 +106,15 @@ fn genotype_ignores_none_and_weighs_edges() {
 }
 
 fn searcher(method: Method, channels: usize) -> Searcher {
-    let config = SearchConfig {
+    let mut config = SearchConfig {
         channels,
         layers: 3,
         epochs: 1,
         batch_size: 16,
-        train_images: Some(64),
-        ..SearchConfig::quick().for_method(method, false)
+        ..SearchConfig::preset("quick", method).unwrap()
     };
+    config.data.train_images = Some(64);
+    config.sgd.lr = 0.05; // the quick preset's rate per image at batch 16
     let (weights, arch) = embedded().unwrap().train.slice(0..64).split_half();
     Searcher::new(config, weights, arch, 10, &common::vulkan()).unwrap()
 }

@@ -151,7 +151,7 @@ fn search_writes_a_complete_run_folder_and_resumes() {
     let genotypes: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("genotype.json")).unwrap()).unwrap();
     let last = serde_json::to_string(&genotypes["final"]).unwrap();
-    ista_nas::genotype::Genotype::from_json(&last, "final").unwrap();
+    ista_nas::search_space::genotype::Genotype::from_json(&last, "final").unwrap();
     assert_eq!(genotypes["history"].as_array().unwrap().len(), 1);
 
     // The same --out again is refused; --resume of a finished run has nothing left to do.
@@ -175,10 +175,7 @@ fn bad_search_arguments_are_errors() {
         &run(&["search", "--channels", "5"]),
         "--channels must be even",
     );
-    assert_clean_failure(
-        &run(&["search", "--m", "0"]),
-        "--m and --sparsity must be at least 1",
-    );
+    assert_clean_failure(&run(&["search", "--m", "0"]), "--m must lie in 1..=14");
     assert_clean_failure(
         &run(&["search", "--layers", "2"]),
         "--layers must lie in 3..=256",

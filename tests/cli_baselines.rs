@@ -5,8 +5,8 @@ mod common;
 
 use common::{assert_clean_failure, run, text};
 use ista_nas::bench::recovery::RECOVERY_CSV_HEADER;
-use ista_nas::bench::report::BENCH_CSV_HEADER;
-use ista_nas::consistency::CONSISTENCY_CSV_HEADER;
+use ista_nas::bench::results::BENCH_CSV_HEADER;
+use ista_nas::studies::consistency::CONSISTENCY_CSV_HEADER;
 
 /// Each method's first batch runs; the larger batch is predicted past the 1 MiB limit and
 /// skipped with the reason; the CSV has the promised columns and DARTS's ratio to itself is 1.

@@ -211,7 +211,7 @@ fn one_stage_inputs_it_cannot_use_are_clear_errors() {
         "--out",
         out.to_str().unwrap(),
     ];
-    assert_clean_failure(&run(&no_test), "no test images to score the run on");
+    assert_clean_failure(&run(&no_test), "--test-images must be at least 1");
     // 34×34 images reach the second reduction at 17×17, which it cannot halve.
     let odd = dir.path().join("odd");
     for (split, class) in [("train", "a"), ("train", "b"), ("test", "a"), ("test", "b")] {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{run, text};
-use ista_nas::bench::profile_report::{DISPATCHES_CSV_HEADER, PROFILE_CSV_HEADER};
+use ista_nas::bench::profile_tables::{DISPATCHES_CSV_HEADER, PROFILE_CSV_HEADER};
 
 /// A tiny profiled bench of ISTA-NAS and DARTS on `device` into `out`; its stdout.
 fn bench(device: &str, out: &std::path::Path) -> String {

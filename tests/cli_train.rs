@@ -131,10 +131,12 @@ fn genotype_show_prints_cells_and_published_sizes() {
         );
     }
     let json = run(&["genotype", "show", "ISTA_NAS", "--json"]);
-    let parsed = ista_nas::genotype::Genotype::from_json(&text(&json.stdout), "stdout").unwrap();
+    let parsed =
+        ista_nas::search_space::genotype::Genotype::from_json(&text(&json.stdout), "stdout")
+            .unwrap();
     assert_eq!(
         parsed,
-        ista_nas::genotype::Genotype::builtin("ISTA_NAS").unwrap()
+        ista_nas::search_space::genotype::Genotype::builtin("ISTA_NAS").unwrap()
     );
 }
 
@@ -167,7 +169,7 @@ fn bad_train_and_eval_input_is_a_clear_error() {
     );
     // Valid JSON that names an op outside the search space.
     let unknown_op = dir.path().join("unknown.json");
-    let json = ista_nas::genotype::Genotype::builtin("ISTA_NAS")
+    let json = ista_nas::search_space::genotype::Genotype::builtin("ISTA_NAS")
         .unwrap()
         .to_json()
         .replace("sep_conv_5x5", "conv_9x9");
@@ -194,7 +196,7 @@ fn bad_train_and_eval_input_is_a_clear_error() {
                 "--warmup-epochs",
                 "5",
             ],
-            "--warmup-epochs must be fewer than --epochs",
+            "--warmup-epochs (5) must be fewer than --epochs (3)",
         ),
         (
             &["train", "--image-size", "16"],
@@ -249,11 +251,12 @@ fn bad_train_and_eval_input_is_a_clear_error() {
 fn eval_refuses_data_the_model_was_not_built_for() {
     use burn::tensor::Device;
     use ista_nas::data::augment::{Augment, Normalization};
-    use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
-    use ista_nas::train::model_file::{ModelHeader, save_model};
+    use ista_nas::model::eval_network::{EvalConfig, EvalNetwork};
+    use ista_nas::model::heads::NetKind;
+    use ista_nas::storage::model_file::{ModelHeader, save_model};
     let network = EvalConfig {
         kind: NetKind::Cifar,
-        genotype: ista_nas::genotype::Genotype::builtin("ISTA_NAS").unwrap(),
+        genotype: ista_nas::search_space::genotype::Genotype::builtin("ISTA_NAS").unwrap(),
         channels: 2,
         layers: 3,
         classes: 10,

@@ -5,7 +5,9 @@ mod common;
 use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu::DeviceType;
 use ista_nas::data::embedded;
-use ista_nas::device::{AdapterSummary, AutoPick, DeviceChoice, auto_pick, select_device};
+use ista_nas::devices::adapter::{
+    AdapterSummary, AutoPick, DeviceChoice, auto_pick, select_device,
+};
 use ista_nas::search::config::SearchConfig;
 use ista_nas::search::trainer::Searcher;
 
@@ -59,15 +61,15 @@ fn auto_never_lands_on_a_software_adapter() {
 
 #[test]
 fn a_search_step_gives_the_same_loss_on_the_cpu_backend_and_on_lavapipe() {
-    let config = SearchConfig {
+    let mut config = SearchConfig {
         channels: 4,
         layers: 3,
         batch_size: 8,
-        train_images: Some(16),
-        lr: 3.0, // 0.09 at batch 8: the weights move enough to show in the next steps' loss
-        arch_lr: 0.03,
         ..SearchConfig::paper()
     };
+    config.data.train_images = Some(16);
+    config.sgd.lr = 0.09375; // the weights move enough to show in the next steps' loss
+    config.arch.arch_lr = 0.03;
     let (weights, arch) = embedded().unwrap().train.slice(0..16).split_half();
     let cpu_device = Device::flex();
     let held_out = std::sync::Arc::new(arch.clone());

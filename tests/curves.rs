@@ -10,8 +10,8 @@ use std::path::Path;
 use common::{run, text};
 use ista_nas::curves::tensorboard::EventLog;
 use ista_nas::curves::{CHANGED_PICKS, EpochScalars, RunCurves, changed_picks};
-use ista_nas::genotype::Genotype;
-use ista_nas::run_dir::RunDir;
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::storage::run_dir::RunDir;
 use prost::Message;
 
 /// TensorFlow's `Event` (the fields a scalar summary uses).
@@ -143,7 +143,7 @@ fn event_logs_append_and_resume_without_repeating() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::create(dir.path()).unwrap();
     let curves = synthetic(3);
-    let mut first = EventLog::create(&run, 0).unwrap();
+    let mut first = EventLog::create(&run.path, 0).unwrap();
     let two = RunCurves {
         epochs: curves.epochs[..2].to_vec(),
         ..curves.clone()
@@ -152,7 +152,7 @@ fn event_logs_append_and_resume_without_repeating() {
     first.log(&two).unwrap(); // nothing new
     drop(first);
     std::thread::sleep(std::time::Duration::from_millis(2)); // a later file name
-    let mut resumed = EventLog::create(&run, 2).unwrap();
+    let mut resumed = EventLog::create(&run.path, 2).unwrap();
     resumed.log(&curves).unwrap();
     let files = event_files(dir.path());
     assert_eq!(files.len(), 2);

@@ -10,14 +10,15 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use common::{class_labels, max_abs_diff, random, trainable};
-use ista_nas::device::DeviceChoice;
-use ista_nas::devices::{DeviceList, select_devices};
-use ista_nas::genotype::Genotype;
+use ista_nas::devices::adapter::DeviceChoice;
+use ista_nas::devices::list::{DeviceList, select_devices};
+use ista_nas::devices::parallel::{DataParallel, ShareLoss, shares};
 use ista_nas::model::drop_path::DropPath;
-use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+use ista_nas::model::eval_network::{EvalConfig, EvalNetwork};
+use ista_nas::model::heads::NetKind;
 use ista_nas::optim::sgd;
-use ista_nas::parallel::{DataParallel, ShareLoss, shares};
-use ista_nas::records::{load_module, module_bytes};
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::storage::records::{load_module, module_bytes};
 
 /// Holds the tests of this file one at a time: the CPU backend's threaded reductions split
 /// their work differently while another test shares its threads, which moves the f32 results.

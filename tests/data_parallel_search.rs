@@ -9,7 +9,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Device, Int, Tensor};
 use common::{class_labels, max_abs_diff, random, trainable};
 use ista_nas::data::embedded;
-use ista_nas::parallel::shares;
+use ista_nas::devices::parallel::shares;
 use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::darts_supernet::DartsSupernet;
 use ista_nas::search::ista_supernet::IstaSupernet;
@@ -47,14 +47,14 @@ fn weighted(net: &dyn Supernet, x: Tensor<4>, y: Tensor<1, Int>, fixed_arch: boo
 }
 
 fn compare(method: Method) {
-    let config = SearchConfig {
+    let mut config = SearchConfig {
         method,
         channels: 4,
         layers: 3,
         batch_size: 10,
-        train_images: Some(64),
         ..SearchConfig::paper()
     };
+    config.data.train_images = Some(64);
     let splits = embedded().unwrap();
     let (weights, arch) = splits.train.slice(0..64).split_half();
     let cpu = Device::flex();
@@ -88,12 +88,12 @@ fn compare(method: Method) {
         let total = weighted(reference.net.as_ref(), xa, ya, false);
         reference
             .net
-            .step_arch(total, &mut reference.arch_optim, config.arch_lr);
+            .step_arch(total, &mut reference.arch_optim, config.arch.arch_lr);
         let total = weighted(reference.net.as_ref(), xw, yw, true);
         let expected = total.clone().into_scalar::<f32>() as f64;
         reference
             .net
-            .step_weights(total, &mut reference.weight_optim, lr, config.grad_clip);
+            .step_weights(total, &mut reference.weight_optim, lr, config.sgd.grad_clip);
         let diff = (loss - expected).abs() / expected;
         assert!(
             diff < 1e-5,
@@ -140,16 +140,16 @@ fn one_stage_search_on_two_replicas_steps_as_one_device() {
     use burn::optim::GradientsParams;
     use ista_nas::model::drop_path::DropPath;
     use ista_nas::optim::clip_global_norm;
-    use ista_nas::records::{load_module, module_bytes};
     use ista_nas::search::one_stage::config::OneStageConfig;
     use ista_nas::search::one_stage::trainer::OneStageSearch;
+    use ista_nas::storage::records::{load_module, module_bytes};
 
-    let config = OneStageConfig {
+    let mut config = OneStageConfig {
         layers: 3,
         batch_size: 10,
-        train_images: Some(40),
         ..OneStageConfig::quick()
     };
+    config.data.train_images = Some(40);
     let splits = embedded().unwrap();
     let (train, test) = (splits.train.slice(0..40), splits.test.slice(0..20));
     let names = splits.class_names.clone();
@@ -208,9 +208,9 @@ fn one_stage_search_on_two_replicas_steps_as_one_device() {
         let mut grads = total.backward();
         let b = GradientsParams::from_module(&mut grads, &reference.net.arch);
         let mut w = GradientsParams::from_module(&mut grads, &reference.net.model);
-        clip_global_norm(&mut w, &reference.net.model, config.grad_clip);
+        clip_global_norm(&mut w, &reference.net.model, config.sgd.grad_clip);
         let arch = reference.net.arch.clone();
-        reference.net.arch = reference.arch_optim.step(config.arch_lr, arch, b);
+        reference.net.arch = reference.arch_optim.step(config.arch.arch_lr, arch, b);
         let model = reference.net.model.clone();
         reference.net.model = reference.weight_optim.step(lr, model, w);
         assert!(

@@ -3,14 +3,15 @@
 mod common;
 
 use burn::tensor::{Device, Tensor};
-use ista_nas::genotype::{Genotype, GenotypeError};
 use ista_nas::model::complexity::complexity;
 use ista_nas::model::drop_path::DropPath;
 use ista_nas::model::eval_cell::EvalCell;
-use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+use ista_nas::model::eval_network::{EvalConfig, EvalNetwork};
+use ista_nas::model::heads::NetKind;
 use ista_nas::model::ops::OpStyle;
 use ista_nas::model::skeleton::CellShape;
 use ista_nas::model::trainable_params;
+use ista_nas::search_space::genotype::{Genotype, GenotypeError};
 
 fn config(name: &str, kind: NetKind, extra_norms: bool) -> EvalConfig {
     let (channels, layers, classes) = match kind {

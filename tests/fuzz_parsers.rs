@@ -10,18 +10,19 @@ use std::sync::OnceLock;
 use burn::tensor::Device;
 use ista_nas::data::augment::{Augment, Normalization};
 use ista_nas::data::{cifar, idx};
-use ista_nas::genotype::Genotype;
-use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
-use ista_nas::records::check_record;
+use ista_nas::model::eval_network::{EvalConfig, EvalNetwork};
+use ista_nas::model::heads::NetKind;
 use ista_nas::search::checkpoint::{Checkpoint, CheckpointHeader};
 use ista_nas::search::config::SearchConfig;
 use ista_nas::search::one_stage::checkpoint::{OneStageCheckpoint, OneStageHeader};
 use ista_nas::search::one_stage::config::OneStageConfig;
 use ista_nas::search::one_stage::freezing::NodeState;
 use ista_nas::search::trainer::ValCursor;
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::storage::model_file::{ModelHeader, Scores, parse_model, save_model};
+use ista_nas::storage::records::check_record;
 use ista_nas::train::checkpoint::{TrainCheckpoint, TrainCheckpointHeader};
 use ista_nas::train::config::TrainConfig;
-use ista_nas::train::model_file::{ModelHeader, Scores, parse_model, save_model};
 use proptest::prelude::*;
 
 /// Mutations of a valid input: bytes overwritten, a cut, bytes inserted.
@@ -130,7 +131,7 @@ fn valid() -> &'static Valid {
         let model = EvalNetwork::new(&network, &Device::flex());
         save_model(&path, &header, &model).unwrap();
         let model_bytes = std::fs::read(&path).unwrap();
-        let record = ista_nas::records::module_bytes(&model, "m").unwrap();
+        let record = ista_nas::storage::records::module_bytes(&model, "m").unwrap();
         let records = || [record.clone(), record.clone(), vec![1, 2, 3], vec![4, 5]];
         let search = Checkpoint {
             header: CheckpointHeader {

@@ -1,9 +1,9 @@
 //! Genotype JSON, the published genotypes, validation errors, and the SVG drawing.
 
-use ista_nas::cell_dot::cell_dot;
-use ista_nas::cell_layout::{LabelBox, cell_layout, curve_points, line_points};
-use ista_nas::cell_svg::{cell_svg, genotype_svgs};
-use ista_nas::genotype::{BUILTIN, Genotype, GenotypeError};
+use ista_nas::search_space::cell_dot::cell_dot;
+use ista_nas::search_space::cell_layout::{LabelBox, cell_layout, curve_points, line_points};
+use ista_nas::search_space::cell_svg::{cell_svg, genotype_svgs};
+use ista_nas::search_space::genotype::{BUILTIN, Genotype, GenotypeError};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -156,7 +156,7 @@ fn assert_labels_apart(genotype: &Genotype, what: &str) {
 
 /// A genotype of random ops on random inputs, normal cell first.
 fn random_genotype(rng: &mut StdRng) -> Genotype {
-    let ops = ista_nas::primitives::PRIMITIVES;
+    let ops = ista_nas::search_space::primitives::PRIMITIVES;
     let mut cell = || -> Vec<(String, usize)> {
         (0..8)
             .map(|j| {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use ista_nas::data::{DataError, Dataset, Splits, idx};
-use ista_nas::framed::{self, FrameKind};
+use ista_nas::storage::framed::{self, FrameKind};
 
 fn dataset(labels: Vec<u32>, classes: usize) -> Dataset {
     Dataset {
@@ -184,9 +184,10 @@ fn an_image_folder_of_300_classes_keeps_every_label() {
 fn model_headers_out_of_bounds_are_refused() {
     use burn::tensor::Device;
     use ista_nas::data::augment::{Augment, Normalization};
-    use ista_nas::genotype::Genotype;
-    use ista_nas::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
-    use ista_nas::train::model_file::{ModelHeader, Scores, parse_model, save_model};
+    use ista_nas::model::eval_network::{EvalConfig, EvalNetwork};
+    use ista_nas::model::heads::NetKind;
+    use ista_nas::search_space::genotype::Genotype;
+    use ista_nas::storage::model_file::{ModelHeader, Scores, parse_model, save_model};
 
     let network = EvalConfig {
         kind: NetKind::Cifar,

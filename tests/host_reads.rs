@@ -66,14 +66,13 @@ fn search_steps_issue_no_host_read() {
     let splits = embedded().unwrap();
     let (weights, arch) = splits.train.slice(0..64).split_half();
     for method in [Method::Ista, Method::Darts] {
-        let config = SearchConfig {
-            method,
+        let mut config = SearchConfig {
             channels: 4,
             layers: 3,
             batch_size: 8,
-            train_images: Some(64),
-            ..SearchConfig::paper().for_method(method, true)
+            ..SearchConfig::preset("paper", method).unwrap()
         };
+        config.data.train_images = Some(64);
         let mut searcher =
             Searcher::new(config, weights.clone(), arch.clone(), 10, &Device::flex()).unwrap();
         let device = searcher.device.clone();

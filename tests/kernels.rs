@@ -13,8 +13,10 @@ const PAST_GROUP_LIMIT: usize = 65_535 * 256 + 1_000;
 #[test]
 fn adapter_is_vulkan_and_runs_the_wgsl_path() {
     let device = vulkan();
-    assert!(ista_nas::device::runs_wgsl(&device));
-    assert!(ista_nas::device::runs_wgsl(&device.clone().autodiff()));
+    assert!(ista_nas::devices::adapter::runs_wgsl(&device));
+    assert!(ista_nas::devices::adapter::runs_wgsl(
+        &device.clone().autodiff()
+    ));
 }
 
 #[test]
@@ -162,7 +164,7 @@ fn masked_mixed_op_backward_empty_support() {
 #[test]
 fn burn_cpu_backend_runs_the_reference_path() {
     let device = burn::tensor::Device::flex().autodiff();
-    assert!(!ista_nas::device::runs_wgsl(&device));
+    assert!(!ista_nas::devices::adapter::runs_wgsl(&device));
     let values = common::uniform(64, 21);
     let x = Tensor::<1>::from_floats(values.as_slice(), &device).require_grad();
     let y = soft_threshold(x.clone(), 0.4);

@@ -11,9 +11,10 @@ use ista_nas::bench::step_shapes::{
     Launches, StepCase, first_unfit, forward_backward_launches, step_launches,
 };
 use ista_nas::kernels::variant::{KernelShape, force_on_this_thread};
-use ista_nas::model::skeleton::{NetKind, NetworkConfig};
+use ista_nas::model::heads::NetKind;
+use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::model::sparse_cell::{NodeWeights, SparseNetwork};
-use ista_nas::primitives::{PRIMITIVES, STEPS};
+use ista_nas::search_space::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
 
 fn case(kind: NetKind, channels: usize, layers: usize, batch: usize, image: usize) -> StepCase {

@@ -11,9 +11,9 @@ use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::model::sparse_cell::NodeWeights;
 use ista_nas::model::sparse_cell::SparseNetwork;
 use ista_nas::model::trainable_params;
-use ista_nas::primitives::{PRIMITIVES, STEPS};
-use ista_nas::records::{load_module, module_bytes};
+use ista_nas::search_space::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
+use ista_nas::storage::records::{load_module, module_bytes};
 
 fn input(device: &Device, shape: [usize; 4]) -> Tensor<4> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)

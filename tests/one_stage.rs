@@ -17,11 +17,11 @@ use ista_nas::model::ops::OpStyle;
 use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::model::sparse_cell::{NodeWeights, SparseNetwork};
 use ista_nas::optim::sgd;
-use ista_nas::primitives::PRIMITIVES;
 use ista_nas::search::one_stage::fold::{FixedNode, fold};
 use ista_nas::search::one_stage::freezing::{Convergence, NodeState, force_freeze};
+use ista_nas::search_space::primitives::PRIMITIVES;
 use ista_nas::sparse::measurement::node_width;
-use ista_nas::train::model_file::{ModelHeader, Scores, load_model, save_model};
+use ista_nas::storage::model_file::{ModelHeader, Scores, load_model, save_model};
 
 /// Coefficient of op `op` on input `input` (spec §2 order).
 fn k(input: usize, op: usize) -> usize {
@@ -156,7 +156,7 @@ fn folded_network_gives_the_supernets_logits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("folded.model");
     let network = ista_nas::model::eval_network::EvalConfig {
-        kind: ista_nas::model::eval_network::NetKind::Cifar,
+        kind: ista_nas::model::heads::NetKind::Cifar,
         genotype: genotype.clone(),
         channels: 4,
         layers: 3,

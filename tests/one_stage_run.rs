@@ -8,14 +8,13 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ista_nas::data::{Dataset, embedded};
 use ista_nas::model::ops::Op;
-use ista_nas::primitives::PRIMITIVES;
 use ista_nas::search::one_stage::checkpoint::OneStageCheckpoint;
 use ista_nas::search::one_stage::config::OneStageConfig;
 use ista_nas::search::one_stage::trainer::{OneStageRecord, OneStageSearch, Phase};
+use ista_nas::search_space::primitives::PRIMITIVES;
 
 fn tiny() -> OneStageConfig {
-    OneStageConfig {
-        train_images: Some(64),
+    let mut config = OneStageConfig {
         test_images: Some(64),
         channels: 4,
         layers: 3,
@@ -24,16 +23,18 @@ fn tiny() -> OneStageConfig {
         batch_size: 16,
         auxiliary_weight: 0.4,
         drop_path: 0.2,
-        cutout: Some(8),
         epsilon: 0.0,
         ..OneStageConfig::quick()
-    }
+    };
+    config.data.train_images = Some(64);
+    config.data.cutout = Some(8);
+    config
 }
 
 fn data(config: &OneStageConfig) -> (Dataset, Dataset, Vec<String>) {
     let splits = embedded().unwrap();
     (
-        splits.train.first(config.train_images),
+        splits.train.first(config.data.train_images),
         splits.test.first(config.test_images),
         splits.class_names,
     )
@@ -144,7 +145,7 @@ fn affine_params_train_only_after_their_node_freezes() {
     );
     let third = run.run_epoch(&mut |_| {}).unwrap();
     assert_eq!(third.phase, Phase::Train);
-    assert!(third.lr == tiny().lr && third.drop_path == 0.0);
+    assert!(third.lr == tiny().sgd.lr && third.drop_path == 0.0);
     // Once frozen, the γ/β of the ops in the support train; the others get no gradient.
     let supports = normal_supports(&third.supports);
     let mut trained = 0;

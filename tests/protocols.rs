@@ -3,11 +3,11 @@
 //! normalisation.
 
 use ista_nas::data::{Splits, cifar10_normalization, embedded, imagenet_normalization};
-use ista_nas::device::{DeviceChoice, select_device};
-use ista_nas::genotype::Genotype;
+use ista_nas::devices::adapter::{DeviceChoice, select_device};
 use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::one_stage::config::OneStageConfig;
 use ista_nas::search::trainer::Searcher;
+use ista_nas::search_space::genotype::Genotype;
 use ista_nas::train::config::TrainConfig;
 
 fn close(a: f64, b: f64) -> bool {
@@ -45,7 +45,7 @@ fn searches_step_their_cosine_before_each_epoch_to_an_unscaled_minimum() {
         assert!(close(ista.lr_at(e), torch_cosine(0.1, 0.001, e + 1, 50)));
     }
     assert!(close(ista.lr_at(49), 0.001));
-    let darts = SearchConfig::paper().for_method(Method::Darts, true);
+    let darts = SearchConfig::preset("paper", Method::Darts).unwrap();
     assert_eq!(darts.batch_size, 64);
     assert!(close(darts.lr_at(0), torch_cosine(0.025, 0.001, 1, 50)));
     assert!(
@@ -59,9 +59,12 @@ fn searches_step_their_cosine_before_each_epoch_to_an_unscaled_minimum() {
 #[test]
 fn one_stage_training_steps_its_cosine_after_each_epoch() {
     let c = OneStageConfig::paper();
-    assert!(close(c.lr_at(0), c.lr));
-    assert!(close(c.lr_at(1), torch_cosine(c.lr, c.lr_min, 1, c.epochs)));
-    assert!(c.lr_at(c.epochs - 1) > c.lr_min);
+    assert!(close(c.lr_at(0), c.sgd.lr));
+    assert!(close(
+        c.lr_at(1),
+        torch_cosine(c.sgd.lr, c.sgd.lr_min, 1, c.epochs)
+    ));
+    assert!(c.lr_at(c.epochs - 1) > c.sgd.lr_min);
 }
 
 /// The ImageNet script: 5 warm-up epochs at 0.5 · (e + 1) / 5, then 0.5 · (245 − e) / 245,
@@ -89,10 +92,10 @@ fn imagenet_schedule_is_the_reference_one() {
 /// at once; a warm-up as long as the run is refused.
 #[test]
 fn pc_darts_warms_up_for_fifteen_epochs() {
-    let pc = SearchConfig::paper().for_method(Method::PcDarts, true);
+    let pc = SearchConfig::preset("paper", Method::PcDarts).unwrap();
     assert_eq!(pc.arch_warmup_epochs, 15);
     assert!(!pc.arch_steps_in(14) && pc.arch_steps_in(15));
-    let darts = SearchConfig::paper().for_method(Method::Darts, true);
+    let darts = SearchConfig::preset("paper", Method::Darts).unwrap();
     assert!(darts.arch_steps_in(0));
     let short = SearchConfig { epochs: 15, ..pc };
     assert!(short.problem().unwrap().contains("--arch-warmup-epochs"));
@@ -101,15 +104,16 @@ fn pc_darts_warms_up_for_fifteen_epochs() {
 /// During the warm-up the weights train and α does not move; after it, α moves.
 #[test]
 fn warm_up_epochs_leave_the_architecture_alone() {
-    let config = SearchConfig {
+    let mut config = SearchConfig {
         channels: 8,
         layers: 3,
         epochs: 2,
         batch_size: 16,
-        train_images: Some(64),
         arch_warmup_epochs: 1,
-        ..SearchConfig::quick().for_method(Method::PcDarts, false)
+        ..SearchConfig::preset("quick", Method::PcDarts).unwrap()
     };
+    config.data.train_images = Some(64);
+    config.sgd.lr = 0.05; // the quick preset's rate per image at batch 16
     let (weights, arch) = embedded().unwrap().train.slice(0..64).split_half();
     let device = select_device(DeviceChoice::Cpu).unwrap().device;
     let mut search = Searcher::new(config, weights, arch, 10, &device).unwrap();

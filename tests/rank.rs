@@ -1,11 +1,11 @@
 //! Kendall τ-b and Spearman ρ against values computed by hand, ties included.
 
-use ista_nas::consistency::{
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::studies::consistency::{
     CONSISTENCY_CSV_HEADER, ConsistencyRow, consistency_csv, correlation, ground_truth_reliability,
     recorded_correlation,
 };
-use ista_nas::genotype::Genotype;
-use ista_nas::rank::{
+use ista_nas::studies::rank::{
     EXACT_P_MAX_POINTS, average_ranks, kendall_p_value, kendall_tau_b, spearman_rho,
 };
 

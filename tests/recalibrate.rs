@@ -6,7 +6,7 @@ mod common;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use ista_nas::device::{DeviceChoice, select_device};
+use ista_nas::devices::adapter::{DeviceChoice, select_device};
 use ista_nas::error::Result;
 use ista_nas::model::norm::{Norm, map_running_stats};
 use ista_nas::search::recalibrate::recalibrate;

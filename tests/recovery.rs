@@ -3,7 +3,7 @@
 mod common;
 
 use common::vulkan;
-use ista_nas::primitives::{PRIMITIVES, STEPS};
+use ista_nas::search_space::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::lasso::{FistaOptions, LassoSolution, solve_cpu};
 use ista_nas::sparse::lasso_gpu::{GpuFistaOptions, solve_batch_gpu};
 use ista_nas::sparse::matrix::Matrix;

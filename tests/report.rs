@@ -4,8 +4,8 @@
 mod common;
 
 use common::{assert_clean_failure, run, text};
-use ista_nas::genotype::Genotype;
-use ista_nas::report::{RunResult, group, markdown, mean_std};
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::studies::report::{RunResult, group, markdown, mean_std};
 
 fn result(name: &str, genotype: &str, seed: u64, top1: &[f64]) -> RunResult {
     RunResult {

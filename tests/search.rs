@@ -10,23 +10,24 @@ use ista_nas::search::trainer::{EpochRecord, Searcher};
 /// A tiny search: b starts at 1e-3·N(0, 1), so w (and the features reaching the head) start
 /// near 1e-3; a larger Adam rate lets b grow within two short epochs.
 fn tiny_config() -> SearchConfig {
-    SearchConfig {
+    let mut config = SearchConfig {
         channels: 4,
         layers: 3,
         epochs: 2,
         batch_size: 32,
-        train_images: Some(640),
-        lr: 0.8,
-        arch_lr: 0.03,
         ..SearchConfig::paper()
-    }
+    };
+    config.data.train_images = Some(640);
+    config.sgd.lr = 0.1;
+    config.arch.arch_lr = 0.03;
+    config
 }
 
 fn halves(config: &SearchConfig) -> (ista_nas::data::Dataset, ista_nas::data::Dataset) {
     let splits = embedded().unwrap();
     splits
         .train
-        .slice(0..config.train_images.unwrap())
+        .slice(0..config.data.train_images.unwrap())
         .split_half()
 }
 

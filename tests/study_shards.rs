@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::{run, text};
-use ista_nas::consistency::Shard;
+use ista_nas::studies::consistency::Shard;
 
 const TINY: [&str; 20] = [
     "--device",

@@ -5,10 +5,10 @@ mod common;
 use std::sync::{Mutex, MutexGuard};
 
 use ista_nas::data::{Dataset, embedded};
-use ista_nas::genotype::Genotype;
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::storage::model_file::{export_safetensors, load_model, save_model};
 use ista_nas::train::checkpoint::TrainCheckpoint;
 use ista_nas::train::config::TrainConfig;
-use ista_nas::train::model_file::{export_safetensors, load_model, save_model};
 use ista_nas::train::trainer::{TrainRecord, Trainer};
 
 /// Weights are drawn from the device's seeded RNG, which every run in the process shares, so
@@ -23,24 +23,25 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// A tiny net exercising every training feature: auxiliary head, drop path, cutout.
 fn tiny() -> TrainConfig {
-    TrainConfig {
+    let mut config = TrainConfig {
         channels: 2,
         layers: 3,
         epochs: 2,
         batch_size: 32,
-        train_images: Some(192),
         test_images: Some(64),
         auxiliary_weight: 0.4,
         drop_path: 0.2,
-        cutout: Some(8),
         ..TrainConfig::quick(Genotype::builtin("ISTA_NAS").unwrap())
-    }
+    };
+    config.data.train_images = Some(192);
+    config.data.cutout = Some(8);
+    config
 }
 
 fn data(config: &TrainConfig) -> (Dataset, Dataset, Vec<String>) {
     let splits = embedded().unwrap();
     (
-        splits.train.slice(0..config.train_images.unwrap()),
+        splits.train.slice(0..config.data.train_images.unwrap()),
         splits.test.slice(0..config.test_images.unwrap()),
         splits.class_names,
     )
@@ -176,19 +177,19 @@ fn malformed_model_files_are_clear_errors() {
 #[test]
 fn imagenet_protocol_trains_a_step_on_small_images() {
     let _serial = serial();
-    let config = TrainConfig {
+    let mut config = TrainConfig {
         channels: 4,
         layers: 3,
         epochs: 2,
         warmup_epochs: 1,
         batch_size: 16,
-        train_images: Some(32),
         test_images: Some(16),
         image_size: 64,
         eval_resize: 72,
         auxiliary_weight: 0.0,
         ..TrainConfig::imagenet(Genotype::builtin("ISTA_NAS_IMAGENET").unwrap())
     };
+    config.data.train_images = Some(32);
     assert_eq!(config.lr_at(0), 0.5); // warm-up 0.5 · 1/1
     assert!((config.lr_at(1) - 0.1).abs() < 1e-12); // 2 epochs: tail slope 0.5 · 1/(1 · 5)
     let mut run = trainer(&config);
@@ -201,10 +202,10 @@ fn protocol_presets() {
     let genotype = Genotype::builtin("ISTA_NAS").unwrap();
     let cifar = TrainConfig::cifar(genotype.clone());
     assert_eq!(
-        (cifar.epochs, cifar.batch_size, cifar.cutout),
+        (cifar.epochs, cifar.batch_size, cifar.data.cutout),
         (600, 96, Some(16))
     );
     assert!((cifar.drop_path_at(300) - 0.1).abs() < 1e-12);
     let imagenet = TrainConfig::imagenet(genotype);
-    assert!((imagenet.label_smoothing, imagenet.weight_decay) == (0.1, 3e-5));
+    assert!((imagenet.label_smoothing, imagenet.sgd.weight_decay) == (0.1, 3e-5));
 }

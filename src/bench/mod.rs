@@ -4,10 +4,10 @@
 
 pub mod dispatches;
 pub mod plot;
-pub mod profile_report;
+pub mod profile_tables;
 pub mod recovery;
-pub mod report;
-pub mod shapes_report;
+pub mod results;
+pub mod shapes_table;
 pub mod step_shapes;
 
 use std::collections::BTreeMap;
@@ -18,15 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::data::loader::EpochLoader;
-use crate::device::{peak_pool_bytes, runs_wgsl};
+use crate::devices::adapter::{peak_pool_bytes, runs_wgsl};
 use crate::error::{IstaError, Result};
-use crate::genotype::Genotype;
 use crate::model::drop_path::DropPath;
 use crate::profile::{self, ProfileRow};
 use crate::search::config::{Method, SearchConfig};
 use crate::search::one_stage::config::OneStageConfig;
 use crate::search::one_stage::trainer::OneStageSearch;
 use crate::search::trainer::Searcher;
+use crate::search_space::genotype::Genotype;
 use crate::step_metrics::{host_reads, read_to_host};
 use dispatches::count_dispatches;
 
@@ -132,7 +132,7 @@ impl BenchCase {
             batch_size: self.batch_size,
             seed: self.seed,
             epochs: 1,
-            ..SearchConfig::paper().for_method(method, true)
+            ..SearchConfig::preset("paper", method).expect("built-in preset")
         }
     }
 
@@ -244,7 +244,7 @@ fn repeat_one_stage(search: &mut OneStageSearch, count: usize) -> Result<Vec<f64
         .into_iter()
         .next()
         .ok_or_else(|| IstaError::Shape("no images to benchmark on".into()))??;
-    let lr = search.config.lr;
+    let lr = search.config.sgd.lr;
     let mut losses = Vec::with_capacity(count);
     for _ in 0..count {
         let (x, y) = batch.clone().tensors(&search.device);

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::BenchMethod;
-use super::report::BenchRow;
+use super::results::BenchRow;
 use crate::error::{IstaError, Result};
 
 const METHODS: [(BenchMethod, RGBColor); 4] = [

@@ -11,7 +11,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::primitives::{PRIMITIVES, STEPS};
+use crate::search_space::primitives::{PRIMITIVES, STEPS};
 use crate::sparse::matrix::Matrix;
 use crate::sparse::measurement::{CellMeasurements, MeasurementKind};
 use crate::sparse::recovery::{RecoverySolver, recover};

@@ -9,8 +9,9 @@ use crate::kernels::conv_launch_plan as conv;
 use crate::kernels::depthwise_cpu::{Geometry, Planes};
 use crate::kernels::launch_plan::{self as plan, LaunchPlan};
 use crate::kernels::variant::KernelShape;
-use crate::model::skeleton::{CellPlan, NetKind};
-use crate::primitives::{PRIMITIVES, STEPS};
+use crate::model::heads::NetKind;
+use crate::model::skeleton::CellPlan;
+use crate::search_space::primitives::{PRIMITIVES, STEPS};
 
 /// One network at one batch size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

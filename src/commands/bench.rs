@@ -4,91 +4,21 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use ista_nas::bench::plot::bench_svg;
-use ista_nas::bench::profile_report::{dispatches_csv, profile_csv, profile_table};
+use ista_nas::bench::profile_tables::{dispatches_csv, profile_csv, profile_table};
 use ista_nas::bench::recovery::{recovery_bench, recovery_csv};
-use ista_nas::bench::report::{BenchRow, to_csv, to_table};
+use ista_nas::bench::results::{BenchRow, to_csv, to_table};
 use ista_nas::bench::{BenchCase, BenchMethod, CaseTiming, run_case};
-use ista_nas::data::DataFormat;
-use ista_nas::device::DeviceChoice;
-use ista_nas::devices::{DeviceList, select_devices};
-use ista_nas::model::skeleton::NetKind;
-use ista_nas::run_dir::RunDir;
+use ista_nas::devices::list::{DeviceList, select_devices};
+use ista_nas::storage::run_dir::RunDir;
 
+use super::bench_args::{BenchArgs, CaseInput};
 use super::{child, run_folder};
 
 /// Prefix of the line a case process prints its result on.
 const RESULT_PREFIX: &str = "BENCH_CASE_RESULT ";
-
-/// What every case runs on: device, data and the genotype of ISTA-NAS's ops.
-#[derive(Args, Debug, Clone)]
-pub struct CaseInput {
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto, help = super::DEVICE_HELP)]
-    pub device: DeviceChoice,
-    /// Data folder for the batches; default: the embedded Fashion-MNIST subset (32×32 after padding).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Layout of `--data`; detected when omitted.
-    #[arg(long, value_enum)]
-    pub format: Option<DataFormat>,
-    /// The genotype whose ops ISTA-NAS runs (a built-in name or a file); DARTS methods run all ops.
-    #[arg(long, default_value = "ISTA_NAS")]
-    pub genotype: String,
-}
-
-/// Options of `ista-nas bench`.
-#[derive(Args, Debug)]
-pub struct BenchArgs {
-    #[command(flatten)]
-    pub input: CaseInput,
-    /// Methods to run, side by side (ista-one-stage: one step updates the weights and b together; its C and L are this command's).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BenchMethod::Ista, BenchMethod::Darts, BenchMethod::PcDarts])]
-    pub methods: Vec<BenchMethod>,
-    /// Batch sizes (each method runs each; larger ones are skipped once one does not fit).
-    #[arg(long, value_delimiter = ',', default_values_t = [64, 256, 512])]
-    pub batch_sizes: Vec<usize>,
-    /// Initial channels C of the supernets (the paper's search: 16; PC-DARTS needs a multiple of 8).
-    #[arg(long, default_value_t = 16)]
-    pub channels: usize,
-    /// Cells L.
-    #[arg(long, default_value_t = 8)]
-    pub layers: usize,
-    /// Untimed steps before timing (kernel compilation, memory-pool growth).
-    #[arg(long, default_value_t = 3)]
-    pub warmup: usize,
-    /// Device counts to run each case on (synchronous data parallel over adapters 0..N of the kind --device picks; the table adds images/s against 1 device). A software adapter or the CPU backend gives logical devices that share it.
-    #[arg(long, value_name = "N,...", value_delimiter = ',', default_values_t = [1])]
-    pub device_counts: Vec<usize>,
-    /// Timed search steps (each an architecture step and a weight step).
-    #[arg(long, default_value_t = 10)]
-    pub steps: usize,
-    /// Seed of weights and architecture parameters.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Skip cases predicted to need more memory than this (MiB); default: the free system memory on software adapters, no limit on GPUs.
-    #[arg(long)]
-    pub memory_limit_mib: Option<f64>,
-    /// Random b per node in the recovery micro-benchmark's large set (0: no recovery benchmark).
-    #[arg(long, default_value_t = 100)]
-    pub recovery_draws: usize,
-    /// Also profile each case: as many steps again, each part timed on its own (forward, backward, optimiser; convolutions by kind, BN, pooling, the mixed op, host reads), written to profile.csv and profile.md; on wgpu devices, kernel launches per kernel go to dispatches.csv.
-    #[arg(long)]
-    pub profile: bool,
-    /// Folder for bench.csv, bench.svg, bench.md and recovery.csv (default: runs/bench-<unix time>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Run nothing: print, per own kernel, the launches of one ISTA-NAS search step at --channels, --layers, --batch-sizes and --image-size, with threads, the longest serial loop and bytes moved, as planned for a GPU (ISTA_NAS_KERNELS=software: for a software adapter); writes shapes.csv and shapes.md.
-    #[arg(long)]
-    pub shapes: bool,
-    /// Side of the square images of --shapes.
-    #[arg(long, default_value_t = 32)]
-    pub image_size: usize,
-    /// Stem and head of the --shapes network: cifar (one stem conv) or imagenet (three stride-2 stem convs).
-    #[arg(long, value_enum, default_value_t = NetKind::Cifar)]
-    pub net: NetKind,
-}
 
 /// Options of the hidden `bench-case` command: one case, its result printed as JSON.
 #[derive(Args, Debug)]
@@ -109,8 +39,8 @@ pub fn run_one(args: BenchCaseArgs) -> anyhow::Result<()> {
         .into_iter()
         .map(|s| s.device)
         .collect();
-    let genotype = ista_nas::genotype::Genotype::load(&input.genotype)?;
-    let splits = super::data::read_splits(input.data.as_deref(), input.format)?;
+    let genotype = ista_nas::search_space::genotype::Genotype::load(&input.genotype)?;
+    let splits = super::data::read_splits(input.source.data.as_deref(), input.source.format)?;
     let classes = splits.class_names.len();
     let timing = run_case(&case, &splits.train, classes, &genotype, &devices)?;
     println!("{RESULT_PREFIX}{}", serde_json::to_string(&timing)?);
@@ -127,10 +57,10 @@ fn run_in_child(args: &BenchArgs, case: &BenchCase) -> anyhow::Result<Result<Cas
         .arg(serde_json::to_string(case)?)
         .arg("--genotype")
         .arg(&args.input.genotype);
-    if let Some(data) = &args.input.data {
+    if let Some(data) = &args.input.source.data {
         command.arg("--data").arg(data);
     }
-    if let Some(format) = args.input.format {
+    if let Some(format) = args.input.source.format {
         command.arg("--format").arg(child::value_name(&format));
     }
     let output = command.output().context("cannot start a bench case")?;
@@ -169,22 +99,121 @@ fn predicted_mib(points: &[(usize, f64)], batch: usize) -> Option<f64> {
     }
 }
 
+/// Runs `method` on `devices` at each of `batches` (ascending), each case in a child process;
+/// larger batches are skipped once one fails or is predicted past `limit` MiB.
+fn bench_method(
+    args: &BenchArgs,
+    (method, devices): (BenchMethod, usize),
+    batches: &[usize],
+    limit: Option<f64>,
+) -> anyhow::Result<Vec<BenchRow>> {
+    let mut rows = Vec::new();
+    let mut points: Vec<(usize, f64)> = Vec::new();
+    let mut failed: Option<usize> = None;
+    for &batch_size in batches {
+        let case = BenchCase {
+            method,
+            batch_size,
+            channels: args.channels,
+            layers: args.layers,
+            warmup: args.warmup,
+            steps: args.steps,
+            seed: args.seed,
+            profile: args.profile,
+            devices,
+        };
+        let predicted = predicted_mib(&points, batch_size);
+        let outcome = if let Some(problem) = case.problem() {
+            Err(format!("skipped: {problem}"))
+        } else if let Some(smaller) = failed {
+            Err(format!("skipped: batch {smaller} did not fit"))
+        } else if let Some((p, l)) = predicted.zip(limit).filter(|(p, l)| p > l) {
+            Err(format!("skipped: predicted {p:.0} MiB > limit {l:.0} MiB"))
+        } else {
+            run_in_child(args, &case)?
+        };
+        let row = match outcome {
+            Ok(timing) => {
+                if let Some(bytes) = timing.peak_memory_bytes {
+                    points.push((batch_size, bytes as f64 / 1048576.0));
+                }
+                BenchRow {
+                    case,
+                    timing: Some(timing),
+                    status: "ok".into(),
+                }
+            }
+            Err(status) => {
+                if status.starts_with("failed") {
+                    failed = Some(batch_size);
+                }
+                BenchRow {
+                    case,
+                    timing: None,
+                    status,
+                }
+            }
+        };
+        print_row(&row);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// A case's line as it finishes.
+fn print_row(row: &BenchRow) {
+    let c = &row.case;
+    let what = format!(
+        "{} batch {} on {} device(s)",
+        c.method.name(),
+        c.batch_size,
+        c.devices
+    );
+    match &row.timing {
+        Some(t) => println!(
+            "{what}: {:.1} ms/step, {:.1} images/s, peak {}",
+            t.ms_per_step,
+            t.images_per_s,
+            t.peak_memory_bytes
+                .map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+        ),
+        None => println!("{what}: {}", row.status),
+    }
+}
+
+/// Prints the table and writes bench.csv, bench.md, bench.svg, dispatches.csv (and the
+/// profile's files).
+fn write_results(
+    args: &BenchArgs,
+    run: &RunDir,
+    rows: &[BenchRow],
+    title: &str,
+) -> anyhow::Result<()> {
+    let table = to_table(rows);
+    println!("\n{title}\n{table}");
+    run.write("bench.csv", to_csv(rows).as_bytes())?;
+    run.write("bench.md", format!("{title}\n\n{table}").as_bytes())?;
+    bench_svg(rows, title, &run.path.join("bench.svg"))?;
+    run.write("dispatches.csv", dispatches_csv(rows).as_bytes())?;
+    if args.profile {
+        let tables: Vec<String> = rows.iter().map(profile_table).collect();
+        let tables = tables.join("\n");
+        println!("\nprofile ({title}):\n{tables}");
+        run.write("profile.csv", profile_csv(rows).as_bytes())?;
+        run.write("profile.md", format!("{title}\n\n{tables}").as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Runs `ista-nas bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.methods.is_empty() || args.batch_sizes.contains(&0) || args.steps == 0 {
-        bail!("--methods must name a method, --batch-sizes be at least 1 and --steps at least 1");
-    }
-    if args.device_counts.is_empty() || args.device_counts.contains(&0) {
-        bail!("--device-counts lists device counts of at least 1, e.g. 1,2");
-    }
-    if args.channels == 0 || !args.channels.is_multiple_of(2) || args.layers < 3 {
-        bail!("--channels must be even and --layers at least 3");
-    }
+    args.check()?;
     if args.shapes {
         return super::bench_shapes::run(&args);
     }
-    ista_nas::genotype::Genotype::load(&args.input.genotype)?;
-    let splits = super::data::read_splits(args.input.data.as_deref(), args.input.format)?;
+    ista_nas::search_space::genotype::Genotype::load(&args.input.genotype)?;
+    let splits =
+        super::data::read_splits(args.input.source.data.as_deref(), args.input.source.format)?;
     super::data::supernet_for(&splits, args.channels, args.layers, false)?;
     let most = args.device_counts.iter().copied().max().unwrap_or(1);
     let selected = super::device::open_all(args.input.device, &DeviceList((0..most).collect()))?
@@ -211,115 +240,39 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         limit.map_or("none".into(), |l| format!("{l:.0} MiB"))
     );
     let mut rows: Vec<BenchRow> = Vec::new();
-    let cases = args
-        .methods
-        .iter()
-        .flat_map(|&m| args.device_counts.iter().map(move |&d| (m, d)));
-    for (method, devices) in cases {
-        let mut points: Vec<(usize, f64)> = Vec::new();
-        let mut failed: Option<usize> = None;
-        for &batch_size in &batches {
-            let case = BenchCase {
-                method,
-                batch_size,
-                channels: args.channels,
-                layers: args.layers,
-                warmup: args.warmup,
-                steps: args.steps,
-                seed: args.seed,
-                profile: args.profile,
-                devices,
-            };
-            let predicted = predicted_mib(&points, batch_size);
-            let outcome = if let Some(problem) = case.problem() {
-                Err(format!("skipped: {problem}"))
-            } else if let Some(smaller) = failed {
-                Err(format!("skipped: batch {smaller} did not fit"))
-            } else if let Some((p, l)) = predicted.zip(limit).filter(|(p, l)| p > l) {
-                Err(format!("skipped: predicted {p:.0} MiB > limit {l:.0} MiB"))
-            } else {
-                run_in_child(&args, &case)?
-            };
-            let row = match outcome {
-                Ok(timing) => {
-                    if let Some(bytes) = timing.peak_memory_bytes {
-                        points.push((batch_size, bytes as f64 / 1048576.0));
-                    }
-                    BenchRow {
-                        case,
-                        timing: Some(timing),
-                        status: "ok".into(),
-                    }
-                }
-                Err(status) => {
-                    if status.starts_with("failed") {
-                        failed = Some(batch_size);
-                    }
-                    BenchRow {
-                        case,
-                        timing: None,
-                        status,
-                    }
-                }
-            };
-            match &row.timing {
-                Some(t) => println!(
-                    "{} batch {batch_size} on {devices} device(s): {:.1} ms/step, {:.1} images/s, peak {}",
-                    method.name(),
-                    t.ms_per_step,
-                    t.images_per_s,
-                    t.peak_memory_bytes
-                        .map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
-                ),
-                None => println!(
-                    "{} batch {batch_size} on {devices} device(s): {}",
-                    method.name(),
-                    row.status
-                ),
-            }
-            rows.push(row);
+    for &method in &args.methods {
+        for &devices in &args.device_counts {
+            rows.extend(bench_method(&args, (method, devices), &batches, limit)?);
         }
     }
     let title = format!(
         "search step, C={} L={}, {} ({})",
         args.channels, args.layers, selected.info.name, selected.info.api
     );
-    let table = to_table(&rows);
-    println!("\n{title}\n{table}");
-    run.write("bench.csv", to_csv(&rows).as_bytes())?;
-    run.write("bench.md", format!("{title}\n\n{table}").as_bytes())?;
-    bench_svg(&rows, &title, &out.join("bench.svg"))?;
-    run.write("dispatches.csv", dispatches_csv(&rows).as_bytes())?;
-    if args.profile {
-        let tables: Vec<String> = rows.iter().map(profile_table).collect();
-        let tables = tables.join("\n");
-        println!("\nprofile ({title}):\n{tables}");
-        run.write("profile.csv", profile_csv(&rows).as_bytes())?;
-        run.write("profile.md", format!("{title}\n\n{tables}").as_bytes())?;
-    }
+    write_results(&args, &run, &rows, &title)?;
     if args.recovery_draws > 0 {
         recovery(&args, &selected, &run)?;
     }
+    let profile = if args.profile {
+        ", profile.csv, profile.md"
+    } else {
+        ""
+    };
+    let recovery = if args.recovery_draws > 0 {
+        ", recovery.csv"
+    } else {
+        ""
+    };
     println!(
-        "results in {}: bench.csv, bench.md, bench.svg, dispatches.csv{}{}",
-        out.display(),
-        if args.profile {
-            ", profile.csv, profile.md"
-        } else {
-            ""
-        },
-        if args.recovery_draws > 0 {
-            ", recovery.csv"
-        } else {
-            ""
-        }
+        "results in {}: bench.csv, bench.md, bench.svg, dispatches.csv{profile}{recovery}",
+        out.display()
     );
     Ok(())
 }
 
 fn recovery(
     args: &BenchArgs,
-    selected: &ista_nas::device::SelectedDevice,
+    selected: &ista_nas::devices::adapter::SelectedDevice,
     run: &RunDir,
 ) -> anyhow::Result<()> {
     let gpu = selected.info.wgsl_kernels;

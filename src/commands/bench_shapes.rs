@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use ista_nas::bench::shapes_report::{SHAPES_CSV_HEADER, shapes_csv_rows, shapes_table};
+use ista_nas::bench::shapes_table::{SHAPES_CSV_HEADER, shapes_csv_rows, shapes_table};
 use ista_nas::bench::step_shapes::{StepCase, first_unfit, step_launches};
 use ista_nas::kernels::variant::{KernelShape, current};
 use ista_nas::model::skeleton::CellPlan;
-use ista_nas::primitives::STEPS;
-use ista_nas::run_dir::RunDir;
+use ista_nas::search_space::primitives::STEPS;
+use ista_nas::storage::run_dir::RunDir;
 
-use super::bench::BenchArgs;
+use super::bench_args::BenchArgs;
 use super::run_folder;
 
 /// `bench --shapes`: the planned launches of one step per batch size, computed, not run.

@@ -1,6 +1,6 @@
 //! `ista-nas data`: read a data set (or the embedded one) and summarise it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,15 +16,13 @@ use ista_nas::data::{
 };
 use ista_nas::model::skeleton::NetworkConfig;
 
+use super::options::DataSource;
+
 /// Options of `ista-nas data`.
 #[derive(Args, Debug)]
 pub struct DataArgs {
-    /// Data folder (IDX files, CIFAR-10 binary batches, or an ImageFolder tree); default: the embedded Fashion-MNIST subset.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Layout of `--data`; detected when omitted.
-    #[arg(long, value_enum)]
-    pub format: Option<DataFormat>,
+    #[command(flatten)]
+    pub source: DataSource,
     /// Count only the first N training images, as a run with `--train-images N` takes them.
     #[arg(long, value_name = "N")]
     pub train_images: Option<usize>,
@@ -234,13 +232,13 @@ pub fn supernet_for(
 /// Runs `ista-nas data`.
 pub fn run(args: DataArgs) -> anyhow::Result<()> {
     if let Some(count) = args.throughput {
-        let Some(path) = args.data.as_deref() else {
+        let Some(path) = args.source.data.as_deref() else {
             bail!("--throughput needs an ImageFolder tree as --data");
         };
         return throughput(path, count);
     }
     let start = Instant::now();
-    let mut splits = read_splits(args.data.as_deref(), args.format)?;
+    let mut splits = read_splits(args.source.data.as_deref(), args.source.format)?;
     println!(
         "data: {} (read in {:.1} s)",
         splits.source,

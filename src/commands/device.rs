@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::Args;
-use ista_nas::device::{DeviceChoice, SelectedDevice, select_device};
-use ista_nas::devices::{DeviceList, select_devices};
+use ista_nas::devices::adapter::{DeviceChoice, SelectedDevice, select_device};
+use ista_nas::devices::list::{DeviceList, select_devices};
 
 /// Options of `ista-nas device`.
 #[derive(Args, Debug)]

@@ -1,18 +1,20 @@
 //! `ista-nas eval`: score a saved model on a test set (top-1, top-5, loss).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use ista_nas::data::DataFormat;
 use ista_nas::data::loader::BatchPlan;
-use ista_nas::device::DeviceChoice;
-use ista_nas::framed;
-use ista_nas::model::eval_network::NetKind;
+use ista_nas::data::stream::ImageSet;
+use ista_nas::devices::adapter::DeviceChoice;
+use ista_nas::model::heads::NetKind;
+use ista_nas::storage::framed;
+use ista_nas::storage::model_file::{ModelHeader, build_model, parse_model};
 use ista_nas::train::evaluate::evaluate;
-use ista_nas::train::model_file::{build_model, parse_model};
 
+use super::options::DataSource;
 use super::supernet_score::score_search;
 
 /// Which split to score.
@@ -38,12 +40,8 @@ pub struct EvalArgs {
     /// With --search: first recompute the supernet's BN statistics as the mean over N augmented training batches (0: keep the search's running averages, as the reference code scores).
     #[arg(long, value_name = "N")]
     pub recalibrate_bn: Option<usize>,
-    /// Data folder (IDX, CIFAR-10 binary or ImageFolder); default: the embedded Fashion-MNIST subset.
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Layout of `--data`; detected when omitted.
-    #[arg(long, value_enum)]
-    pub format: Option<DataFormat>,
+    #[command(flatten)]
+    pub source: DataSource,
     /// Split to score.
     #[arg(long, value_enum, default_value_t = Split::Test)]
     pub split: Split,
@@ -72,35 +70,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let bytes = framed::read(&model_path).with_context(cannot_load)?;
     let (header, record) = parse_model(&bytes, &model_path).with_context(cannot_load)?;
     let net = &header.network;
-    let limits = match args.split {
-        Split::Test => (None, args.images),
-        Split::Train => (args.images, None),
-    };
-    // ImageFolder data of an ImageNet-protocol model is streamed from disk, at any image size.
-    let images = super::data::run_images(
-        (args.data.as_deref(), args.format),
-        limits,
-        None,
-        None,
-        (net.kind == NetKind::Imagenet, header.augment.size),
-    )?;
-    let data = match args.split {
-        Split::Test => images.test.clone(),
-        Split::Train => images.train.clone(),
-    };
-    if data.channels() != net.in_channels || images.class_names.len() != net.classes {
-        bail!(
-            "the model takes {}-channel images of {} classes; {} has {}-channel images of {} classes",
-            net.in_channels,
-            net.classes,
-            images.source,
-            data.channels(),
-            images.class_names.len()
-        );
-    }
-    if data.is_empty() {
-        bail!("no images to score in {}", images.source);
-    }
+    let (data, source) = images_to_score(&args, &header)?;
     let selected = super::device::open(args.device)?;
     let model =
         build_model(&header, record, &model_path, &selected.device).with_context(cannot_load)?;
@@ -131,12 +101,51 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     println!(
         "{count} images of {}: top-1 {:.2} %, top-5 {:.2} %, loss {:.4}",
-        images.source,
+        source,
         100.0 * scores.top1,
         100.0 * scores.top5,
         scores.loss
     );
     Ok(())
+}
+
+/// The images `args` asks to score, checked against the model `header` describes, and where
+/// they came from. ImageFolder data of an ImageNet-protocol model is streamed from disk, at any
+/// image size.
+fn images_to_score(
+    args: &EvalArgs,
+    header: &ModelHeader,
+) -> anyhow::Result<(Arc<dyn ImageSet>, String)> {
+    let net = &header.network;
+    let limits = match args.split {
+        Split::Test => (None, args.images),
+        Split::Train => (args.images, None),
+    };
+    let images = super::data::run_images(
+        (args.source.data.as_deref(), args.source.format),
+        limits,
+        None,
+        None,
+        (net.kind == NetKind::Imagenet, header.augment.size),
+    )?;
+    let data = match args.split {
+        Split::Test => images.test.clone(),
+        Split::Train => images.train.clone(),
+    };
+    if data.channels() != net.in_channels || images.class_names.len() != net.classes {
+        bail!(
+            "the model takes {}-channel images of {} classes; {} has {}-channel images of {} classes",
+            net.in_channels,
+            net.classes,
+            images.source,
+            data.channels(),
+            images.class_names.len()
+        );
+    }
+    if data.is_empty() {
+        bail!("no images to score in {}", images.source);
+    }
+    Ok((data, images.source))
 }
 
 /// `eval --search RUN_DIR`: the search's supernet scored again (see [`score_search`]).

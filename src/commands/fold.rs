@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use ista_nas::device::DeviceChoice;
-use ista_nas::framed;
-use ista_nas::run_dir::RunDir;
+use ista_nas::devices::adapter::DeviceChoice;
 use ista_nas::search::one_stage::checkpoint::{KIND, OneStageCheckpoint, write_folded};
+use ista_nas::storage::framed;
+use ista_nas::storage::run_dir::RunDir;
 
 /// Options of `ista-nas fold`.
 #[derive(Args, Debug)]

@@ -4,10 +4,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use ista_nas::genotype::Genotype;
 use ista_nas::model::complexity::complexity;
-use ista_nas::model::eval_network::{EvalConfig, NetKind};
-use ista_nas::train::model_file::{is_model_file, read_header};
+use ista_nas::model::eval_network::EvalConfig;
+use ista_nas::model::heads::NetKind;
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::storage::model_file::{is_model_file, read_header};
 
 /// Options of `ista-nas genotype`.
 #[derive(Args, Debug)]
@@ -40,7 +41,7 @@ pub struct ShowArgs {
 
 fn print_cell(name: &str, picks: &[(String, usize)], concat: &[usize]) {
     println!("{name} cell (output: concat of states {concat:?}):");
-    let per_node = picks.len() / ista_nas::primitives::STEPS;
+    let per_node = picks.len() / ista_nas::search_space::primitives::STEPS;
     for (node, chunk) in picks.chunks(per_node).enumerate() {
         let terms: Vec<String> = chunk
             .iter()

@@ -1,9 +1,11 @@
 //! One file per subcommand.
 
 pub mod bench;
+pub mod bench_args;
 pub mod bench_shapes;
 pub mod child;
 pub mod consistency;
+pub mod consistency_args;
 pub mod data;
 pub mod device;
 pub mod eval;
@@ -11,10 +13,13 @@ pub mod fold;
 pub mod genotype;
 pub mod lasso;
 pub mod one_stage;
+pub mod options;
 pub mod plot;
 pub mod report;
+pub mod run_driver;
 pub mod run_folder;
 pub mod search;
+pub mod search_args;
 pub mod study_runs;
 pub mod study_summary;
 pub mod supernet_score;

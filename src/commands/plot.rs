@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use ista_nas::curves::RunCurves;
 use ista_nas::curves::svg::curves_svg;
-use ista_nas::framed::write_atomic;
+use ista_nas::storage::framed::write_atomic;
 
 /// Options of `ista-nas plot`.
 #[derive(Args, Debug)]

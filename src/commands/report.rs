@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use ista_nas::model::complexity::complexity;
-use ista_nas::report::{RunResult, group, markdown};
+use ista_nas::storage::model_file::read_header;
+use ista_nas::studies::report::{RunResult, group, markdown};
 use ista_nas::train::config::TrainConfig;
-use ista_nas::train::model_file::read_header;
 
 /// Options of `ista-nas report`.
 #[derive(Args, Debug)]

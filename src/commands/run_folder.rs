@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ista_nas::curves::RunCurves;
 use ista_nas::curves::tensorboard::EventLog;
 use ista_nas::optim::StepReport;
-use ista_nas::run_dir::RunDir;
+use ista_nas::storage::run_dir::RunDir;
 use serde::Serialize;
 
 /// Creates the run folder `out` (default: runs/<kind>-<seed>-<unix time>) with its config.json.
@@ -18,7 +18,7 @@ pub fn create(
     config: &impl Serialize,
 ) -> anyhow::Result<RunDir> {
     let path = out.unwrap_or_else(|| PathBuf::from(format!("runs/{kind}-{seed}-{}", unix_time())));
-    ista_nas::run_lock::hold(&path)?;
+    ista_nas::storage::run_lock::hold(&path)?;
     let run = RunDir::create(&path)?;
     run.write_config(config)?;
     Ok(run)
@@ -38,11 +38,6 @@ pub fn unix_time() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// The progress bar of epoch `done + 1` of `epochs`, over `batches` steps.
-pub fn epoch_bar(done: usize, epochs: usize, batches: usize) -> ProgressBar {
-    progress_bar(format!("epoch {}/{epochs}", done + 1), batches)
 }
 
 /// A progress bar over `batches` steps, labelled `prefix`.

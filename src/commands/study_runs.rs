@@ -7,11 +7,11 @@ use std::path::Path;
 
 use anyhow::Context;
 use burn::tensor::Device;
-use ista_nas::framed;
-use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::one_stage::checkpoint::{KIND as ONE_STAGE, OneStageCheckpoint};
 use ista_nas::search::one_stage::trainer::Phase;
+use ista_nas::storage::framed;
+use ista_nas::storage::run_dir::RunDir;
 use ista_nas::train::checkpoint::TrainCheckpoint;
 
 use super::supernet_score::{SupernetScore, score_search};

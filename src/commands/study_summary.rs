@@ -8,15 +8,15 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use ista_nas::bench::plot::scatter_svg;
-use ista_nas::consistency::{
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::storage::run_dir::RunDir;
+use ista_nas::studies::consistency::{
     ConsistencyRow, Correlation, consistency_csv, correlation, ground_truth_reliability,
     recorded_correlation,
 };
-use ista_nas::genotype::Genotype;
-use ista_nas::report::mean_std;
-use ista_nas::run_dir::RunDir;
+use ista_nas::studies::report::mean_std;
 
-use super::consistency::{ConsistencyArgs, StudyMethod, training};
+use super::consistency_args::{ConsistencyArgs, StudyMethod, training};
 use super::study_runs::{recalibrated_result, search_result, train_result};
 
 /// Creates the study folder and its config.json, or checks that the one there holds the same
@@ -245,6 +245,27 @@ pub fn summarise(
     }
     let mut saved = serde_json::to_value(&result)?;
     saved["supernet_score"] = score_name(args.recalibrate_bn).into();
+    checks(args, rows, &mut saved)?;
+    study.write(
+        "correlation.json",
+        serde_json::to_string_pretty(&saved)?.as_bytes(),
+    )?;
+    scatter(args, rows, &result, out)?;
+    println!(
+        "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train*",
+        out.display()
+    );
+    Ok(())
+}
+
+/// The study's checks of itself, printed and added to `saved`: the correlation with the
+/// searches' recorded accuracy (when recalibrated), the ground truth's test–retest, and the
+/// spread of repeated trainings.
+fn checks(
+    args: &ConsistencyArgs,
+    rows: &[ConsistencyRow],
+    saved: &mut serde_json::Value,
+) -> anyhow::Result<()> {
     if args.recalibrate_bn > 0 {
         let recorded = recorded_correlation(rows);
         print_correlation(
@@ -280,10 +301,16 @@ pub fn summarise(
             span(&|r| r.supernet_acc)
         );
     }
-    study.write(
-        "correlation.json",
-        serde_json::to_string_pretty(&saved)?.as_bytes(),
-    )?;
+    Ok(())
+}
+
+/// consistency.svg: supernet against stand-alone accuracy, one point per seed.
+fn scatter(
+    args: &ConsistencyArgs,
+    rows: &[ConsistencyRow],
+    result: &Correlation,
+    out: &Path,
+) -> anyhow::Result<()> {
     let points: Vec<(f64, f64, String)> = rows
         .iter()
         .map(|r| {
@@ -308,12 +335,12 @@ pub fn summarise(
         supernet_axis(args.method, args.recalibrate_bn),
         "stand-alone test top-1 (%)",
     );
-    scatter_svg(&points, axes, &title, &out.join("consistency.svg"))?;
-    println!(
-        "results in {}: consistency.csv, correlation.json, consistency.svg, seed-*/search, seed-*/train*",
-        out.display()
-    );
-    Ok(())
+    Ok(scatter_svg(
+        &points,
+        axes,
+        &title,
+        &out.join("consistency.svg"),
+    )?)
 }
 
 /// `consistency --merge DIR`: the summary of every finished seed of the study in `dir`, and

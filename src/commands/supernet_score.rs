@@ -6,12 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use burn::tensor::Device;
-use ista_nas::framed;
-use ista_nas::run_dir::RunDir;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::one_stage::checkpoint::{KIND as ONE_STAGE, OneStageCheckpoint};
 use ista_nas::search::one_stage::trainer::{OneStageSearch, Phase};
 use ista_nas::search::trainer::Searcher;
+use ista_nas::storage::framed;
+use ista_nas::storage::run_dir::RunDir;
 use serde::{Deserialize, Serialize};
 
 /// A supernet's score.
@@ -52,10 +52,10 @@ pub fn score_search(
     let header = checkpoint.header.clone();
     let config = &header.config;
     let splits = super::data::read_usable(
-        config.data.as_deref().map(Path::new),
-        config.format,
-        (config.train_images, Some(0)),
-        config.classes,
+        config.data.folder.as_deref().map(Path::new),
+        config.data.format,
+        (config.data.train_images, Some(0)),
+        config.data.classes,
         false,
     )?;
     let (weights, arch) = splits.train.split_half();
@@ -81,10 +81,10 @@ fn one_stage_score(
     let header = checkpoint.header.clone();
     let config = &header.config;
     let splits = super::data::read_usable(
-        config.data.as_deref().map(Path::new),
-        config.format,
-        (config.train_images, config.test_images),
-        config.classes,
+        config.data.folder.as_deref().map(Path::new),
+        config.data.format,
+        (config.data.train_images, config.test_images),
+        config.data.classes,
         true,
     )?;
     let (train, test) = (splits.train.clone(), splits.test.clone());

@@ -4,57 +4,41 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
-use ista_nas::curves::tensorboard::EventLog;
-use ista_nas::curves::train_curves;
-use ista_nas::data::DataFormat;
-use ista_nas::genotype::Genotype;
-use ista_nas::model::eval_network::NetKind;
-use ista_nas::model::skeleton::shape_problem;
-use ista_nas::run_dir::RunDir;
-use ista_nas::train::checkpoint::{TrainCheckpoint, best_epoch, write_genotype};
+use clap::Args;
+use ista_nas::curves::RunCurves;
+use ista_nas::model::heads::NetKind;
+use ista_nas::optim::StepReport;
+use ista_nas::search_space::genotype::Genotype;
+use ista_nas::settings::presets::PresetCommand;
+use ista_nas::storage::run_dir::RunDir;
+use ista_nas::train::checkpoint::{
+    TrainCheckpoint, TrainCheckpointHeader, best_epoch, train_curves, write_genotype,
+};
 use ista_nas::train::config::TrainConfig;
 use ista_nas::train::trainer::{TrainRecord, Trainer};
+use serde_json::{Map, Value};
 
-use super::run_folder::{self, epoch_bar, show_step};
+use super::options::{DataOptions, DeviceOptions, RunOptions, put, settings};
+use super::run_driver::{self, EpochRun};
+use super::run_folder;
 
-/// Starting points for the settings.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum TrainPreset {
-    /// A short run of a small net on the embedded data: C=4, L=5, 3 epochs of 1,024 images, batch 32, lr 0.1, no auxiliary head.
-    Quick,
-    /// The CIFAR-10 protocol: C=36, L=20, auxiliary 0.4, 600 epochs, batch 96, lr 0.025 cosine, cutout 16, drop path 0.2.
-    Cifar,
-    /// The ImageNet protocol: C=48, L=14, 250 epochs, batch 1024, lr 0.5 (5 warm-up epochs, linear decay), label smoothing 0.1.
-    Imagenet,
-}
+/// The help of `train --preset`.
+const PRESET_HELP: &str = "Settings to start from: quick (a short run of a small net on the embedded data: C=4, L=5, 3 epochs of 1,024 images, batch 32, lr 0.1, no auxiliary head), cifar (the CIFAR-10 protocol: C=36, L=20, auxiliary 0.4, 600 epochs, batch 96, lr 0.025 cosine, cutout 16, drop path 0.2), imagenet (the ImageNet protocol: C=48, L=14, 250 epochs, batch 1024, lr 0.5 with 5 warm-up epochs then linear decay, label smoothing 0.1), or a JSON file of settings layered over the built-in its \"preset\" key names (default quick). The built-ins are presets/train-*.json; the options below override them";
 
 /// Options of `ista-nas train`.
 #[derive(Args, Clone, Debug)]
 pub struct TrainArgs {
-    #[arg(long, value_enum, default_value_t = ista_nas::device::DeviceChoice::Auto, help = super::DEVICE_HELP)]
-    pub device: ista_nas::device::DeviceChoice,
-    /// Devices for synchronous data parallel: a count N (adapters 0..N of the kind --device picks) or indices such as 0,2. Each batch is split across them, gradients are summed into one optimiser step; BatchNorm uses each device's share (as PyTorch's DDP). A software adapter or the CPU backend gives logical devices that share it (for checks, no speed-up).
-    #[arg(long, default_value = "1")]
-    pub devices: ista_nas::devices::DeviceList,
-    /// The architecture: a built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET) or a genotype JSON file (e.g. a search's genotype.json).
-    #[arg(long, default_value = "ISTA_NAS")]
-    pub genotype: String,
-    /// Settings to start from; the options below override them.
-    #[arg(long, value_enum, default_value_t = TrainPreset::Quick)]
-    pub preset: TrainPreset,
-    /// Data folder (IDX, CIFAR-10 binary or ImageFolder with train/ and test/); default: the embedded Fashion-MNIST subset.
+    #[command(flatten)]
+    pub devices: DeviceOptions,
+    /// The architecture: a built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET) or a genotype JSON file (e.g. a search's genotype.json); default: ISTA_NAS, or --config's.
     #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Layout of `--data`; detected when omitted.
-    #[arg(long, value_enum)]
-    pub format: Option<DataFormat>,
-    /// Run folder (default: runs/train-<seed>-<unix time>).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue the stopped run in this folder (its settings come from its checkpoint).
-    #[arg(long, conflicts_with_all = ["out", "data", "format", "genotype", "preset", "epochs", "batch_size", "seed", "channels", "layers", "train_images", "test_images", "classes", "lr", "auxiliary_weight", "drop_path", "cutout", "weight_decay", "label_smoothing", "warmup_epochs", "image_size", "one_stage_net"])]
-    pub resume: Option<PathBuf>,
+    pub genotype: Option<String>,
+    #[arg(long, default_value = "quick", help = PRESET_HELP)]
+    pub preset: String,
+    #[command(flatten)]
+    pub data: DataOptions,
+    #[command(flatten)]
+    pub run: RunOptions,
     /// Epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -70,16 +54,7 @@ pub struct TrainArgs {
     /// Cells L.
     #[arg(long)]
     pub layers: Option<usize>,
-    /// Use only the first N training images.
-    #[arg(long)]
-    pub train_images: Option<usize>,
-    /// Score on only the first N test images.
-    #[arg(long)]
-    pub test_images: Option<usize>,
-    /// Classes K, stated on purpose: needed when the labels name fewer classes than you want, or when the class count is inferred from the largest label (IDX) and some class has no training image.
-    #[arg(long)]
-    pub classes: Option<usize>,
-    /// Peak learning rate.
+    /// Learning rate: the schedule's peak, whatever the batch size.
     #[arg(long)]
     pub lr: Option<f64>,
     /// Auxiliary-head loss weight (0 removes the head).
@@ -112,60 +87,57 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn config(&self) -> anyhow::Result<TrainConfig> {
-        let genotype = Genotype::load(&self.genotype).context("--genotype")?;
-        let mut c = match self.preset {
-            TrainPreset::Quick => TrainConfig::quick(genotype),
-            TrainPreset::Cifar => TrainConfig::cifar(genotype),
-            TrainPreset::Imagenet => TrainConfig::imagenet(genotype),
-        };
-        if let Some(path) = &self.data {
-            c.data = Some(path.display().to_string());
-            c.train_images = None;
+    /// The options given, put into `settings` (keys of `config.json`) over the preset's.
+    fn apply(&self, c: &mut Map<String, Value>) -> anyhow::Result<()> {
+        if let Some(name) = &self.genotype {
+            let genotype = Genotype::load(name).context("--genotype")?;
+            c.insert("genotype".into(), serde_json::to_value(genotype)?);
+            let one_stage = self.one_stage_net || Genotype::names_one_stage(name);
+            c.insert("extra_norms".into(), one_stage.into());
+        } else if self.one_stage_net {
+            c.insert("extra_norms".into(), true.into());
         }
-        c.format = self.format.or(c.format);
-        c.epochs = self.epochs.unwrap_or(c.epochs);
-        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
-        c.seed = self.seed.unwrap_or(c.seed);
-        c.channels = self.channels.unwrap_or(c.channels);
-        c.layers = self.layers.unwrap_or(c.layers);
-        c.train_images = self.train_images.or(c.train_images);
-        c.test_images = self.test_images.or(c.test_images);
-        c.classes = self.classes.or(c.classes);
-        c.lr = self.lr.unwrap_or(c.lr);
-        c.auxiliary_weight = self.auxiliary_weight.unwrap_or(c.auxiliary_weight);
-        c.drop_path = self.drop_path.unwrap_or(c.drop_path);
-        c.cutout = self
-            .cutout
-            .map(|s| (s > 0).then_some(s))
-            .unwrap_or(c.cutout);
-        c.weight_decay = self.weight_decay.unwrap_or(c.weight_decay);
-        c.label_smoothing = self.label_smoothing.unwrap_or(c.label_smoothing);
-        c.warmup_epochs = self.warmup_epochs.unwrap_or(c.warmup_epochs);
-        if let Some(size) = self.image_size {
-            c.image_size = size;
-            // Evaluation resizes by the protocol's ratio, 256 for 224.
-            c.eval_resize = (size * 256).div_ceil(224);
-        }
-        c.extra_norms = self.one_stage_net || Genotype::names_one_stage(&self.genotype);
-        Ok(c)
+        self.data.put(c);
+        put(c, "epochs", self.epochs);
+        put(c, "batch_size", self.batch_size);
+        put(c, "seed", self.seed);
+        put(c, "channels", self.channels);
+        put(c, "layers", self.layers);
+        put(c, "lr", self.lr);
+        put(c, "auxiliary_weight", self.auxiliary_weight);
+        put(c, "drop_path", self.drop_path);
+        put(c, "cutout", self.cutout.map(|s| (s > 0).then_some(s)));
+        put(c, "weight_decay", self.weight_decay);
+        put(c, "label_smoothing", self.label_smoothing);
+        put(c, "warmup_epochs", self.warmup_epochs);
+        put(c, "image_size", self.image_size);
+        // evaluation resizes by the protocol's ratio, 256 for 224
+        put(
+            c,
+            "eval_resize",
+            self.image_size.map(|s| (s * 256).div_ceil(224)),
+        );
+        Ok(())
     }
-}
 
-fn check(c: &TrainConfig) -> anyhow::Result<()> {
-    if c.epochs == 0 {
-        bail!("--epochs must be at least 1");
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        let mut c = self
+            .run
+            .base(PresetCommand::Train, &self.preset, None, &["genotype"])?;
+        if !c.contains_key("genotype") {
+            let genotype = Genotype::load("ISTA_NAS").context("the default genotype")?;
+            c.insert("genotype".into(), serde_json::to_value(genotype)?);
+        }
+        self.apply(&mut c)?;
+        settings(c, "the training's settings")
     }
-    if let Some(problem) = shape_problem(c.channels, c.layers, c.batch_size) {
-        bail!(problem);
+
+    /// Refuses options a resumed run would ignore (it keeps its checkpoint's settings).
+    fn refuse_with_resume(&self) -> anyhow::Result<()> {
+        let mut given = Map::new();
+        self.apply(&mut given)?;
+        self.run.refuse_with_resume(&given)
     }
-    if !(0.0..1.0).contains(&c.drop_path) || !(0.0..1.0).contains(&c.label_smoothing) {
-        bail!("--drop-path and --label-smoothing must lie in [0, 1)");
-    }
-    if c.kind == NetKind::Imagenet && c.warmup_epochs >= c.epochs {
-        bail!("--warmup-epochs must be fewer than --epochs");
-    }
-    Ok(())
 }
 
 fn print_epoch(r: &TrainRecord, epochs: usize) {
@@ -196,24 +168,26 @@ fn run_seeds(args: TrainArgs, seeds: Vec<u64>) -> anyhow::Result<()> {
     if distinct.len() != seeds.len() {
         bail!("--seeds lists a seed twice");
     }
-    check(&args.config()?)?;
-    let folder = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("runs/train-seeds-{}", run_folder::unix_time())));
+    if let Some(problem) = args.config()?.problem() {
+        bail!(problem);
+    }
+    let folder =
+        args.run.out.clone().unwrap_or_else(|| {
+            PathBuf::from(format!("runs/train-seeds-{}", run_folder::unix_time()))
+        });
     for (i, &seed) in seeds.iter().enumerate() {
         let dir = folder.join(format!("seed-{seed}"));
         let mut one = TrainArgs {
             seeds: None,
             seed: Some(seed),
-            out: Some(dir.clone()),
             ..args.clone()
         };
+        one.run.out = Some(dir.clone());
         let checkpoint = RunDir { path: dir.clone() }.checkpoint_path();
         if checkpoint.exists() {
             let saved = TrainCheckpoint::load(&checkpoint).context("cannot continue the set")?;
             let mut wanted = one.config()?;
-            wanted.norm.clone_from(&saved.header.config.norm);
+            wanted.data.norm.clone_from(&saved.header.config.data.norm);
             if saved.header.config != wanted {
                 bail!(
                     "{} holds a run with other settings than these; choose another --out",
@@ -224,8 +198,8 @@ fn run_seeds(args: TrainArgs, seeds: Vec<u64>) -> anyhow::Result<()> {
                 println!("seed {seed} ({}/{}): finished, kept", i + 1, seeds.len());
                 continue;
             }
-            one.out = None;
-            one.resume = Some(dir.clone());
+            one.run.out = None;
+            one.run.resume = Some(dir.clone());
         }
         println!("seed {seed} ({}/{}): {}", i + 1, seeds.len(), dir.display());
         run(one)?;
@@ -234,66 +208,85 @@ fn run_seeds(args: TrainArgs, seeds: Vec<u64>) -> anyhow::Result<()> {
     super::report::run(super::report::ReportArgs { dirs: vec![folder] })
 }
 
+/// The images of the run `config` describes, checked against its network; `config` keeps
+/// their normalisation.
+fn images_for(config: &mut TrainConfig) -> anyhow::Result<super::data::RunImages> {
+    let images = super::data::run_images(
+        (
+            config.data.folder.as_deref().map(Path::new),
+            config.data.format,
+        ),
+        (config.data.train_images, config.test_images),
+        config.data.classes,
+        config.data.norm.as_ref(),
+        (config.kind == NetKind::Imagenet, config.image_size),
+    )?;
+    super::data::check_batch(config.batch_size, images.train.len(), "training images")?;
+    config.data.norm = Some(images.norm.clone());
+    let network = config.network(images.class_names.len(), images.train.channels());
+    if let Some(why) = network.input_problem(config.image_size) {
+        bail!("--image-size {}: {why}", config.image_size);
+    }
+    Ok(images)
+}
+
+impl EpochRun for Trainer {
+    type Record = TrainRecord;
+
+    fn finished(&self) -> bool {
+        self.epochs_done >= self.config.epochs
+    }
+
+    fn label(&self) -> String {
+        format!("epoch {}/{}", self.epochs_done + 1, self.config.epochs)
+    }
+
+    fn batches_per_epoch(&self) -> usize {
+        Trainer::batches_per_epoch(self)
+    }
+
+    fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> ista_nas::Result<TrainRecord> {
+        Trainer::run_epoch(self, progress)
+    }
+
+    fn print(&self, record: &TrainRecord) {
+        print_epoch(record, self.config.epochs);
+    }
+
+    fn curves(&self, history: &[TrainRecord]) -> RunCurves {
+        train_curves(history)
+    }
+
+    fn save(&self, run: &RunDir, history: &[TrainRecord]) -> anyhow::Result<()> {
+        Ok(self.write_epoch(run, history)?)
+    }
+}
+
 /// Runs `ista-nas train`.
 pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
     if let Some(seeds) = args.seeds.take() {
         return run_seeds(args, seeds);
     }
+    args.refuse_with_resume()?;
     // Settings, checkpoint and data are checked before the device is opened, and a new run's
     // folder is created only once they are, so bad input leaves none.
-    let (resumed, checkpoint, config) = match &args.resume {
-        Some(dir) => {
-            ista_nas::run_lock::hold_existing(dir)?;
-            let run = RunDir { path: dir.clone() };
-            let checkpoint =
-                TrainCheckpoint::load(&run.checkpoint_path()).context("cannot resume")?;
-            println!(
-                "resuming {} after epoch {}",
-                dir.display(),
-                checkpoint.header.epochs_done
-            );
-            let config = checkpoint.header.config.clone();
-            config
-                .genotype
-                .validate()
-                .context("the checkpoint's genotype")?;
-            check(&config)?;
-            (Some(run), Some(checkpoint), config)
-        }
-        None => {
-            // a folder that exists is claimed before anything else (a new one when it is made)
-            if let Some(out) = &args.out {
-                ista_nas::run_lock::hold_existing(out)?;
-            }
-            let config = args.config()?;
-            check(&config)?;
-            (None, None, config)
-        }
-    };
-    let images = super::data::run_images(
-        (config.data.as_deref().map(Path::new), config.format),
-        (config.train_images, config.test_images),
-        config.classes,
-        config.norm.as_ref(),
-        (config.kind == NetKind::Imagenet, config.image_size),
+    let start = run_driver::start::<TrainCheckpointHeader, 2>(
+        &args.run,
+        || args.config(),
+        TrainConfig::problem,
     )?;
-    super::data::check_batch(config.batch_size, images.train.len(), "training images")?;
-    let mut config = config;
-    config.norm = Some(images.norm.clone());
-    let network = config.network(images.class_names.len(), images.train.channels());
-    if let Some(why) = network.input_problem(config.image_size) {
-        bail!("--image-size {}: {why}", config.image_size);
+    let mut config = start.config.clone();
+    let images = images_for(&mut config)?;
+    let devices = args.devices.open()?;
+    let new_run = start.resumed.is_none();
+    let run_driver::Opened {
+        run,
+        checkpoint,
+        mut history,
+    } = start.folder("train", config.seed, &config)?;
+    if new_run {
+        write_genotype(&run, &config.genotype)?;
     }
-    let devices = super::device::open_all(args.device, &args.devices)?;
-    let selected = &devices[0];
-    let run = match resumed {
-        Some(run) => run,
-        None => {
-            let run = run_folder::create(args.out.clone(), "train", config.seed, &config)?;
-            write_genotype(&run, &config.genotype)?;
-            run
-        }
-    };
     println!(
         "data: {} — {} training and {} test images, {} classes",
         images.source,
@@ -301,17 +294,13 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
         images.test.len(),
         images.class_names.len()
     );
-    let mut history = checkpoint
-        .as_ref()
-        .map(|c| c.header.history.clone())
-        .unwrap_or_default();
-    let mut events = EventLog::create(&run, history.len())?;
+    let data = (images.train, images.test);
     let mut trainer = Trainer::on_images(
         config.clone(),
-        (images.train, images.test),
+        data,
         images.class_names,
         images.norm,
-        &selected.device,
+        &devices[0].device,
     );
     let others: Vec<_> = devices[1..].iter().map(|s| s.device.clone()).collect();
     trainer.use_devices(&others);
@@ -321,30 +310,19 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
     }
     let counts = ista_nas::model::complexity::complexity(&trainer.network, config.image_size);
     println!(
-        "train: {:?} net C={} L={}, {} parameters (+{} auxiliary), {} epochs of {} batches of {}; run folder {}",
+        "train: {:?} net C={} L={}, {} parameters (+{} auxiliary), lr {}, {} epochs of {} batches of {}; run folder {}",
         config.kind,
         config.channels,
         config.layers,
         counts.params,
         counts.aux_params,
+        config.sgd.lr,
         config.epochs,
         trainer.batches_per_epoch(),
         config.batch_size,
         run.path.display()
     );
-    while trainer.epochs_done < config.epochs {
-        let bar = epoch_bar(
-            trainer.epochs_done,
-            config.epochs,
-            trainer.batches_per_epoch(),
-        );
-        let record = trainer.run_epoch(&mut |step| show_step(&bar, step))?;
-        bar.finish_and_clear();
-        print_epoch(&record, config.epochs);
-        history.push(record);
-        super::run_folder::write_curves(&run, &mut events, &train_curves(&history))?;
-        trainer.write_epoch(&run, &history)?;
-    }
+    run_driver::drive(&run, &mut trainer, &mut history)?;
     if let Some(best) = best_epoch(&history) {
         let r = &history[best];
         println!(

@@ -11,11 +11,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IstaError, Result};
-use crate::genotype::Genotype;
-use crate::primitives::STEPS;
-use crate::search::one_stage::trainer::{OneStageRecord, Phase};
-use crate::search::trainer::EpochRecord;
-use crate::train::trainer::TrainRecord;
+use crate::search_space::genotype::Genotype;
+use crate::search_space::primitives::STEPS;
 
 /// Tag of the weight learning rate.
 pub const LR: &str = "lr";
@@ -71,12 +68,15 @@ pub fn node_name(i: usize) -> String {
     format!("{cell}_{}", i % STEPS)
 }
 
-struct Builder {
-    curves: RunCurves,
+/// Builds a run's curves epoch by epoch (each run kind's records know their scalars).
+pub struct CurvesBuilder {
+    /// The curves so far.
+    pub curves: RunCurves,
 }
 
-impl Builder {
-    fn new(kind: String, held_out: &str) -> Self {
+impl CurvesBuilder {
+    /// No epochs yet, of a run of `kind` scored on `held_out`.
+    pub fn new(kind: String, held_out: &str) -> Self {
         Self {
             curves: RunCurves {
                 kind,
@@ -87,7 +87,7 @@ impl Builder {
     }
 
     /// Starts epoch `epoch` with its losses, accuracies and learning rate.
-    fn epoch(&mut self, epoch: usize, train: (f64, f64), held_out: (f64, f64), lr: f64) {
+    pub fn epoch(&mut self, epoch: usize, train: (f64, f64), held_out: (f64, f64), lr: f64) {
         let split = self.curves.held_out.clone();
         let values = BTreeMap::from([
             (loss_tag("train"), train.0),
@@ -100,70 +100,11 @@ impl Builder {
     }
 
     /// Adds `tag` to the last epoch.
-    fn add(&mut self, tag: String, value: f64) {
+    pub fn add(&mut self, tag: String, value: f64) {
         if let Some(last) = self.curves.epochs.last_mut() {
             last.values.insert(tag, value);
         }
     }
-}
-
-/// The curves of a two-stage ISTA-NAS, DARTS or PC-DARTS search (`method` names it): losses
-/// and accuracies on train and val, the learning rate, and from epoch 2 the picks that changed.
-pub fn search_curves(method: &str, history: &[EpochRecord]) -> RunCurves {
-    let mut b = Builder::new(format!("search ({method})"), "val");
-    for (i, r) in history.iter().enumerate() {
-        b.epoch(
-            r.epoch,
-            (r.train_loss, r.train_acc),
-            (r.val_loss, r.val_acc),
-            r.lr,
-        );
-        if i > 0 {
-            let changed = changed_picks(&history[i - 1].genotype, &r.genotype);
-            b.add(CHANGED_PICKS.into(), changed as f64);
-        }
-    }
-    b.curves
-}
-
-/// The curves of a training run: losses and accuracies on train and test, the learning rate.
-pub fn train_curves(history: &[TrainRecord]) -> RunCurves {
-    let mut b = Builder::new("train".into(), "test");
-    for r in history {
-        b.epoch(
-            r.epoch,
-            (r.train_loss, r.train_acc),
-            (r.test.loss, r.test.top1),
-            r.lr,
-        );
-    }
-    b.curves
-}
-
-/// The curves of a one-stage run: as a training run, plus per search epoch each active node's
-/// ‖Δz‖₂ and the picks that changed.
-pub fn one_stage_curves(history: &[OneStageRecord]) -> RunCurves {
-    let mut b = Builder::new("one-stage search".into(), "test");
-    for (i, r) in history.iter().enumerate() {
-        b.epoch(
-            r.epoch,
-            (r.train_loss, r.train_acc),
-            (r.test.loss, r.test.top1),
-            r.lr,
-        );
-        if let Some(decision) = &r.decision {
-            for (node, delta) in decision.delta.iter().enumerate() {
-                if let Some(delta) = delta {
-                    b.add(format!("{DELTA_Z}{}", node_name(node)), *delta);
-                }
-            }
-        }
-        if i > 0 && r.phase == Phase::Search {
-            let changed = changed_picks(&history[i - 1].genotype, &r.genotype);
-            b.add(CHANGED_PICKS.into(), changed as f64);
-        }
-    }
-    b.curves
 }
 
 impl RunCurves {

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::{CHANGED_PICKS, DELTA_Z, LR, RunCurves, accuracy_tag, loss_tag, node_name};
 use crate::error::{IstaError, Result};
-use crate::primitives::STEPS;
+use crate::search_space::primitives::STEPS;
 
 /// Colour-blind-safe colours (Okabe–Ito), one per run or per node.
 const PALETTE: [RGBColor; 8] = [

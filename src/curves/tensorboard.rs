@@ -4,12 +4,12 @@
 
 use std::fs::File;
 use std::io::BufWriter;
+use std::path::Path;
 
 use syntaxdot_summary::SummaryWriter;
 
 use super::RunCurves;
 use crate::error::{IstaError, Result};
-use crate::run_dir::RunDir;
 
 /// The event log of one process's share of a run.
 pub struct EventLog {
@@ -18,10 +18,10 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// A new event file in `run`'s `tensorboard/` folder, for the epochs after the first
-    /// `logged` (those a resumed run logged before).
-    pub fn create(run: &RunDir, logged: usize) -> Result<Self> {
-        let prefix = run.path.join("tensorboard").join("events");
+    /// A new event file in the `tensorboard/` folder of the run folder `run`, for the epochs
+    /// after the first `logged` (those a resumed run logged before).
+    pub fn create(run: &Path, logged: usize) -> Result<Self> {
+        let prefix = run.join("tensorboard").join("events");
         let writer = SummaryWriter::from_prefix(&prefix).map_err(|source| IstaError::Io {
             path: prefix,
             source,

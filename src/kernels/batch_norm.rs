@@ -15,7 +15,7 @@ use burn::tensor::{DType, Shape, Slice, Tensor};
 use super::autodiff::untracked;
 use super::flex_data::on_cpu;
 use super::wgsl::fits_planes;
-use crate::device::runs_wgsl;
+use crate::devices::adapter::runs_wgsl;
 use crate::profile::scope;
 
 /// Batch statistics, normalisation and the backward kernels of training-mode batch norm.

@@ -16,7 +16,7 @@ use super::autodiff::untracked;
 use super::depthwise_cpu::{self as cpu, Geometry, Planes};
 use super::flex_data::{contiguous, dims4, f32s, flex_tensor, on_cpu};
 use super::wgsl::fits_planes;
-use crate::device::runs_wgsl;
+use crate::devices::adapter::runs_wgsl;
 use crate::profile::scope;
 
 /// Depthwise convolution `[B, C, H, W]` × `[C, 1, k, k]` → `[B, C, H', W']` and its gradients.

@@ -28,7 +28,7 @@ pub use wgsl::{MAX_POLISH_ROWS, fista_chunk};
 use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::tensor::{DType, Shape, Tensor};
 
-use crate::device::runs_wgsl;
+use crate::devices::adapter::runs_wgsl;
 use crate::error::{IstaError, Result};
 
 /// Indices of the active ops, in the order their outputs are stacked.

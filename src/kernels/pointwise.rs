@@ -14,7 +14,7 @@ use burn::tensor::{DType, Tensor};
 
 use super::autodiff::untracked;
 use super::wgsl::{MAX_GROUPS, WORKGROUP};
-use crate::device::runs_wgsl;
+use crate::devices::adapter::runs_wgsl;
 use crate::profile::scope;
 
 /// 1×1 convolution `[B, K, H, W]` × `[R, K, 1, 1]` → `[B, R, H, W]` and its gradients.

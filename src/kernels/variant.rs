@@ -8,7 +8,6 @@
 
 use std::cell::Cell;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A shape of the reduction kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,15 +18,8 @@ pub enum KernelShape {
     Software,
 }
 
-static SOFTWARE_ADAPTER: AtomicBool = AtomicBool::new(false);
-
 thread_local! {
     static FORCED: Cell<Option<KernelShape>> = const { Cell::new(None) };
-}
-
-/// Records that a software adapter (wgpu's `DeviceType::Cpu`) was opened in this process.
-pub fn note_software_adapter() {
-    SOFTWARE_ADAPTER.store(true, Ordering::Relaxed);
 }
 
 /// Forces `shape` for the launches of this thread (`None`: choose as usual); for tests.
@@ -49,7 +41,7 @@ fn from_environment() -> Option<KernelShape> {
 /// `Software` once a software adapter is open in this process, else `Gpu`.
 pub fn current() -> KernelShape {
     FORCED.with(Cell::get).or_else(from_environment).unwrap_or(
-        if SOFTWARE_ADAPTER.load(Ordering::Relaxed) {
+        if crate::devices::adapter::software_adapter_opened() {
             KernelShape::Software
         } else {
             KernelShape::Gpu

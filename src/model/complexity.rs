@@ -1,7 +1,8 @@
 //! Parameter and multiply-add counts of an evaluation network, walked from its config the way
 //! the network is built (docs/method.md §8 quotes parameters without the auxiliary head).
 
-use super::eval_network::{EvalConfig, NetKind};
+use super::eval_network::EvalConfig;
+use super::heads::NetKind;
 
 /// Size of an evaluation network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use burn::tensor::{Device, Tensor};
 use super::drop_path::DropPath;
 use super::ops::{Op, OpStyle, Preprocess, ReluConvBn};
 use super::skeleton::CellShape;
-use crate::genotype::Edge;
-use crate::primitives::{STEPS, op_index};
+use crate::search_space::genotype::Edge;
+use crate::search_space::primitives::{STEPS, op_index};
 
 /// A cell built from one half of a genotype.
 #[derive(Module, Debug)]

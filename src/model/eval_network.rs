@@ -9,9 +9,9 @@ use super::drop_path::DropPath;
 use super::eval_cell::EvalCell;
 use super::ops::OpStyle;
 use super::skeleton::{CellPlan, Network, shape_problem};
-use crate::genotype::Genotype;
+use crate::search_space::genotype::Genotype;
 
-pub use super::skeleton::NetKind;
+use super::heads::NetKind;
 
 /// Most classes a network may have.
 pub const MAX_CLASSES: usize = 1 << 24;

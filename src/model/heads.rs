@@ -7,10 +7,33 @@ use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
 
 use super::norm::Norm;
 use super::ops::conv;
-use super::skeleton::{NetKind, STEM_MULTIPLIER};
+
+/// Channels multiplier of the CIFAR stem.
+pub const STEM_MULTIPLIER: usize = 3;
+
+/// Which stem and head a network has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NetKind {
+    /// CIFAR-style: one stem conv at full resolution (32×32 inputs).
+    Cifar,
+    /// ImageNet-style: three stride-2 stem convs (224×224 inputs).
+    Imagenet,
+}
+
+impl NetKind {
+    /// Stride of the auxiliary head's 5×5 average pool.
+    pub fn aux_pool_stride(self) -> usize {
+        match self {
+            NetKind::Cifar => 3,
+            NetKind::Imagenet => 2,
+        }
+    }
+}
 
 /// Conv 3×3, BN and an optional ReLU before them: a stem stage.
 #[derive(Module, Debug)]

@@ -11,8 +11,8 @@ use super::ops::{Op, OpStyle, Preprocess, ReluConvBn};
 use super::skeleton::{CellShape, Network, NetworkConfig};
 use crate::error::{IstaError, Result};
 use crate::kernels::masked_mixed_op;
-use crate::primitives::{PRIMITIVES, STEPS};
 use crate::profile::scope;
+use crate::search_space::primitives::{PRIMITIVES, STEPS};
 
 /// Ops per edge in DARTS: `none` first, then the 7 candidates in their order.
 pub const MIXED_OPS: usize = PRIMITIVES.len() + 1;

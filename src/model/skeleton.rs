@@ -9,12 +9,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::heads::{AuxHead, StemStage, stem};
+use super::heads::{AuxHead, NetKind, STEM_MULTIPLIER, StemStage, stem};
 use crate::error::Result;
-use crate::primitives::STEPS;
-
-/// Channels multiplier of the CIFAR stem.
-pub const STEM_MULTIPLIER: usize = 3;
+use crate::search_space::primitives::STEPS;
 
 /// Most initial channels C a network may have.
 pub const MAX_CHANNELS: usize = 4096;
@@ -52,26 +49,6 @@ pub fn is_reduction(layers: usize, i: usize) -> bool {
 /// Index of the cell after which the auxiliary head sits in a network of `layers` cells.
 pub fn aux_cell(layers: usize) -> usize {
     2 * layers / 3
-}
-
-/// Which stem and head a network has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum NetKind {
-    /// CIFAR-style: one stem conv at full resolution (32×32 inputs).
-    Cifar,
-    /// ImageNet-style: three stride-2 stem convs (224×224 inputs).
-    Imagenet,
-}
-
-impl NetKind {
-    /// Stride of the auxiliary head's 5×5 average pool.
-    pub fn aux_pool_stride(self) -> usize {
-        match self {
-            NetKind::Cifar => 3,
-            NetKind::Imagenet => 2,
-        }
-    }
 }
 
 /// Channels and kind of one cell.

@@ -11,8 +11,8 @@ use super::ops::{Op, OpStyle, Preprocess, ReluConvBn};
 use super::skeleton::{CellShape, Network, NetworkConfig};
 use crate::error::{IstaError, Result};
 use crate::kernels::masked_mixed_op;
-use crate::primitives::{PRIMITIVES, STEPS};
 use crate::profile::scope;
+use crate::search_space::primitives::{PRIMITIVES, STEPS};
 
 /// The coefficients of one node for one step: its support and w (length n, zero off S).
 #[derive(Clone, Debug)]

@@ -8,9 +8,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::genotype::Genotype;
 use crate::model::mixed_cell::{EDGES, MIXED_OPS, MixedWeights, first_edge};
-use crate::primitives::{PRIMITIVES, STEPS};
+use crate::search_space::genotype::Genotype;
+use crate::search_space::primitives::{PRIMITIVES, STEPS};
 
 /// α of both cells, `[EDGES, MIXED_OPS]`, and β (`[EDGES]`) when edges are normalised.
 #[derive(Module, Debug)]

@@ -3,23 +3,23 @@
 //! project's framed file format (written atomically). Also the run folder's per-epoch files:
 //! `metrics.csv`, `genotype.json` (final genotype and per-epoch history) and the cell drawings.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use burn::tensor::Device;
 
 use super::config::SearchConfig;
 use super::trainer::{EpochRecord, Searcher, ValCursor};
+use crate::curves::{CHANGED_PICKS, CurvesBuilder, RunCurves, changed_picks};
 use crate::data::Dataset;
 use crate::error::{IstaError, Result};
-use crate::framed::{self, FrameKind};
-use crate::genotype::Genotype;
-use crate::records::{load_optimiser, optimiser_bytes};
-use crate::run_dir::RunDir;
+use crate::search_space::genotype::Genotype;
+use crate::storage::checkpoint::{RunCheckpoint, RunHeader};
+use crate::storage::framed::FrameKind;
+use crate::storage::records::{load_optimiser, optimiser_bytes};
+use crate::storage::run_dir::RunDir;
 
 /// Why a checkpoint could not be written or read.
-pub use crate::framed::FileError as CheckpointError;
+pub use crate::storage::framed::FileError as CheckpointError;
 
 /// Format 3: the supernets share the evaluation networks' stem (format 2 had its own layout).
 const KIND: FrameKind = FrameKind {
@@ -43,30 +43,25 @@ pub struct CheckpointHeader {
     pub history: Vec<EpochRecord>,
 }
 
-/// A full checkpoint.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Checkpoint {
-    /// Settings, position and history.
-    pub header: CheckpointHeader,
-    /// Model, architecture (b or α), weight-optimiser and architecture-optimiser records (Burn's binary format).
-    pub records: [Vec<u8>; 4],
-}
+/// A full checkpoint: settings, position and history; model, architecture (b or α),
+/// weight-optimiser and architecture-optimiser records (Burn's binary format).
+pub type Checkpoint = RunCheckpoint<CheckpointHeader, 4>;
 
-impl Checkpoint {
-    /// Writes atomically to `path`.
-    pub fn save(&self, path: &Path) -> std::result::Result<(), CheckpointError> {
-        framed::save(path, KIND, &self.header, &self.records)
+impl RunHeader for CheckpointHeader {
+    type Config = SearchConfig;
+    type Record = EpochRecord;
+    const KIND: FrameKind = KIND;
+
+    fn config(&self) -> &SearchConfig {
+        &self.config
     }
 
-    /// Reads and checks a checkpoint.
-    pub fn load(path: &Path) -> std::result::Result<Checkpoint, CheckpointError> {
-        Self::parse(&framed::read(path)?, path)
+    fn epochs_done(&self) -> usize {
+        self.epochs_done
     }
 
-    /// Checks the bytes of a checkpoint (`path` names it in errors).
-    pub fn parse(bytes: &[u8], path: &Path) -> std::result::Result<Checkpoint, CheckpointError> {
-        let (header, records) = framed::parse_exact(bytes, path, KIND)?;
-        Ok(Checkpoint { header, records })
+    fn history(&self) -> &[EpochRecord] {
+        &self.history
     }
 }
 
@@ -160,4 +155,23 @@ pub fn write_epoch(run: &RunDir, history: &[EpochRecord], checkpoint: &Checkpoin
     checkpoint
         .save(&run.checkpoint_path())
         .map_err(IstaError::from)
+}
+
+/// The curves of a two-stage ISTA-NAS, DARTS or PC-DARTS search (`method` names it): losses
+/// and accuracies on train and val, the learning rate, and from epoch 2 the picks that changed.
+pub fn search_curves(method: &str, history: &[EpochRecord]) -> RunCurves {
+    let mut b = CurvesBuilder::new(format!("search ({method})"), "val");
+    for (i, r) in history.iter().enumerate() {
+        b.epoch(
+            r.epoch,
+            (r.train_loss, r.train_acc),
+            (r.val_loss, r.val_acc),
+            r.lr,
+        );
+        if i > 0 {
+            let changed = changed_picks(&history[i - 1].genotype, &r.genotype);
+            b.add(CHANGED_PICKS.into(), changed as f64);
+        }
+    }
+    b.curves
 }

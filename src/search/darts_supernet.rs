@@ -11,13 +11,13 @@ use super::supernet::{
     EpochArchitecture, Evaluator, Supernet, add_module_grads, apply_step, format_supports, frozen,
     module_step,
 };
+use crate::devices::parallel::copy_values;
 use crate::error::Result;
-use crate::genotype::Genotype;
 use crate::model::mixed_cell::{MixedNetwork, MixedWeights};
 use crate::model::norm::map_running_stats;
 use crate::model::skeleton::NetworkConfig;
-use crate::parallel::copy_values;
-use crate::records::{load_module, module_bytes};
+use crate::search_space::genotype::Genotype;
+use crate::storage::records::{load_module, module_bytes};
 
 /// A DARTS or PC-DARTS supernet with its α (and β).
 pub struct DartsSupernet {

@@ -8,9 +8,9 @@ use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::Result;
-use crate::genotype::Genotype;
 use crate::model::sparse_cell::NodeWeights;
-use crate::primitives::{PRIMITIVES, STEPS};
+use crate::search_space::genotype::Genotype;
+use crate::search_space::primitives::{PRIMITIVES, STEPS};
 use crate::sparse::matrix::Matrix;
 use crate::sparse::measurement::{CellMeasurements, MeasurementKind};
 use crate::sparse::recovery::{RecoverySolver, recover};

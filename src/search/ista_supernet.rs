@@ -10,13 +10,13 @@ use super::supernet::{
     EpochArchitecture, Evaluator, Supernet, add_module_grads, apply_step, format_supports, frozen,
     module_step,
 };
+use crate::devices::parallel::copy_values;
 use crate::error::Result;
-use crate::genotype::Genotype;
 use crate::model::norm::map_running_stats;
 use crate::model::sparse_cell::{SparseNetwork, plain_weights};
-use crate::parallel::copy_values;
-use crate::records::{load_module, module_bytes};
+use crate::search_space::genotype::Genotype;
 use crate::sparse::support::{NodeSupport, SupportTensors};
+use crate::storage::records::{load_module, module_bytes};
 
 /// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
 pub struct IstaSupernet {

@@ -8,8 +8,8 @@ use burn::tensor::{Device, Int, Tensor};
 
 use super::supernet::Supernet;
 use super::trainer::{Searcher, supernet};
+use crate::devices::parallel::split_batch;
 use crate::error::Result;
-use crate::parallel::split_batch;
 use crate::step_metrics::right_on_device;
 
 impl Searcher {

@@ -15,7 +15,7 @@ use crate::data::Dataset;
 use crate::data::loader::{BatchPlan, EpochLoader};
 use crate::error::{IstaError, Result};
 use crate::model::norm::{BN_MOMENTUM, map_running_stats};
-use crate::train::model_file::Scores;
+use crate::storage::model_file::Scores;
 
 /// Recomputes the BN running statistics of `net` from `batches`: before each batch every
 /// running state is set to zero, so the train-mode `forward` leaves momentum × that batch's

@@ -7,13 +7,13 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
+use crate::devices::parallel::add_keyed;
 use crate::error::Result;
-use crate::genotype::Genotype;
 #[cfg(doc)]
 use crate::model::norm::map_running_stats;
 use crate::optim::clip_global_norm;
-use crate::parallel::add_keyed;
 use crate::profile::scope;
+use crate::search_space::genotype::Genotype;
 
 /// What an epoch's architecture was: the supports it ran, the genotype derived after it.
 #[derive(Clone, Debug)]

@@ -22,13 +22,13 @@ use super::supernet::Supernet;
 use crate::data::Dataset;
 use crate::data::augment::Augment;
 use crate::data::loader::{BatchPlan, EpochLoader};
-use crate::device::peak_pool_bytes;
+use crate::devices::adapter::peak_pool_bytes;
 use crate::error::{IstaError, Result};
-use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, arch_adam, sgd};
 use crate::profile::scope;
+use crate::search_space::genotype::Genotype;
 use crate::step_metrics::{StepMetrics, StepOutcome, read_to_host, right_on_device};
 
 /// What one epoch produced (a row of metrics.csv).
@@ -135,12 +135,16 @@ impl Searcher {
     ) -> Result<Self> {
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
+        let norm = config
+            .data
+            .norm
+            .clone()
+            .unwrap_or_else(|| train.normalization());
         let size = train.supernet_side();
         let train_plan = BatchPlan {
             batch_size: config.batch_size,
             shuffle: true,
-            augment: Augment::train(size, config.cutout),
+            augment: Augment::train(size, config.data.cutout),
             norm: norm.clone(),
         };
         let eval_plan = BatchPlan {
@@ -155,11 +159,11 @@ impl Searcher {
             in_channels: train.channels,
         };
         let net = supernet(&config, &network, &device)?;
-        let weight_optim = sgd(config.momentum, config.weight_decay);
+        let weight_optim = sgd(config.sgd.momentum, config.sgd.weight_decay);
         let arch_optim = arch_adam(
-            config.arch_beta1,
-            config.arch_beta2,
-            config.arch_weight_decay,
+            config.arch.arch_beta1,
+            config.arch.arch_beta2,
+            config.arch.arch_weight_decay,
         );
         let loss = CrossEntropyLossConfig::new().init(&device);
         Ok(Self {
@@ -305,7 +309,7 @@ impl Searcher {
     pub fn arch_step(&mut self, images: Tensor<4>, labels: Tensor<1, Int>) -> Result<()> {
         if !self.replicas.is_empty() {
             let (_, _, grads) = self.parallel_grads(images, labels, true)?;
-            let lr = self.config.arch_lr;
+            let lr = self.config.arch.arch_lr;
             self.net
                 .apply_grads(grads, true, &mut self.arch_optim, lr, None);
             return Ok(());
@@ -316,7 +320,7 @@ impl Searcher {
                 Ok(self.loss.forward(logits, labels))
             })?;
             self.net
-                .step_arch(loss, &mut self.arch_optim, self.config.arch_lr);
+                .step_arch(loss, &mut self.arch_optim, self.config.arch.arch_lr);
             Ok(())
         })
     }
@@ -332,7 +336,7 @@ impl Searcher {
         let count = labels.dims()[0];
         if !self.replicas.is_empty() {
             let (loss, right, grads) = self.parallel_grads(images, labels, false)?;
-            let clip = Some(self.config.grad_clip);
+            let clip = Some(self.config.sgd.grad_clip);
             let norm = self
                 .net
                 .apply_grads(grads, false, &mut self.weight_optim, lr, clip);
@@ -353,7 +357,7 @@ impl Searcher {
             let value = loss.clone().inner();
             let norm =
                 self.net
-                    .step_weights(loss, &mut self.weight_optim, lr, self.config.grad_clip);
+                    .step_weights(loss, &mut self.weight_optim, lr, self.config.sgd.grad_clip);
             Ok(StepOutcome {
                 loss: value,
                 count,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lasso::{LassoSolution, check_problem, relative_gap};
 use super::matrix::Matrix;
-use crate::device::runs_wgsl;
+use crate::devices::adapter::runs_wgsl;
 use crate::error::{IstaError, Result};
 use crate::kernels::{FistaLaunch, fista_chunk, lasso_fista};
 
@@ -73,7 +73,7 @@ pub fn fits_workgroup_memory(m: usize, n: usize, limit: usize) -> Result<()> {
 
 /// The workgroup memory `device`'s adapter allows, where this process opened it.
 fn workgroup_memory_limit(device: &Device) -> Option<usize> {
-    let (_, setup) = crate::device::opened_setup(device)?;
+    let (_, setup) = crate::devices::adapter::opened_setup(device)?;
     Some(setup.device.limits().max_compute_workgroup_storage_size as usize)
 }
 

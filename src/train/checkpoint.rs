@@ -2,18 +2,18 @@
 //! the cell drawings, `best.model` / `last.model` with their SafeTensors exports, and
 //! `checkpoint.bin` (settings, position, history, model and optimiser), all written atomically.
 
-use std::path::Path;
-
-use crate::records::{module_bytes, optimiser_bytes};
+use crate::storage::records::{module_bytes, optimiser_bytes};
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
-use super::model_file::{export_safetensors, save_model};
 use super::trainer::{TrainRecord, Trainer};
+use crate::curves::{CurvesBuilder, RunCurves};
 use crate::error::{IstaError, Result};
-use crate::framed::{self, FileError, FrameKind};
-use crate::genotype::Genotype;
-use crate::run_dir::RunDir;
+use crate::search_space::genotype::Genotype;
+use crate::storage::checkpoint::{RunCheckpoint, RunHeader};
+use crate::storage::framed::FrameKind;
+use crate::storage::model_file::{export_safetensors, save_model};
+use crate::storage::run_dir::RunDir;
 
 const KIND: FrameKind = FrameKind {
     magic: b"ISTATRN\x01",
@@ -36,37 +36,28 @@ pub struct TrainCheckpointHeader {
     pub history: Vec<TrainRecord>,
 }
 
-/// A full training checkpoint.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainCheckpoint {
-    /// Settings, position and history.
-    pub header: TrainCheckpointHeader,
-    /// Model and optimiser records (Burn's binary format).
-    pub records: [Vec<u8>; 2],
-}
+/// A full training checkpoint: settings, position and history; model and optimiser records.
+pub type TrainCheckpoint = RunCheckpoint<TrainCheckpointHeader, 2>;
 
-impl TrainCheckpoint {
-    /// Writes atomically to `path`.
-    pub fn save(&self, path: &Path) -> std::result::Result<(), FileError> {
-        framed::save(path, KIND, &self.header, &self.records)
+impl RunHeader for TrainCheckpointHeader {
+    type Config = TrainConfig;
+    type Record = TrainRecord;
+    const KIND: FrameKind = KIND;
+
+    fn config(&self) -> &TrainConfig {
+        &self.config
     }
 
-    /// Reads and checks a checkpoint.
-    pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
-        Self::parse(&framed::read(path)?, path)
+    fn epochs_done(&self) -> usize {
+        self.epochs_done
     }
 
-    /// Checks the bytes of a checkpoint (`path` names it in errors).
-    pub fn parse(bytes: &[u8], path: &Path) -> std::result::Result<Self, FileError> {
-        let (header, records): (TrainCheckpointHeader, _) = framed::parse_exact(bytes, path, KIND)?;
-        if let Err(e) = header.config.genotype.validate() {
-            return Err(FileError::Corrupt {
-                path: path.into(),
-                kind: KIND.name,
-                why: e.to_string(),
-            });
-        }
-        Ok(Self { header, records })
+    fn history(&self) -> &[TrainRecord] {
+        &self.history
+    }
+
+    fn problem(&self) -> Option<String> {
+        self.config.genotype.validate().err().map(|e| e.to_string())
     }
 }
 
@@ -139,4 +130,18 @@ impl Trainer {
             .save(&run.checkpoint_path())
             .map_err(IstaError::from)
     }
+}
+
+/// The curves of a training run: losses and accuracies on train and test, the learning rate.
+pub fn train_curves(history: &[TrainRecord]) -> RunCurves {
+    let mut b = CurvesBuilder::new("train".into(), "test");
+    for r in history {
+        b.epoch(
+            r.epoch,
+            (r.train_loss, r.train_acc),
+            (r.test.loss, r.test.top1),
+            r.lr,
+        );
+    }
+    b.curves
 }

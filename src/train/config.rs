@@ -3,11 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::DataFormat;
-use crate::data::augment::Normalization;
-use crate::genotype::Genotype;
-use crate::model::eval_network::{EvalConfig, NetKind};
+use crate::model::eval_network::EvalConfig;
+use crate::model::heads::NetKind;
+use crate::model::skeleton::shape_problem;
 use crate::optim::cosine_lr;
+use crate::search_space::genotype::Genotype;
+use crate::settings::bounds::{at_least, first, fraction, non_negative, some_at_least, within};
+use crate::settings::presets::{self, PresetCommand};
+use crate::settings::{DataSettings, SgdSettings};
 
 /// The last epochs of the warm-up-linear schedule, which decay with a smaller slope (the
 /// reference ImageNet script: "lr · 1/250 is relatively large").
@@ -29,17 +32,11 @@ pub enum Schedule {
 pub struct TrainConfig {
     /// The architecture.
     pub genotype: Genotype,
-    /// Data folder; `None` for the embedded Fashion-MNIST subset.
-    pub data: Option<String>,
-    /// Layout of `data` (detected when `None`).
-    pub format: Option<DataFormat>,
-    /// Use at most this many training images; `None`: all.
-    pub train_images: Option<usize>,
+    /// The images: folder, layout, counts, normalisation, cutout (CIFAR protocol).
+    #[serde(flatten)]
+    pub data: DataSettings,
     /// Use at most this many test images; `None`: all.
     pub test_images: Option<usize>,
-    /// Classes, when stated on purpose (`--classes`); `None`: as the data names them.
-    #[serde(default)]
-    pub classes: Option<usize>,
     /// CIFAR or ImageNet network and protocol.
     pub kind: NetKind,
     /// Initial channels C.
@@ -56,113 +53,84 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Images per batch.
     pub batch_size: usize,
-    /// Peak learning rate.
-    pub lr: f64,
-    /// Final learning rate of the cosine schedule.
-    pub lr_min: f64,
+    /// SGD: peak rate, final rate of the cosine, momentum, weight decay, clipping.
+    #[serde(flatten)]
+    pub sgd: SgdSettings,
     /// Schedule of the learning rate.
     pub schedule: Schedule,
     /// Warm-up epochs of the warm-up-linear schedule.
     pub warmup_epochs: usize,
-    /// SGD momentum.
-    pub momentum: f64,
-    /// SGD weight decay.
-    pub weight_decay: f64,
-    /// Global gradient-norm clip.
-    pub grad_clip: f32,
     /// Label smoothing of the cross-entropy (0: none).
     pub label_smoothing: f64,
-    /// Cutout side (CIFAR protocol).
-    pub cutout: Option<usize>,
     /// Network input side (32 CIFAR, 224 ImageNet).
     pub image_size: usize,
     /// ImageNet evaluation: resize the short side to this, then centre-crop `image_size`.
     pub eval_resize: usize,
     /// ImageNet training: colour-jitter strength (brightness, contrast, saturation; hue is half).
     pub colour_jitter: f32,
-    /// Per-channel normalisation of the input (absent in older checkpoints: statistics of the
-    /// training images, as before).
-    #[serde(default)]
-    pub norm: Option<Normalization>,
     /// Seed of weights, data order, augmentation and drop path.
     pub seed: u64,
 }
 
+/// The largest network input side.
+pub const MAX_IMAGE_SIZE: usize = 1024;
+
 impl TrainConfig {
-    /// The CIFAR-10 protocol (docs/method.md §6): C=36, L=20, 600 epochs, batch 96, cosine from 0.025.
+    /// Built-in preset `name` (`quick`, `cifar` or `imagenet`, presets/train-*.json) for `genotype`.
+    pub fn preset(name: &str, genotype: Genotype) -> Option<Self> {
+        let mut map = presets::built_in(PresetCommand::Train, name, None)?;
+        map.insert("genotype".into(), serde_json::to_value(genotype).ok()?);
+        Some(presets::settings(map, name).expect("built-in presets parse (tests/presets.rs)"))
+    }
+
+    /// The CIFAR-10 protocol (docs/method.md §6; presets/train-cifar.json).
     pub fn cifar(genotype: Genotype) -> Self {
-        Self {
-            genotype,
-            data: None,
-            format: None,
-            train_images: None,
-            test_images: None,
-            classes: None,
-            kind: NetKind::Cifar,
-            channels: 36,
-            layers: 20,
-            auxiliary_weight: 0.4,
-            extra_norms: false,
-            drop_path: 0.2,
-            epochs: 600,
-            batch_size: 96,
-            lr: 0.025,
-            lr_min: 0.0,
-            schedule: Schedule::Cosine,
-            warmup_epochs: 0,
-            momentum: 0.9,
-            weight_decay: 3e-4,
-            grad_clip: 5.0,
-            label_smoothing: 0.0,
-            cutout: Some(16),
-            image_size: 32,
-            eval_resize: 32,
-            colour_jitter: 0.0,
-            norm: None,
-            seed: 0,
-        }
+        Self::preset("cifar", genotype).expect("built-in")
     }
 
-    /// The ImageNet protocol (docs/method.md §6): C=48, L=14, 250 epochs, batch 1024, lr 0.5 with 5
-    /// warm-up epochs then linear decay, wd 3e-5, label smoothing 0.1, random-resized crop 224,
-    /// flip and colour jitter; evaluation resizes to 256 and centre-crops 224.
+    /// The ImageNet protocol (docs/method.md §6; presets/train-imagenet.json).
     pub fn imagenet(genotype: Genotype) -> Self {
-        Self {
-            kind: NetKind::Imagenet,
-            channels: 48,
-            layers: 14,
-            drop_path: 0.0,
-            epochs: 250,
-            batch_size: 1024,
-            lr: 0.5,
-            schedule: Schedule::WarmupLinear,
-            warmup_epochs: 5,
-            weight_decay: 3e-5,
-            label_smoothing: 0.1,
-            cutout: None,
-            image_size: 224,
-            eval_resize: 256,
-            colour_jitter: 0.4,
-            ..Self::cifar(genotype)
-        }
+        Self::preset("imagenet", genotype).expect("built-in")
     }
 
-    /// A short run of a small CIFAR-style net on the embedded data (C=4, L=5, 3 epochs of
-    /// 1,024 images, batch 32, lr 0.1, no auxiliary head, cutout or drop path: at C=4 the
-    /// auxiliary head would hold 40 times the parameters of the network).
+    /// A short run of a small CIFAR-style net on the embedded data (presets/train-quick.json).
     pub fn quick(genotype: Genotype) -> Self {
-        Self {
-            channels: 4,
-            layers: 5,
-            epochs: 3,
-            batch_size: 32,
-            train_images: Some(1024),
-            lr: 0.1,
-            auxiliary_weight: 0.0,
-            drop_path: 0.0,
-            cutout: None,
-            ..Self::cifar(genotype)
-        }
+        Self::preset("quick", genotype).expect("built-in")
+    }
+
+    /// What makes these settings unusable, in the CLI's option names; `None` when they are fine.
+    pub fn problem(&self) -> Option<String> {
+        first([
+            at_least("--epochs", self.epochs, 1),
+            shape_problem(self.channels, self.layers, self.batch_size),
+            some_at_least("--test-images", self.test_images, 1),
+            non_negative("--auxiliary-weight", self.auxiliary_weight),
+            fraction("--drop-path", self.drop_path),
+            fraction("--label-smoothing", self.label_smoothing),
+            (self.schedule == Schedule::WarmupLinear && self.warmup_epochs >= self.epochs).then(
+                || {
+                    format!(
+                        "--warmup-epochs ({}) must be fewer than --epochs ({})",
+                        self.warmup_epochs, self.epochs
+                    )
+                },
+            ),
+            within("--image-size", self.image_size, 8, MAX_IMAGE_SIZE),
+            (self.eval_resize < self.image_size).then(|| {
+                format!(
+                    "the evaluation resize ({}) must be at least --image-size ({})",
+                    self.eval_resize, self.image_size
+                )
+            }),
+            (!(0.0..=1.0).contains(&self.colour_jitter)).then(|| {
+                format!(
+                    "colour_jitter must lie in [0, 1]; got {}",
+                    self.colour_jitter
+                )
+            }),
+            self.data.problem(),
+            self.sgd.problem(),
+        ])
     }
 
     /// The network this run trains, for `classes` classes of `in_channels`-channel images.
@@ -186,17 +154,17 @@ impl TrainConfig {
     /// `lr · (E − e) / (5 · (E − 5))`.
     pub fn lr_at(&self, epoch: usize) -> f64 {
         match self.schedule {
-            Schedule::Cosine => cosine_lr(self.lr, self.lr_min, epoch + 1, self.epochs),
+            Schedule::Cosine => cosine_lr(self.sgd.lr, self.sgd.lr_min, epoch + 1, self.epochs),
             Schedule::WarmupLinear if epoch < self.warmup_epochs => {
-                self.lr * (epoch + 1) as f64 / self.warmup_epochs as f64
+                self.sgd.lr * (epoch + 1) as f64 / self.warmup_epochs as f64
             }
             Schedule::WarmupLinear => {
                 let (e, total) = (epoch as f64, self.epochs as f64);
                 let decay = (total - TAIL_EPOCHS).max(1.0);
                 if total - e > TAIL_EPOCHS {
-                    self.lr * (total - TAIL_EPOCHS - e) / decay
+                    self.sgd.lr * (total - TAIL_EPOCHS - e) / decay
                 } else {
-                    self.lr * (total - e) / (decay * TAIL_EPOCHS)
+                    self.sgd.lr * (total - e) / (decay * TAIL_EPOCHS)
                 }
             }
         }

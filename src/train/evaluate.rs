@@ -5,12 +5,12 @@ use std::sync::Arc;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Device, Int, Tensor};
 
-use super::model_file::Scores;
 use crate::data::loader::{BatchPlan, EpochLoader};
 use crate::data::stream::ImageSet;
 use crate::error::Result;
 use crate::model::eval_network::EvalNetwork;
 use crate::optim::StepStats;
+use crate::storage::model_file::Scores;
 
 /// Hits of `labels` `[B]` within the top 1 and top 5 of `logits` `[B, classes]`; a label
 /// counts as within the top k when fewer than k classes score strictly higher.

@@ -3,5 +3,4 @@
 pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
-pub mod model_file;
 pub mod trainer;

@@ -13,19 +13,20 @@ use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
 use super::evaluate::evaluate;
-use super::model_file::{ModelHeader, Scores};
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::data::loader::{BatchPlan, EpochLoader, mix};
 use crate::data::stream::ImageSet;
-use crate::device::peak_pool_bytes;
+use crate::devices::adapter::peak_pool_bytes;
+use crate::devices::parallel::{DataParallel, ShareLoss};
 use crate::error::Result;
 use crate::model::drop_path::DropPath;
-use crate::model::eval_network::{EvalConfig, EvalNetwork, NetKind};
+use crate::model::eval_network::{EvalConfig, EvalNetwork};
+use crate::model::heads::NetKind;
 use crate::optim::{StepReport, clip_global_norm, sgd};
-use crate::parallel::{DataParallel, ShareLoss};
-use crate::records::{load_module, load_optimiser};
 use crate::step_metrics::{StepMetrics, StepOutcome, right_on_device};
+use crate::storage::model_file::{ModelHeader, Scores};
+use crate::storage::records::{load_module, load_optimiser};
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,7 +83,11 @@ impl Trainer {
         class_names: Vec<String>,
         device: &Device,
     ) -> Self {
-        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
+        let norm = config
+            .data
+            .norm
+            .clone()
+            .unwrap_or_else(|| train.normalization());
         Self::on_images(
             config,
             (Arc::new(train), Arc::new(test)),
@@ -105,12 +110,12 @@ impl Trainer {
         device.seed(config.seed);
         let (train_augment, test_augment) = match config.kind {
             NetKind::Cifar => (
-                Augment::train(config.image_size, config.cutout),
+                Augment::train(config.image_size, config.data.cutout),
                 Augment::plain(config.image_size),
             ),
             NetKind::Imagenet => {
                 let mut augment = Augment::imagenet_train(config.image_size, config.colour_jitter);
-                augment.cutout = config.cutout;
+                augment.cutout = config.data.cutout;
                 (
                     augment,
                     Augment::imagenet_eval(config.eval_resize, config.image_size),
@@ -130,7 +135,7 @@ impl Trainer {
         };
         let network = config.network(class_names.len(), train.channels());
         let model = EvalNetwork::new(&network, &device);
-        let optim = sgd(config.momentum, config.weight_decay);
+        let optim = sgd(config.sgd.momentum, config.sgd.weight_decay);
         let smoothing = (config.label_smoothing > 0.0).then_some(config.label_smoothing as f32);
         let loss = CrossEntropyLossConfig::new()
             .with_smoothing(smoothing)
@@ -208,7 +213,7 @@ impl Trainer {
             };
             let step = self.parallel.gradients(&self.model, (x, y), &share)?;
             let mut grads = step.grads;
-            let norm = clip_global_norm(&mut grads, &self.model, self.config.grad_clip);
+            let norm = clip_global_norm(&mut grads, &self.model, self.config.sgd.grad_clip);
             self.model = self.optim.step(lr, self.model.clone(), grads);
             metrics.add(StepOutcome {
                 loss: step.loss,

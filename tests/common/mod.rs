@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use ista_nas::device::{DeviceChoice, select_device};
+use ista_nas::devices::adapter::{DeviceChoice, select_device};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 

@@ -4,8 +4,6 @@
 //! state per epoch, `genotype.json` with every change, the cell drawings, and the folded
 //! network `folded.model` + `folded.safetensors`.
 
-use std::path::Path;
-
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -13,17 +11,19 @@ use super::config::OneStageConfig;
 use super::freezing::NodeState;
 use super::supernet::OneStageSupernet;
 use super::trainer::{OneStageRecord, OneStageSearch, Phase};
+use crate::curves::{CHANGED_PICKS, CurvesBuilder, DELTA_Z, RunCurves, changed_picks, node_name};
 use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::error::{IstaError, Result};
-use crate::framed::{self, FileError, FrameKind};
-use crate::genotype::Genotype;
 use crate::model::skeleton::NetworkConfig;
-use crate::primitives::{PRIMITIVES, STEPS};
-use crate::records::{load_module, load_optimiser, module_bytes, optimiser_bytes};
-use crate::run_dir::RunDir;
+use crate::search_space::genotype::Genotype;
+use crate::search_space::primitives::{PRIMITIVES, STEPS};
 use crate::sparse::measurement::node_width;
-use crate::train::model_file::{ModelHeader, export_safetensors, save_model};
+use crate::storage::checkpoint::{RunCheckpoint, RunHeader};
+use crate::storage::framed::FrameKind;
+use crate::storage::model_file::{ModelHeader, export_safetensors, save_model};
+use crate::storage::records::{load_module, load_optimiser, module_bytes, optimiser_bytes};
+use crate::storage::run_dir::RunDir;
 
 /// The signature of one-stage checkpoints.
 pub const KIND: FrameKind = FrameKind {
@@ -57,53 +57,48 @@ pub struct OneStageHeader {
     pub history: Vec<OneStageRecord>,
 }
 
-/// A full one-stage checkpoint.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OneStageCheckpoint {
-    /// Settings, position, node states and history.
-    pub header: OneStageHeader,
-    /// Model, b, weight-optimiser and b-optimiser records.
-    pub records: [Vec<u8>; 4],
+/// A full one-stage checkpoint: settings, position, node states and history; model, b,
+/// weight-optimiser and b-optimiser records.
+pub type OneStageCheckpoint = RunCheckpoint<OneStageHeader, 4>;
+
+impl RunHeader for OneStageHeader {
+    type Config = OneStageConfig;
+    type Record = OneStageRecord;
+    const KIND: FrameKind = KIND;
+
+    fn config(&self) -> &OneStageConfig {
+        &self.config
+    }
+
+    fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    fn history(&self) -> &[OneStageRecord] {
+        &self.history
+    }
+
+    fn problem(&self) -> Option<String> {
+        if self.nodes.len() != 2 * STEPS {
+            return Some(format!(
+                "{} node states, expected {}",
+                self.nodes.len(),
+                2 * STEPS
+            ));
+        }
+        self.nodes.iter().enumerate().find_map(|(i, node)| {
+            let n = node_width(i % STEPS, PRIMITIVES.len());
+            (node.z.len() != n || node.z.iter().any(|v| !v.is_finite())).then(|| {
+                format!(
+                    "node {i}: z of {} values (expected {n} finite ones)",
+                    node.z.len()
+                )
+            })
+        })
+    }
 }
 
 impl OneStageCheckpoint {
-    /// Writes atomically to `path`.
-    pub fn save(&self, path: &Path) -> std::result::Result<(), FileError> {
-        framed::save(path, KIND, &self.header, &self.records)
-    }
-
-    /// Reads and checks a checkpoint.
-    pub fn load(path: &Path) -> std::result::Result<Self, FileError> {
-        Self::parse(&framed::read(path)?, path)
-    }
-
-    /// Checks the bytes of a checkpoint (`path` names it in errors).
-    pub fn parse(bytes: &[u8], path: &Path) -> std::result::Result<Self, FileError> {
-        let (header, records): (OneStageHeader, _) = framed::parse_exact(bytes, path, KIND)?;
-        let corrupt = |why: String| FileError::Corrupt {
-            path: path.into(),
-            kind: KIND.name,
-            why,
-        };
-        if header.nodes.len() != 2 * STEPS {
-            return Err(corrupt(format!(
-                "{} node states, expected {}",
-                header.nodes.len(),
-                2 * STEPS
-            )));
-        }
-        for (i, node) in header.nodes.iter().enumerate() {
-            let n = node_width(i % STEPS, PRIMITIVES.len());
-            if node.z.len() != n || node.z.iter().any(|v| !v.is_finite()) {
-                return Err(corrupt(format!(
-                    "node {i}: z of {} values (expected {n} finite ones)",
-                    node.z.len()
-                )));
-            }
-        }
-        Ok(Self { header, records })
-    }
-
     /// The supernet as saved (on `device`, without data): for folding on demand.
     pub fn supernet(&self, device: &Device) -> Result<OneStageSupernet> {
         let h = &self.header;
@@ -293,4 +288,30 @@ pub fn write_folded(
     save_model(&run.path.join("folded.model"), &header, &model)?;
     export_safetensors(&run.path.join("folded.safetensors"), &header, &model)?;
     Ok(header)
+}
+
+/// The curves of a one-stage run: as a training run, plus per search epoch each active node's
+/// ‖Δz‖₂ and the picks that changed.
+pub fn one_stage_curves(history: &[OneStageRecord]) -> RunCurves {
+    let mut b = CurvesBuilder::new("one-stage search".into(), "test");
+    for (i, r) in history.iter().enumerate() {
+        b.epoch(
+            r.epoch,
+            (r.train_loss, r.train_acc),
+            (r.test.loss, r.test.top1),
+            r.lr,
+        );
+        if let Some(decision) = &r.decision {
+            for (node, delta) in decision.delta.iter().enumerate() {
+                if let Some(delta) = delta {
+                    b.add(format!("{DELTA_Z}{}", node_name(node)), *delta);
+                }
+            }
+        }
+        if i > 0 && r.phase == Phase::Search {
+            let changed = changed_picks(&history[i - 1].genotype, &r.genotype);
+            b.add(CHANGED_PICKS.into(), changed as f64);
+        }
+    }
+    b.curves
 }

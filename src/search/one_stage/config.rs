@@ -3,26 +3,23 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::DataFormat;
-use crate::data::augment::Normalization;
 use crate::model::skeleton::shape_problem;
 use crate::optim::cosine_lr;
+use crate::search::config::SMALLEST_NODE;
+use crate::settings::bounds::{at_least, first, fraction, non_negative, some_at_least, within};
+use crate::settings::presets::{self, PresetCommand};
+use crate::settings::{ArchSettings, DataSettings, SgdSettings};
 use crate::sparse::measurement::MeasurementKind;
 
 /// Settings of a one-stage search-and-train run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OneStageConfig {
-    /// Data folder; `None` for the embedded Fashion-MNIST subset.
-    pub data: Option<String>,
-    /// Layout of `data` (detected when `None`).
-    pub format: Option<DataFormat>,
-    /// Use at most this many training images; `None`: all.
-    pub train_images: Option<usize>,
+    /// The images: folder, layout, counts, normalisation (statistics of the training images
+    /// unless the data is CIFAR-10), cutout.
+    #[serde(flatten)]
+    pub data: DataSettings,
     /// Use at most this many test images; `None`: all.
     pub test_images: Option<usize>,
-    /// Classes, when stated on purpose (`--classes`); `None`: as the data names them.
-    #[serde(default)]
-    pub classes: Option<usize>,
     /// Initial channels C (the target network's).
     pub channels: usize,
     /// Cells L (the target network's).
@@ -39,24 +36,12 @@ pub struct OneStageConfig {
     pub epochs: usize,
     /// Images per batch.
     pub batch_size: usize,
-    /// Weight learning rate: constant while searching, the start of the cosine after.
-    pub lr: f64,
-    /// Final learning rate of the cosine schedule.
-    pub lr_min: f64,
-    /// SGD momentum.
-    pub momentum: f64,
-    /// SGD weight decay.
-    pub weight_decay: f64,
-    /// Global gradient-norm clip of the weights.
-    pub grad_clip: f32,
-    /// Adam learning rate of b.
-    pub arch_lr: f64,
-    /// Adam β₁ of b.
-    pub arch_beta1: f32,
-    /// Adam β₂ of b.
-    pub arch_beta2: f32,
-    /// Adam weight decay of b.
-    pub arch_weight_decay: f64,
+    /// The weights' SGD: `lr` constant while searching, the start of the cosine after.
+    #[serde(flatten)]
+    pub sgd: SgdSettings,
+    /// Adam of b.
+    #[serde(flatten)]
+    pub arch: ArchSettings,
     /// A node freezes when its z moves by at most this (L2) over an epoch.
     pub epsilon: f64,
     /// A candidate architecture whose evaluation network has at least this many parameters
@@ -66,12 +51,6 @@ pub struct OneStageConfig {
     pub auxiliary_weight: f64,
     /// Final drop-path probability of the training phase (rises linearly from 0).
     pub drop_path: f64,
-    /// Cutout side.
-    pub cutout: Option<usize>,
-    /// Per-channel normalisation of the input (statistics of the training images unless the
-    /// data is CIFAR-10; absent in older checkpoints).
-    #[serde(default)]
-    pub norm: Option<Normalization>,
     /// Seed of weights, A, b, data order, augmentation and drop path.
     pub seed: u64,
 }
@@ -80,81 +59,38 @@ pub struct OneStageConfig {
 pub const SPARSITY: usize = 2;
 
 impl OneStageConfig {
-    /// The authors' one-stage run: the target network (C=36, L=20, auxiliary head 0.4, cutout
-    /// 16) at batch 96, SGD lr 0.025, up to 600 search epochs, then 600 epochs of cosine to
-    /// 0.001 with drop path rising to 0.2; b by Adam (lr 6e-4); ε = 1e-3; 3.7M parameters at most.
-    pub fn paper() -> Self {
-        Self {
-            data: None,
-            format: None,
-            train_images: None,
-            test_images: None,
-            classes: None,
-            channels: 36,
-            layers: 20,
-            m: 7,
-            lambda: 1e-5,
-            measurement: MeasurementKind::Uniform,
-            search_epochs: 600,
-            epochs: 600,
-            batch_size: 96,
-            lr: 0.025,
-            lr_min: 0.001,
-            momentum: 0.9,
-            weight_decay: 3e-4,
-            grad_clip: 5.0,
-            arch_lr: 6e-4,
-            arch_beta1: 0.5,
-            arch_beta2: 0.999,
-            arch_weight_decay: 1e-3,
-            epsilon: 1e-3,
-            max_params: 3_700_000,
-            auxiliary_weight: 0.4,
-            drop_path: 0.2,
-            cutout: Some(16),
-            norm: None,
-            seed: 0,
-        }
+    /// Built-in preset `name` (`quick` or `paper`, presets/one-stage-*.json).
+    pub fn preset(name: &str) -> Option<Self> {
+        let map = presets::built_in(PresetCommand::OneStage, name, None)?;
+        Some(presets::settings(map, name).expect("built-in presets parse (tests/presets.rs)"))
     }
 
-    /// A short real run on the embedded data for a CPU (about 1.5 minutes on 2 cores): C=4, L=5
-    /// on 1,024 images at batch 32, at most 8 search epochs, then 4 training epochs; no
-    /// auxiliary head (at C=4 it would dwarf the network), cutout or drop path. The rates are
-    /// raised so that a few hundred steps learn something (weights 0.1, b 3e-3), and ε to 1e-2:
-    /// z then moves by 1e-3 to 1e-1 per epoch, and some nodes converge within the 8 epochs.
+    /// The authors' one-stage run (presets/one-stage-paper.json).
+    pub fn paper() -> Self {
+        Self::preset("paper").expect("built-in")
+    }
+
+    /// A short real run on the embedded data for a CPU (presets/one-stage-quick.json).
     pub fn quick() -> Self {
-        Self {
-            train_images: Some(1024),
-            channels: 4,
-            layers: 5,
-            search_epochs: 8,
-            epochs: 4,
-            batch_size: 32,
-            lr: 0.1,
-            arch_lr: 3e-3,
-            epsilon: 1e-2,
-            auxiliary_weight: 0.0,
-            drop_path: 0.0,
-            cutout: None,
-            ..Self::paper()
-        }
+        Self::preset("quick").expect("built-in")
     }
 
     /// What makes these settings unusable, in the CLI's option names; `None` when they are fine.
     pub fn problem(&self) -> Option<String> {
-        if self.search_epochs == 0 {
-            return Some("--search-epochs must be at least 1".into());
-        }
-        if let Some(problem) = shape_problem(self.channels, self.layers, self.batch_size) {
-            return Some(problem);
-        }
-        if self.m == 0 {
-            return Some("--m must be at least 1".into());
-        }
-        if !(self.epsilon >= 0.0 && self.epsilon.is_finite()) {
-            return Some("--epsilon must be a finite number of at least 0".into());
-        }
-        None
+        first([
+            at_least("--search-epochs", self.search_epochs, 1),
+            shape_problem(self.channels, self.layers, self.batch_size),
+            within("--m", self.m, 1, SMALLEST_NODE),
+            non_negative("--lambda", self.lambda),
+            some_at_least("--test-images", self.test_images, 1),
+            non_negative("--epsilon", self.epsilon),
+            (self.max_params == 0).then(|| "--max-params must be at least 1".to_string()),
+            non_negative("--auxiliary-weight", self.auxiliary_weight),
+            fraction("--drop-path", self.drop_path),
+            self.data.problem(),
+            self.sgd.problem(),
+            self.arch.problem(),
+        ])
     }
 
     /// The weight learning rate of training epoch `epoch` (from 0) once the architecture is
@@ -162,7 +98,7 @@ impl OneStageConfig {
     /// its scheduler at the end of each training epoch, so epoch e trains at η(e), the first at
     /// `lr`. While searching it is `lr`.
     pub fn lr_at(&self, epoch: usize) -> f64 {
-        cosine_lr(self.lr, self.lr_min, epoch, self.epochs)
+        cosine_lr(self.sgd.lr, self.sgd.lr_min, epoch, self.epochs)
     }
 
     /// The drop-path probability of training epoch `epoch` (from 0): `drop_path · epoch / epochs`.

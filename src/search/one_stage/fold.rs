@@ -4,11 +4,11 @@
 //! preprocessing, heads and every other weight are carried over unchanged.
 
 use crate::error::{IstaError, Result};
-use crate::genotype::Genotype;
 use crate::model::eval_cell::EvalCell;
 use crate::model::eval_network::EvalNetwork;
 use crate::model::sparse_cell::{SparseCell, SparseNetwork};
-use crate::primitives::{PRIMITIVES, STEPS, describe};
+use crate::search_space::genotype::Genotype;
+use crate::search_space::primitives::{PRIMITIVES, STEPS, describe};
 
 /// One node of a fixed architecture: its support (largest |z| first) and w on the host (the
 /// values the supernet multiplies with, length n, zero off the support).

@@ -7,11 +7,11 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::trainer::OneStageSearch;
+use crate::devices::parallel::{add_keyed, copy_values, split_batch};
 use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::ops::OpStyle;
 use crate::model::sparse_cell::{NodeWeights, SparseNetwork};
-use crate::parallel::{add_keyed, copy_values, split_batch};
 use crate::step_metrics::right_on_device;
 
 impl OneStageSearch {

@@ -20,16 +20,16 @@ use super::supernet::{OneStageSupernet, genotype_of};
 use crate::data::Dataset;
 use crate::data::augment::Augment;
 use crate::data::loader::{BatchPlan, EpochLoader, mix};
-use crate::device::peak_pool_bytes;
+use crate::devices::adapter::peak_pool_bytes;
 use crate::error::Result;
-use crate::genotype::Genotype;
 use crate::model::drop_path::DropPath;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, arch_adam, clip_global_norm, sgd};
+use crate::search_space::genotype::Genotype;
 use crate::step_metrics::{StepMetrics, StepOutcome, right_on_device};
+use crate::storage::model_file::Scores;
 use crate::train::evaluate::evaluate_with;
-use crate::train::model_file::Scores;
 
 /// Which part of the run an epoch belonged to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,12 +124,16 @@ impl OneStageSearch {
     ) -> Result<Self> {
         let device = device.clone().autodiff();
         device.seed(config.seed);
-        let norm = config.norm.clone().unwrap_or_else(|| train.normalization());
+        let norm = config
+            .data
+            .norm
+            .clone()
+            .unwrap_or_else(|| train.normalization());
         let size = train.supernet_side();
         let train_plan = BatchPlan {
             batch_size: config.batch_size,
             shuffle: true,
-            augment: Augment::train(size, config.cutout),
+            augment: Augment::train(size, config.data.cutout),
             norm,
         };
         let test_plan = BatchPlan {
@@ -145,12 +149,12 @@ impl OneStageSearch {
         };
         let net = OneStageSupernet::new(&config, network, &device)?;
         let arch_optim = arch_adam(
-            config.arch_beta1,
-            config.arch_beta2,
-            config.arch_weight_decay,
+            config.arch.arch_beta1,
+            config.arch.arch_beta2,
+            config.arch.arch_weight_decay,
         );
         Ok(Self {
-            weight_optim: sgd(config.momentum, config.weight_decay),
+            weight_optim: sgd(config.sgd.momentum, config.sgd.weight_decay),
             arch_optim,
             loss: CrossEntropyLossConfig::new().init(&device),
             config,
@@ -197,7 +201,7 @@ impl OneStageSearch {
         let epoch = self.epochs_done;
         let phase = self.phase();
         let (lr, drop_prob) = match phase {
-            Phase::Search => (self.config.lr, 0.0),
+            Phase::Search => (self.config.sgd.lr, 0.0),
             Phase::Train => {
                 let t = epoch - self.search_epochs_done;
                 (self.config.lr_at(t), self.config.drop_path_at(t))
@@ -317,10 +321,12 @@ impl OneStageSearch {
         b_grads: GradientsParams,
         mut w_grads: GradientsParams,
     ) -> Option<Tensor<1>> {
-        let norm = clip_global_norm(&mut w_grads, &self.net.model, self.config.grad_clip);
+        let norm = clip_global_norm(&mut w_grads, &self.net.model, self.config.sgd.grad_clip);
         if !b_grads.is_empty() {
             let arch = self.net.arch.clone();
-            self.net.arch = self.arch_optim.step(self.config.arch_lr, arch, b_grads);
+            self.net.arch = self
+                .arch_optim
+                .step(self.config.arch.arch_lr, arch, b_grads);
         }
         let model = self.net.model.clone();
         self.net.model = self.weight_optim.step(lr, model, w_grads);

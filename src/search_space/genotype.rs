@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::primitives::{PRIMITIVES, STEPS, coefficient, describe};
+use crate::search_space::primitives::{PRIMITIVES, STEPS, coefficient, describe};
 
 /// Picks of each node: the two (op, input) pairs summed into it.
 pub const PICKS_PER_NODE: usize = 2;

@@ -1,11 +1,13 @@
 //! Draws a cell of a genotype as a standalone SVG (no graphviz): inputs on the left, the nodes,
 //! the concatenated output on the right; each pick is an arrow labelled with its op, placed by
-//! [`cell_layout`](crate::cell_layout).
+//! [`cell_layout`](crate::search_space::cell_layout).
 
 use std::fmt::Write;
 
-use crate::cell_layout::{HEIGHT, LABEL_FONT, OUT, RADIUS, WIDTH, cell_layout, label, position};
-use crate::genotype::{Edge, Genotype};
+use crate::search_space::cell_layout::{
+    HEIGHT, LABEL_FONT, OUT, RADIUS, WIDTH, cell_layout, label, position,
+};
+use crate::search_space::genotype::{Edge, Genotype};
 
 /// One cell as SVG markup.
 pub fn cell_svg(title: &str, picks: &[Edge], concat: &[usize]) -> String {

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cell_dot::genotype_dots;
-use crate::cell_svg::genotype_svgs;
 use crate::curves::RunCurves;
 use crate::curves::svg::curves_svg;
 use crate::error::{IstaError, Result};
-use crate::framed;
-use crate::genotype::Genotype;
+use crate::search_space::cell_dot::genotype_dots;
+use crate::search_space::cell_svg::genotype_svgs;
+use crate::search_space::genotype::Genotype;
+use crate::storage::framed;
 
 /// A run's folder.
 #[derive(Clone, Debug)]

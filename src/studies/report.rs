@@ -2,7 +2,7 @@
 //! as mean ± standard deviation of the final and the best test error, with the network's
 //! parameters and multiply-adds, as a Markdown table.
 
-use crate::genotype::{BUILTIN, Genotype};
+use crate::search_space::genotype::{BUILTIN, Genotype};
 
 /// What one finished training run contributes.
 #[derive(Clone, Debug, PartialEq)]

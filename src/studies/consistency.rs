@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::genotype::Genotype;
-use crate::rank::{kendall_p_value, kendall_tau_b, spearman_rho};
+use crate::search_space::genotype::Genotype;
+use crate::studies::rank::{kendall_p_value, kendall_tau_b, spearman_rho};
 
 /// Columns of consistency.csv.
 pub const CONSISTENCY_CSV_HEADER: &str = "seed,supernet_acc,recorded_supernet_acc,standalone_test_top1,standalone_std,standalone_runs,trainings_test_top1,search_seconds,train_seconds,genotype";

@@ -1,7 +1,7 @@
 //! The profile and launch-count outputs of `bench --profile`: profile.csv, dispatches.csv and a
 //! per-case table of where a step's time goes.
 
-use super::report::BenchRow;
+use super::results::BenchRow;
 use crate::profile::self_seconds;
 
 /// Header of profile.csv.

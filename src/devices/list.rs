@@ -9,7 +9,7 @@ use std::str::FromStr;
 use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
 
-use crate::device::{
+use crate::devices::adapter::{
     DeviceChoice, DeviceError, SelectedDevice, enumerate, open_wgpu, opened_setup, select_device,
 };
 

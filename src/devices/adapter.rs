@@ -53,6 +53,12 @@ pub enum DeviceError {
     },
 }
 
+impl From<DeviceError> for crate::error::IstaError {
+    fn from(e: DeviceError) -> Self {
+        Self::Device(Box::new(e))
+    }
+}
+
 /// Where a device runs, as shown to the user.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
@@ -150,7 +156,7 @@ pub(crate) fn open_wgpu(api: WgpuBackend, kind: DeviceKind) -> Result<SelectedDe
         ));
     }
     if adapter.device_type == wgpu::DeviceType::Cpu {
-        crate::kernels::variant::note_software_adapter();
+        SOFTWARE_ADAPTER.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     cache.insert((api, kind), (selected.clone(), setup));
     Ok(selected)
@@ -315,6 +321,14 @@ pub fn select_device(choice: DeviceChoice) -> Result<SelectedDevice, DeviceError
         details,
         hint: install_hint(),
     })
+}
+
+static SOFTWARE_ADAPTER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True once a software adapter (wgpu's `DeviceType::Cpu`, e.g. lavapipe) was opened in this
+/// process: the kernels then take their software shape.
+pub fn software_adapter_opened() -> bool {
+    SOFTWARE_ADAPTER.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// True when tensors on `device` run the project's WGSL kernels (a wgpu device, with or without autodiff).

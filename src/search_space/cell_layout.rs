@@ -2,7 +2,7 @@
 //! beside its own curve, clear of the other lines and labels (a search over the curves' bends
 //! and the labels' places), shared by the SVG drawing.
 
-use crate::genotype::Edge;
+use crate::search_space::genotype::Edge;
 
 pub(crate) const WIDTH: f32 = 960.0;
 pub(crate) const HEIGHT: f32 = 400.0;

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::augment::{Augment, Normalization};
 use crate::error::{IstaError, Result};
-use crate::framed::{self, FrameKind};
 use crate::model::eval_network::{EvalConfig, EvalNetwork};
-use crate::records::{check_record, load_module, module_bytes};
+use crate::storage::framed::{self, FrameKind};
+use crate::storage::records::{check_record, load_module, module_bytes};
 
 const KIND: FrameKind = FrameKind {
     magic: b"ISTAMDL\x01",

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::cell_layout::label;
-use crate::genotype::{Edge, Genotype};
+use crate::search_space::cell_layout::label;
+use crate::search_space::genotype::{Edge, Genotype};
 
 /// One cell as Graphviz DOT, as DARTS's `visualize.py` draws it (inputs, nodes and output as
 /// boxes, each pick an edge labelled with its op): `dot -Tpdf normal.dot -o normal.pdf`.
