@@ -3,9 +3,10 @@
 mod common;
 
 use ista_nas::data::embedded;
-use ista_nas::search::checkpoint::{Checkpoint, CheckpointError};
+use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::config::SearchConfig;
 use ista_nas::search::trainer::{EpochRecord, Searcher};
+use ista_nas::storage::framed::FileError as CheckpointError;
 
 /// A tiny search: b starts at 1e-3·N(0, 1), so w (and the features reaching the head) start
 /// near 1e-3; a larger Adam rate lets b grow within two short epochs.

@@ -20,10 +20,8 @@ pub mod pointwise;
 mod pointwise_wgsl;
 pub mod reference;
 pub mod variant;
-mod wgsl;
+pub mod wgsl;
 pub mod wgsl_variants;
-
-pub use wgsl::{MAX_POLISH_ROWS, fista_chunk};
 
 use burn::backend::{Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::tensor::{DType, Shape, Tensor};

@@ -18,9 +18,6 @@ use crate::storage::framed::FrameKind;
 use crate::storage::records::{load_optimiser, optimiser_bytes};
 use crate::storage::run_dir::RunDir;
 
-/// Why a checkpoint could not be written or read.
-pub use crate::storage::framed::FileError as CheckpointError;
-
 /// Format 3: the supernets share the evaluation networks' stem (format 2 had its own layout).
 const KIND: FrameKind = FrameKind {
     magic: b"ISTANAS\x03",

@@ -8,7 +8,8 @@ use super::lasso::{LassoSolution, check_problem, relative_gap};
 use super::matrix::Matrix;
 use crate::devices::adapter::runs_wgsl;
 use crate::error::{IstaError, Result};
-use crate::kernels::{FistaLaunch, fista_chunk, lasso_fista};
+use crate::kernels::wgsl::fista_chunk;
+use crate::kernels::{FistaLaunch, lasso_fista};
 
 /// Largest padded problem width the workgroup-memory solver takes.
 pub const MAX_COLUMNS: usize = 2048;
@@ -201,7 +202,7 @@ fn solve_chunk(
                     });
                 }
             };
-            let polishes = m <= crate::kernels::MAX_POLISH_ROWS as usize;
+            let polishes = m <= crate::kernels::wgsl::MAX_POLISH_ROWS as usize;
             Ok(LassoSolution {
                 relative_gap: relative_gap(a, b, &z, options.lambda),
                 converged: stop == GpuStop::Certified || (!polishes && stop == GpuStop::Stalled),
