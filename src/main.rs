@@ -95,6 +95,10 @@ fn main() {
         Command::Data(args) => commands::data::run(args),
     };
     if let Err(error) = result {
+        if let Some(stopped) = error.downcast_ref::<commands::stop_signals::Stopped>() {
+            eprintln!("{stopped}");
+            std::process::exit(stopped.status());
+        }
         // The chain of causes, skipping those whose text a message already quotes.
         let mut message = error.to_string();
         for cause in error.chain().skip(1) {

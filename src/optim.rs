@@ -76,7 +76,7 @@ pub struct StepReport {
 }
 
 /// Running mean loss and accuracy over batches of an epoch or an evaluation.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepStats {
     loss_sum: f64,
     seen: usize,

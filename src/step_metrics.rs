@@ -5,10 +5,12 @@
 //! a NaN or infinite value still stops the run naming its epoch and step, before anything of
 //! that epoch is written (as PyTorch's GradScaler keeps `found_inf` on the device).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::optim::{StepReport, StepStats, finite_step};
@@ -48,6 +50,69 @@ pub struct StepOutcome {
     pub norm: Option<Tensor<1>>,
 }
 
+/// Where an epoch stopped: steps done and their sums, read (a mid-epoch checkpoint holds it;
+/// the data order, augmentation and drop path of every step follow from seed, epoch and step).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpochPosition {
+    /// Steps of the epoch done.
+    pub batch: usize,
+    /// Their loss and accuracy sums.
+    pub stats: StepStats,
+    /// Seconds the epoch ran before it stopped.
+    pub seconds: f64,
+}
+
+/// How a call to run an epoch ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EpochEnd<R> {
+    /// The epoch finished: its record.
+    Done(R),
+    /// The caller asked to stop after a step; the position is kept for a mid-epoch checkpoint
+    /// and for the next call, which goes on from there.
+    Paused,
+}
+
+impl<R> EpochEnd<R> {
+    /// The record of an epoch whose caller never asked it to pause.
+    pub fn into_record(self) -> R {
+        match self {
+            EpochEnd::Done(record) => record,
+            EpochEnd::Paused => unreachable!("an epoch pauses only when its caller asks"),
+        }
+    }
+}
+
+/// Whether the caller of an epoch wants it to go on after a step.
+pub type StepControl = std::ops::ControlFlow<()>;
+
+/// Which value a fault-injection test turns into NaN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    Loss,
+    Norm,
+}
+
+/// The fault `ISTA_NAS_INJECT_NAN=loss|norm:EPOCH:STEP` asks for at step `step` of epoch
+/// `epoch` (both from 1), for the tests of the non-finite stop in any epoch and on either value.
+fn injected_fault(epoch: usize, step: usize) -> Option<Fault> {
+    static FAULT: OnceLock<Option<(Fault, usize, usize)>> = OnceLock::new();
+    let fault = FAULT.get_or_init(|| {
+        let spec = std::env::var("ISTA_NAS_INJECT_NAN").ok()?;
+        let mut parts = spec.split(':');
+        let which = match parts.next()? {
+            "loss" => Fault::Loss,
+            "norm" => Fault::Norm,
+            _ => return None,
+        };
+        Some((
+            which,
+            parts.next()?.parse().ok()?,
+            parts.next()?.parse().ok()?,
+        ))
+    });
+    fault.and_then(|(which, e, s)| (e == epoch && s == step).then_some(which))
+}
+
 /// The steps of one epoch: values still on the device, and the sums of those already read.
 pub struct StepMetrics {
     pending: Vec<StepOutcome>,
@@ -71,14 +136,39 @@ impl StepMetrics {
         }
     }
 
+    /// The metrics of epoch `epoch` (1-based) of `run` going on from `position`.
+    pub fn resume(epoch: usize, run: impl Into<String>, position: &EpochPosition) -> Self {
+        let mut metrics = Self::new(epoch, run);
+        metrics.read = position.stats;
+        metrics.steps_read = position.batch;
+        metrics
+    }
+
+    /// The position after the steps so far (read and checked), which ran `seconds` in all.
+    pub fn position(&mut self, seconds: f64) -> Result<EpochPosition> {
+        self.read()?;
+        Ok(EpochPosition {
+            batch: self.steps_read,
+            stats: self.read,
+            seconds,
+        })
+    }
+
     /// Records a step; nothing is read.
     pub fn add(&mut self, outcome: StepOutcome) {
         // without autodiff: no graph is kept, and every value sits on one backend
         let detached = |t: Tensor<1>| t.inner();
+        let step = self.steps_read + self.pending.len() + 1;
+        let (mut loss, mut norm) = (detached(outcome.loss), outcome.norm.map(detached));
+        match injected_fault(self.epoch, step) {
+            Some(Fault::Loss) => loss = loss * f32::NAN,
+            Some(Fault::Norm) => norm = norm.map(|n| n * f32::NAN),
+            None => {}
+        }
         self.pending.push(StepOutcome {
-            loss: detached(outcome.loss),
+            loss,
             right: detached(outcome.right),
-            norm: outcome.norm.map(detached),
+            norm,
             count: outcome.count,
         });
     }

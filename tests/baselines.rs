@@ -16,6 +16,7 @@ use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::trainer::Searcher;
 use ista_nas::search_space::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
+use ista_nas::step_metrics::StepControl;
 
 fn config(channels: usize) -> NetworkConfig {
     NetworkConfig {
@@ -126,7 +127,10 @@ fn darts_and_pc_darts_searches_step_and_give_valid_genotypes() {
     for (method, channels) in [(Method::Darts, 4), (Method::PcDarts, 8)] {
         let mut search = searcher(method, channels);
         let [model_before, arch_before] = search.net.records().unwrap();
-        let record = search.run_epoch(&mut |_| {}).unwrap();
+        let record = search
+            .run_epoch(&mut |_| StepControl::Continue(()))
+            .unwrap()
+            .into_record();
         eprintln!("{method:?}: {record:?}");
         let [model_after, arch_after] = search.net.records().unwrap();
         assert_ne!(arch_before, arch_after, "{method:?}: α did not move");

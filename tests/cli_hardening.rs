@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{assert_clean_failure, run, text};
+use common::{assert_clean_failure, metrics_without_timing, run, same_files, same_records, text};
 
 fn idx_bytes(dims: &[u32], payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0, 0, 0x08, dims.len() as u8];
@@ -270,11 +270,13 @@ fn an_output_folder_that_cannot_be_made_is_an_error_before_training() {
 }
 
 /// A full disk while the second epoch's checkpoint is written (its temporary file points at
-/// /dev/full): the run stops with the error, the first epoch's checkpoint stays, and the run
-/// resumes from it to the end of an uninterrupted run.
+/// /dev/full): the run stops with the error, the first epoch's checkpoint stays byte for byte,
+/// and the run resumes from it to the end of an uninterrupted run: metrics, genotype, drawings
+/// and the checkpoint's model and b.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_mid_run_keeps_the_previous_checkpoint() {
+    use ista_nas::search::checkpoint::Checkpoint;
     let dir = tempfile::tempdir().unwrap();
     let settings = [
         "--device",
@@ -300,22 +302,32 @@ fn a_full_disk_mid_run_keeps_the_previous_checkpoint() {
     let mut args = vec!["search"];
     args.extend(settings);
     args.extend(["--out", full.to_str().unwrap()]);
+    // each step pauses 100 ms, so epoch 2 (4 steps) is still running when the disk fills
     let mut child = Command::new(env!("CARGO_BIN_EXE_ista-nas"))
         .args(&args)
+        .env("ISTA_NAS_STEP_PAUSE_MS", "100")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let checkpoint = full.join("checkpoint.bin");
-    while !checkpoint.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "ended before its first checkpoint"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    let first = loop {
+        match Checkpoint::load(&checkpoint) {
+            Ok(c) if c.header.epochs_done == 1 => break std::fs::read(&checkpoint).unwrap(),
+            Ok(c) => panic!(
+                "epoch {} written before the disk filled",
+                c.header.epochs_done
+            ),
+            Err(_) => {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "ended before its first checkpoint"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    };
     std::os::unix::fs::symlink("/dev/full", full.join("checkpoint.tmp")).unwrap();
-    let first = std::fs::read(&checkpoint).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -336,13 +348,26 @@ fn a_full_disk_mid_run_keeps_the_previous_checkpoint() {
         full.to_str().unwrap(),
     ]);
     assert!(resumed.status.success(), "{}", text(&resumed.stderr));
-    for name in ["genotype.json", "normal.svg"] {
-        assert_eq!(
-            std::fs::read(whole.join(name)).unwrap(),
-            std::fs::read(full.join(name)).unwrap(),
-            "{name}"
-        );
-    }
+    assert_eq!(
+        metrics_without_timing(&whole),
+        metrics_without_timing(&full)
+    );
+    same_files(
+        &whole,
+        &full,
+        &[
+            "genotype.json",
+            "normal.svg",
+            "reduce.svg",
+            "normal.dot",
+            "config.json",
+        ],
+    );
+    let (a, b) = (
+        Checkpoint::load(&whole.join("checkpoint.bin")).unwrap(),
+        Checkpoint::load(&checkpoint).unwrap(),
+    );
+    same_records(&a.records[..2], &b.records[..2], &["model", "b"]);
 }
 
 /// A checkpoint whose settings no run may have is refused on resume, before anything is built.
@@ -365,6 +390,8 @@ fn a_checkpoint_with_settings_out_of_bounds_is_refused_on_resume() {
             },
             epochs_done: 1,
             val_cursor: Default::default(),
+            position: None,
+            epoch_state: None,
             history: vec![],
         },
         records: [vec![], vec![], vec![], vec![]],
@@ -398,6 +425,7 @@ fn a_checkpoint_with_settings_out_of_bounds_is_refused_on_resume() {
             },
             epochs_done: 0,
             search_epochs_done: 0,
+            position: None,
             nodes: (0..8)
                 .map(|i| NodeState::new(vec![0.0; 7 * (i % 4 + 2)]))
                 .collect(),

@@ -138,6 +138,8 @@ fn valid() -> &'static Valid {
                 config: SearchConfig::quick(),
                 epochs_done: 1,
                 val_cursor: ValCursor::default(),
+                position: None,
+                epoch_state: None,
                 history: vec![],
             },
             records: records(),
@@ -157,6 +159,7 @@ fn valid() -> &'static Valid {
                 },
                 epochs_done: 2,
                 search_epochs_done: 2,
+                position: None,
                 nodes: (0..8)
                     .map(|i| NodeState::new(vec![0.25; 7 * (i % 4 + 2)]))
                     .collect(),
@@ -172,6 +175,7 @@ fn valid() -> &'static Valid {
                 config: TrainConfig::quick(genotype()),
                 class_names: vec!["a".into(), "b".into()],
                 epochs_done: 1,
+                position: None,
                 history: vec![],
             },
             records: [record.clone(), vec![7, 8]],

@@ -4,10 +4,16 @@
 //! checkpoint was written yet). They end with the metrics, genotype and model tensors of an
 //! uninterrupted run with the same seed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use common::{metrics_without_timing, same_files, same_records};
+use ista_nas::search::checkpoint::Checkpoint;
+use ista_nas::search::one_stage::checkpoint::OneStageCheckpoint;
+use ista_nas::train::checkpoint::TrainCheckpoint;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -45,81 +51,78 @@ fn args_for(command: &str, settings: &[&str], out: &Path) -> Vec<String> {
     args
 }
 
-/// Runs `command` into `out`, killing it `kills` times: every third kill waits for a
-/// checkpoint write to be under way, the others come at a random moment within `span`.
-/// Returns how many kills left a half-written file behind.
+/// How many kills each chain takes.
+const KILLS: usize = 10;
+
+/// The modification time of `path`, if it exists.
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// True when a `*.tmp` file written since `since` is in `out` (a write this process began).
+fn fresh_tmp(out: &Path, since: SystemTime) -> bool {
+    std::fs::read_dir(out).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            let path = e.path();
+            path.extension().is_some_and(|x| x == "tmp")
+                && modified(&path).is_some_and(|t| t >= since)
+        })
+    })
+}
+
+/// Epochs of the run in `out` that its checkpoint holds (0 without one).
+fn epochs_done(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("metrics.csv")).map_or(0, |csv| csv.lines().count() - 1)
+}
+
+/// Runs `command` into `out` as one chain of processes, each resuming the last: `KILLS`
+/// SIGKILLs, every one hitting a live process of this chain, then a process that finishes.
+/// Every third kill waits for a checkpoint write of that process to be under way; the others
+/// come at a random moment within the work left (`span` is an uninterrupted run of `epochs`).
+/// Should a process finish before its kill, the chain starts again from nothing, its kill
+/// count too. Returns how many kills left a half-written file of their process behind.
 fn run_with_kills(
     command: &str,
     settings: &[&str],
     out: &Path,
-    kills: usize,
+    epochs: usize,
     span: Duration,
 ) -> usize {
     let mut rng = StdRng::seed_from_u64(17);
     let (mut done, mut mid_write) = (0, 0);
     loop {
+        let spawned = SystemTime::now();
         let mut child = spawn(&args_for(command, settings, out));
-        if done == kills {
+        if done == KILLS {
             finish(child);
             return mid_write;
         }
         if done % 3 == 0 {
-            // Wait until a checkpoint is being written (its temporary file exists).
-            let start = Instant::now();
-            while !out.join("checkpoint.tmp").exists() && start.elapsed() < span * 4 {
+            // Wait until this process writes a checkpoint (its temporary file appears).
+            let tmp = out.join("checkpoint.tmp");
+            while modified(&tmp).is_none_or(|t| t < spawned) {
                 if child.try_wait().unwrap().is_some() {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
         } else {
-            let at = rng.random_range(0.0..1.0) * span.as_secs_f64();
+            let left = (epochs - epochs_done(out).min(epochs - 1)) as f64 / epochs as f64;
+            let at = rng.random_range(0.0..1.0) * left * span.as_secs_f64();
             std::thread::sleep(Duration::from_secs_f64(at));
         }
         if child.try_wait().unwrap().is_some() {
-            // It finished before the kill: start the whole run again from scratch.
+            // It finished before the kill: this chain has fewer kills; start a new one.
             std::fs::remove_dir_all(out).unwrap();
+            (done, mid_write) = (0, 0);
             continue;
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         done += 1;
-        if std::fs::read_dir(out)
-            .map(|d| {
-                d.flatten()
-                    .any(|e| e.path().extension().is_some_and(|x| x == "tmp"))
-            })
-            .unwrap_or(false)
-        {
+        if fresh_tmp(out, spawned) {
             mid_write += 1;
         }
-    }
-}
-
-/// metrics.csv without the columns that time the run.
-fn metrics_without_timing(dir: &Path) -> String {
-    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !["seconds", "peak_memory_bytes"].contains(&header[i]))
-        .collect();
-    std::iter::once(header.join(","))
-        .chain(lines.map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            keep.iter().map(|&i| cells[i]).collect::<Vec<_>>().join(",")
-        }))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn same_files(a: &Path, b: &Path, names: &[&str]) {
-    for name in names {
-        let (x, y) = (
-            std::fs::read(a.join(name)).unwrap(),
-            std::fs::read(b.join(name)).unwrap(),
-        );
-        assert!(x == y, "{name} differs after the kills");
     }
 }
 
@@ -152,8 +155,8 @@ fn a_search_killed_ten_times_ends_as_an_uninterrupted_one() {
     let start = Instant::now();
     finish(spawn(&args_for("search", &settings, &whole)));
     let span = start.elapsed();
-    let mid_write = run_with_kills("search", &settings, &killed, 10, span);
-    eprintln!("search: 10 kills over a {span:?} run, {mid_write} halfway through a write");
+    let mid_write = run_with_kills("search", &settings, &killed, 5, span);
+    eprintln!("search: {KILLS} kills over a {span:?} run, {mid_write} halfway through a write");
     assert!(
         mid_write >= 3,
         "kills during checkpoint writes: {mid_write}"
@@ -167,6 +170,10 @@ fn a_search_killed_ten_times_ends_as_an_uninterrupted_one() {
         &killed,
         &["genotype.json", "normal.svg", "reduce.svg", "config.json"],
     );
+    let load = |dir: &Path| Checkpoint::load(&dir.join("checkpoint.bin")).unwrap();
+    let (a, b) = (load(&whole), load(&killed));
+    same_records(&a.records[..2], &b.records[..2], &["model", "b"]);
+    assert_eq!(a.header.val_cursor, b.header.val_cursor);
 }
 
 #[test]
@@ -195,8 +202,8 @@ fn a_training_killed_ten_times_ends_as_an_uninterrupted_one() {
     let start = Instant::now();
     finish(spawn(&args_for("train", &settings, &whole)));
     let span = start.elapsed();
-    let mid_write = run_with_kills("train", &settings, &killed, 10, span);
-    eprintln!("train: 10 kills over a {span:?} run, {mid_write} halfway through a write");
+    let mid_write = run_with_kills("train", &settings, &killed, 4, span);
+    eprintln!("train: {KILLS} kills over a {span:?} run, {mid_write} halfway through a write");
     assert!(
         mid_write >= 3,
         "kills during checkpoint writes: {mid_write}"
@@ -215,4 +222,57 @@ fn a_training_killed_ten_times_ends_as_an_uninterrupted_one() {
             "best.safetensors",
         ],
     );
+    let load = |dir: &Path| TrainCheckpoint::load(&dir.join("checkpoint.bin")).unwrap();
+    same_records(
+        &load(&whole).records[..1],
+        &load(&killed).records[..1],
+        &["model"],
+    );
+}
+
+#[test]
+fn a_one_stage_run_killed_ten_times_ends_as_an_uninterrupted_one() {
+    let settings = [
+        "--method",
+        "ista-one-stage",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-images",
+        "128",
+        "--test-images",
+        "64",
+        "--batch-size",
+        "16",
+        "--search-epochs",
+        "3",
+        "--epochs",
+        "2",
+        "--seed",
+        "7",
+    ];
+    let (_dir, whole, killed) = folders("one-stage");
+    let start = Instant::now();
+    finish(spawn(&args_for("search", &settings, &whole)));
+    let span = start.elapsed();
+    let mid_write = run_with_kills("search", &settings, &killed, 5, span);
+    eprintln!("one-stage: {KILLS} kills over a {span:?} run, {mid_write} halfway through a write");
+    assert!(
+        mid_write >= 3,
+        "kills during checkpoint writes: {mid_write}"
+    );
+    assert_eq!(
+        metrics_without_timing(&killed),
+        metrics_without_timing(&whole)
+    );
+    same_files(
+        &whole,
+        &killed,
+        &["genotype.json", "config.json", "folded.safetensors"],
+    );
+    let load = |dir: &Path| OneStageCheckpoint::load(&dir.join("checkpoint.bin")).unwrap();
+    let (a, b) = (load(&whole), load(&killed));
+    same_records(&a.records[..2], &b.records[..2], &["model", "b"]);
+    assert_eq!(a.header.nodes, b.header.nodes);
 }

@@ -12,6 +12,7 @@ use ista_nas::search::one_stage::checkpoint::OneStageCheckpoint;
 use ista_nas::search::one_stage::config::OneStageConfig;
 use ista_nas::search::one_stage::trainer::{OneStageRecord, OneStageSearch, Phase};
 use ista_nas::search_space::primitives::PRIMITIVES;
+use ista_nas::step_metrics::StepControl;
 
 fn tiny() -> OneStageConfig {
     let mut config = OneStageConfig {
@@ -127,7 +128,10 @@ fn affine_params_train_only_after_their_node_freezes() {
         let c = v.len() / 2;
         assert!(v[..c].iter().all(|&g| g == 1.0) && v[c..].iter().all(|&b| b == 0.0));
     }
-    let first = run.run_epoch(&mut |_| {}).unwrap();
+    let first = run
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert_eq!(first.phase, Phase::Search);
     assert!(
         first.frozen_at.iter().all(Option::is_none),
@@ -138,12 +142,18 @@ fn affine_params_train_only_after_their_node_freezes() {
         initial,
         "γ/β held at 1/0 while searching"
     );
-    let second = run.run_epoch(&mut |_| {}).unwrap();
+    let second = run
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert!(
         second.forced.iter().all(|&f| f),
         "out of search epochs: all forced"
     );
-    let third = run.run_epoch(&mut |_| {}).unwrap();
+    let third = run
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert_eq!(third.phase, Phase::Train);
     assert!(third.lr == tiny().sgd.lr && third.drop_path == 0.0);
     // Once frozen, the γ/β of the ops in the support train; the others get no gradient.
@@ -158,7 +168,10 @@ fn affine_params_train_only_after_their_node_freezes() {
         }
     }
     eprintln!("{trained} identity ops with BN trained");
-    let fourth = run.run_epoch(&mut |_| {}).unwrap();
+    let fourth = run
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert!(fourth.drop_path > 0.0 && fourth.lr < third.lr);
     assert!(run.finished());
     for r in [&first, &second, &third, &fourth] {
@@ -172,7 +185,12 @@ fn resume_across_a_freeze_equals_an_uninterrupted_run() {
     let mut whole = start(tiny());
     let mut history = Vec::new();
     while !whole.finished() {
-        history.push(whole.run_epoch(&mut |_| {}).unwrap());
+        history.push(
+            whole
+                .run_epoch(&mut |_| StepControl::Continue(()))
+                .unwrap()
+                .into_record(),
+        );
     }
     assert_eq!(history.len(), 4);
     let freeze_epoch = history
@@ -186,7 +204,12 @@ fn resume_across_a_freeze_equals_an_uninterrupted_run() {
         let mut first = start(tiny());
         let mut done = Vec::new();
         for _ in 0..stop {
-            done.push(first.run_epoch(&mut |_| {}).unwrap());
+            done.push(
+                first
+                    .run_epoch(&mut |_| StepControl::Continue(()))
+                    .unwrap()
+                    .into_record(),
+            );
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("checkpoint.bin");
@@ -197,7 +220,12 @@ fn resume_across_a_freeze_equals_an_uninterrupted_run() {
         let (train, test, _) = data(&checkpoint.header.config);
         let mut resumed = OneStageSearch::resume(checkpoint, train, test, &Device::flex()).unwrap();
         while !resumed.finished() {
-            done.push(resumed.run_epoch(&mut |_| {}).unwrap());
+            done.push(
+                resumed
+                    .run_epoch(&mut |_| StepControl::Continue(()))
+                    .unwrap()
+                    .into_record(),
+            );
         }
         let a: Vec<String> = history.iter().map(outcome).collect();
         let b: Vec<String> = done.iter().map(outcome).collect();

@@ -8,6 +8,7 @@ use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::one_stage::config::OneStageConfig;
 use ista_nas::search::trainer::Searcher;
 use ista_nas::search_space::genotype::Genotype;
+use ista_nas::step_metrics::StepControl;
 use ista_nas::train::config::TrainConfig;
 
 fn close(a: f64, b: f64) -> bool {
@@ -118,14 +119,20 @@ fn warm_up_epochs_leave_the_architecture_alone() {
     let device = select_device(DeviceChoice::Cpu).unwrap().device;
     let mut search = Searcher::new(config, weights, arch, 10, &device).unwrap();
     let [model0, arch0] = search.net.records().unwrap();
-    search.run_epoch(&mut |_| {}).unwrap();
+    search
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     let [model1, arch1] = search.net.records().unwrap();
     assert_eq!(arch0, arch1, "α moved during the warm-up");
     assert_ne!(
         model0, model1,
         "the weights did not train during the warm-up"
     );
-    search.run_epoch(&mut |_| {}).unwrap();
+    search
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     let [_, arch2] = search.net.records().unwrap();
     assert_ne!(arch1, arch2, "α did not move after the warm-up");
 }

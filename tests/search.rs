@@ -6,6 +6,7 @@ use ista_nas::data::embedded;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::config::SearchConfig;
 use ista_nas::search::trainer::{EpochRecord, Searcher};
+use ista_nas::step_metrics::StepControl;
 use ista_nas::storage::framed::FileError as CheckpointError;
 
 /// A tiny search: b starts at 1e-3·N(0, 1), so w (and the features reaching the head) start
@@ -57,12 +58,24 @@ fn outcome(r: &EpochRecord) -> (usize, f64, f64, f64, f64, f64, String, String) 
 fn tiny_search_learns_and_resumes_exactly() {
     let mut search = searcher(tiny_config());
     let mut steps = 0;
-    let first = search.run_epoch(&mut |_| steps += 1).unwrap();
-    let second = search.run_epoch(&mut |_| {}).unwrap();
+    let first = search
+        .run_epoch(&mut |_| {
+            steps += 1;
+            StepControl::Continue(())
+        })
+        .unwrap()
+        .into_record();
+    let second = search
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     eprintln!("{first:?}\n{second:?}");
 
     let mut interrupted = searcher(tiny_config());
-    let first_again = interrupted.run_epoch(&mut |_| {}).unwrap();
+    let first_again = interrupted
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert_eq!(
         outcome(&first_again),
         outcome(&first),
@@ -80,7 +93,10 @@ fn tiny_search_learns_and_resumes_exactly() {
     assert_eq!(checkpoint.header.history.len(), 1);
     let (weights, arch) = halves(&checkpoint.header.config);
     let mut resumed = Searcher::resume(checkpoint, weights, arch, 10, &common::vulkan()).unwrap();
-    let second_again = resumed.run_epoch(&mut |_| {}).unwrap();
+    let second_again = resumed
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert_eq!(outcome(&second_again), outcome(&second));
 
     assert_eq!(steps, 10);

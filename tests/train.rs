@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use ista_nas::data::{Dataset, embedded};
 use ista_nas::search_space::genotype::Genotype;
+use ista_nas::step_metrics::StepControl;
 use ista_nas::storage::model_file::{export_safetensors, load_model, save_model};
 use ista_nas::train::checkpoint::TrainCheckpoint;
 use ista_nas::train::config::TrainConfig;
@@ -64,14 +65,23 @@ fn resume_matches_an_uninterrupted_run() {
     let _serial = serial();
     let config = tiny();
     let mut straight = trainer(&config);
-    let first = straight.run_epoch(&mut |_| {}).unwrap();
-    let second = straight.run_epoch(&mut |_| {}).unwrap();
+    let first = straight
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
+    let second = straight
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert!(second.drop_path > 0.0 && second.lr < first.lr);
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checkpoint.bin");
     let mut interrupted = trainer(&config);
-    let again = interrupted.run_epoch(&mut |_| {}).unwrap();
+    let again = interrupted
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert_eq!(untimed(again.clone()), untimed(first));
     interrupted
         .checkpoint(&[again])
@@ -83,11 +93,11 @@ fn resume_matches_an_uninterrupted_run() {
     let checkpoint = TrainCheckpoint::load(&path).unwrap();
     assert_eq!(checkpoint.header.config, config);
     let mut resumed = trainer(&checkpoint.header.config);
-    let [model, optim] = checkpoint.records;
-    resumed
-        .restore(model, optim, checkpoint.header.epochs_done)
-        .unwrap();
-    let resumed_second = resumed.run_epoch(&mut |_| {}).unwrap();
+    resumed.restore(checkpoint).unwrap();
+    let resumed_second = resumed
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert_eq!(untimed(resumed_second), untimed(second));
 }
 
@@ -99,7 +109,10 @@ fn model_files_round_trip_and_export_safetensors() {
         ..tiny()
     };
     let mut run = trainer(&config);
-    let record = run.run_epoch(&mut |_| {}).unwrap();
+    let record = run
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     let dir = tempfile::tempdir().unwrap();
     let header = run.model_header(record.test);
     let path = dir.path().join("m.model");
@@ -193,7 +206,10 @@ fn imagenet_protocol_trains_a_step_on_small_images() {
     assert_eq!(config.lr_at(0), 0.5); // warm-up 0.5 · 1/1
     assert!((config.lr_at(1) - 0.1).abs() < 1e-12); // 2 epochs: tail slope 0.5 · 1/(1 · 5)
     let mut run = trainer(&config);
-    let record = run.run_epoch(&mut |_| {}).unwrap();
+    let record = run
+        .run_epoch(&mut |_| StepControl::Continue(()))
+        .unwrap()
+        .into_record();
     assert!(record.train_loss.is_finite() && record.test.loss.is_finite());
 }
 

@@ -20,6 +20,7 @@ pub mod run_driver;
 pub mod run_folder;
 pub mod search;
 pub mod search_args;
+pub mod stop_signals;
 pub mod study_runs;
 pub mod study_summary;
 pub mod supernet_score;

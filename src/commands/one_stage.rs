@@ -2,6 +2,7 @@
 //! resume across freezes, and the folded network at the end.
 
 use std::path::Path;
+use std::time::Duration;
 
 use ista_nas::curves::RunCurves;
 use ista_nas::optim::StepReport;
@@ -10,9 +11,10 @@ use ista_nas::search::one_stage::checkpoint::{
 };
 use ista_nas::search::one_stage::config::OneStageConfig;
 use ista_nas::search::one_stage::trainer::{OneStageRecord, OneStageSearch, Phase};
+use ista_nas::step_metrics::{EpochEnd, StepControl};
 use ista_nas::storage::run_dir::RunDir;
 
-use super::run_driver::{self, EpochRun};
+use super::run_driver::{self, EpochRun, minutes};
 use super::search_args::SearchArgs;
 
 /// `n0 n1 n2 n3 | r0 r1 r2 r3` as `-` (active), the freeze epoch, or the freeze epoch and `!`
@@ -62,6 +64,7 @@ fn print_epoch(r: &OneStageRecord) {
 
 impl EpochRun for OneStageSearch {
     type Record = OneStageRecord;
+    const COMMAND: &'static str = "search";
 
     fn finished(&self) -> bool {
         OneStageSearch::finished(self)
@@ -85,8 +88,8 @@ impl EpochRun for OneStageSearch {
 
     fn run_epoch(
         &mut self,
-        progress: &mut dyn FnMut(StepReport),
-    ) -> ista_nas::Result<OneStageRecord> {
+        progress: &mut dyn FnMut(StepReport) -> StepControl,
+    ) -> ista_nas::Result<EpochEnd<OneStageRecord>> {
         OneStageSearch::run_epoch(self, progress)
     }
 
@@ -100,6 +103,14 @@ impl EpochRun for OneStageSearch {
 
     fn save(&self, run: &RunDir, history: &[OneStageRecord]) -> anyhow::Result<()> {
         Ok(write_epoch(run, history, &self.checkpoint(history)?)?)
+    }
+
+    fn save_paused(&self, run: &RunDir, history: &[OneStageRecord]) -> anyhow::Result<()> {
+        Ok(self.checkpoint(history)?.save(&run.checkpoint_path())?)
+    }
+
+    fn checkpoint_every(&self) -> Option<Duration> {
+        minutes(self.config.checkpoint_every)
     }
 }
 

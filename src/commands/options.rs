@@ -85,6 +85,9 @@ pub struct RunOptions {
     /// Start from a saved run's settings (RUN_DIR or RUN_DIR/config.json) instead of a preset; the options given override them.
     #[arg(long, conflicts_with = "preset")]
     pub config: Option<PathBuf>,
+    /// Also write a checkpoint every this many minutes, inside epochs (0: at epoch ends only); default: the preset's (paper presets 10, quick off). SIGTERM and SIGINT write one too, after the current step.
+    #[arg(long, value_name = "MINUTES")]
+    pub checkpoint_every: Option<f64>,
 }
 
 impl RunOptions {
@@ -101,6 +104,15 @@ impl RunOptions {
             Some(path) => Ok(presets::saved(path).context("--config")?),
             None => Ok(presets::resolve(command, preset, method, extra).context("--preset")?),
         }
+    }
+
+    /// Puts `--checkpoint-every` into `map` when given (0: none).
+    pub fn put(&self, map: &mut Map<String, Value>) {
+        put(
+            map,
+            "checkpoint_every",
+            self.checkpoint_every.map(|m| (m != 0.0).then_some(m)),
+        );
     }
 
     /// Refuses the settings options `given` (as settings keys) when resuming: a resumed run

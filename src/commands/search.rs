@@ -1,6 +1,7 @@
 //! `ista-nas search`: an ISTA-NAS, DARTS or PC-DARTS search with a run folder, progress bars and resume.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::bail;
 use ista_nas::curves::RunCurves;
@@ -8,9 +9,10 @@ use ista_nas::optim::StepReport;
 use ista_nas::search::checkpoint::{CheckpointHeader, search_curves, write_epoch};
 use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::trainer::{EpochRecord, Searcher};
+use ista_nas::step_metrics::{EpochEnd, StepControl};
 use ista_nas::storage::run_dir::RunDir;
 
-use super::run_driver::{self, EpochRun};
+use super::run_driver::{self, EpochRun, minutes};
 use super::search_args::{SearchArgs, one_stage_only};
 
 fn print_epoch(r: &EpochRecord, epochs: usize) {
@@ -38,6 +40,7 @@ fn print_epoch(r: &EpochRecord, epochs: usize) {
 
 impl EpochRun for Searcher {
     type Record = EpochRecord;
+    const COMMAND: &'static str = "search";
 
     fn finished(&self) -> bool {
         self.epochs_done >= self.config.epochs
@@ -51,7 +54,10 @@ impl EpochRun for Searcher {
         Searcher::batches_per_epoch(self)
     }
 
-    fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> ista_nas::Result<EpochRecord> {
+    fn run_epoch(
+        &mut self,
+        progress: &mut dyn FnMut(StepReport) -> StepControl,
+    ) -> ista_nas::Result<EpochEnd<EpochRecord>> {
         Searcher::run_epoch(self, progress)
     }
 
@@ -65,6 +71,14 @@ impl EpochRun for Searcher {
 
     fn save(&self, run: &RunDir, history: &[EpochRecord]) -> anyhow::Result<()> {
         Ok(write_epoch(run, history, &self.checkpoint(history)?)?)
+    }
+
+    fn save_paused(&self, run: &RunDir, history: &[EpochRecord]) -> anyhow::Result<()> {
+        Ok(self.checkpoint(history)?.save(&run.checkpoint_path())?)
+    }
+
+    fn checkpoint_every(&self) -> Option<Duration> {
+        minutes(self.config.checkpoint_every)
     }
 }
 

@@ -128,6 +128,7 @@ impl SearchArgs {
     /// The options given, put into `settings` (keys of `config.json`) over the preset's.
     pub fn apply(&self, settings: &mut Map<String, Value>) {
         self.data.put(settings);
+        self.run.put(settings);
         put(settings, "epochs", self.epochs);
         put(settings, "batch_size", self.batch_size);
         put(settings, "seed", self.seed);

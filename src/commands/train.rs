@@ -2,6 +2,7 @@
 //! on the embedded data), with a run folder, progress bars, best/last models and resume.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -10,6 +11,7 @@ use ista_nas::model::heads::NetKind;
 use ista_nas::optim::StepReport;
 use ista_nas::search_space::genotype::Genotype;
 use ista_nas::settings::presets::PresetCommand;
+use ista_nas::step_metrics::{EpochEnd, StepControl};
 use ista_nas::storage::run_dir::RunDir;
 use ista_nas::train::checkpoint::{
     TrainCheckpoint, TrainCheckpointHeader, best_epoch, train_curves, write_genotype,
@@ -19,7 +21,7 @@ use ista_nas::train::trainer::{TrainRecord, Trainer};
 use serde_json::{Map, Value};
 
 use super::options::{DataOptions, DeviceOptions, RunOptions, put, settings};
-use super::run_driver::{self, EpochRun};
+use super::run_driver::{self, EpochRun, minutes};
 use super::run_folder;
 
 /// The help of `train --preset`.
@@ -98,6 +100,7 @@ impl TrainArgs {
             c.insert("extra_norms".into(), true.into());
         }
         self.data.put(c);
+        self.run.put(c);
         put(c, "epochs", self.epochs);
         put(c, "batch_size", self.batch_size);
         put(c, "seed", self.seed);
@@ -232,6 +235,7 @@ fn images_for(config: &mut TrainConfig) -> anyhow::Result<super::data::RunImages
 
 impl EpochRun for Trainer {
     type Record = TrainRecord;
+    const COMMAND: &'static str = "train";
 
     fn finished(&self) -> bool {
         self.epochs_done >= self.config.epochs
@@ -245,7 +249,10 @@ impl EpochRun for Trainer {
         Trainer::batches_per_epoch(self)
     }
 
-    fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> ista_nas::Result<TrainRecord> {
+    fn run_epoch(
+        &mut self,
+        progress: &mut dyn FnMut(StepReport) -> StepControl,
+    ) -> ista_nas::Result<EpochEnd<TrainRecord>> {
         Trainer::run_epoch(self, progress)
     }
 
@@ -259,6 +266,14 @@ impl EpochRun for Trainer {
 
     fn save(&self, run: &RunDir, history: &[TrainRecord]) -> anyhow::Result<()> {
         Ok(self.write_epoch(run, history)?)
+    }
+
+    fn save_paused(&self, run: &RunDir, history: &[TrainRecord]) -> anyhow::Result<()> {
+        Ok(self.checkpoint(history)?.save(&run.checkpoint_path())?)
+    }
+
+    fn checkpoint_every(&self) -> Option<Duration> {
+        minutes(self.config.checkpoint_every)
     }
 }
 
@@ -305,8 +320,7 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
     let others: Vec<_> = devices[1..].iter().map(|s| s.device.clone()).collect();
     trainer.use_devices(&others);
     if let Some(c) = checkpoint {
-        let [model, optim] = c.records;
-        trainer.restore(model, optim, c.header.epochs_done)?;
+        trainer.restore(c)?;
     }
     let counts = ista_nas::model::complexity::complexity(&trainer.network, config.image_size);
     println!(

@@ -13,6 +13,7 @@ use crate::curves::{CHANGED_PICKS, CurvesBuilder, RunCurves, changed_picks};
 use crate::data::Dataset;
 use crate::error::{IstaError, Result};
 use crate::search_space::genotype::Genotype;
+use crate::step_metrics::EpochPosition;
 use crate::storage::checkpoint::{RunCheckpoint, RunHeader};
 use crate::storage::framed::FrameKind;
 use crate::storage::records::{load_optimiser, optimiser_bytes};
@@ -36,6 +37,12 @@ pub struct CheckpointHeader {
     pub epochs_done: usize,
     /// Position of the val iterator.
     pub val_cursor: ValCursor,
+    /// Where the epoch after those stopped, in a mid-epoch checkpoint.
+    #[serde(default)]
+    pub position: Option<EpochPosition>,
+    /// The paused epoch's fixed state (ISTA-NAS: each node's z on its support).
+    #[serde(default)]
+    pub epoch_state: Option<Vec<Vec<f64>>>,
     /// Per-epoch records so far.
     pub history: Vec<EpochRecord>,
 }
@@ -60,6 +67,10 @@ impl RunHeader for CheckpointHeader {
     fn history(&self) -> &[EpochRecord] {
         &self.history
     }
+
+    fn position(&self) -> Option<EpochPosition> {
+        self.position
+    }
 }
 
 impl Searcher {
@@ -77,6 +88,8 @@ impl Searcher {
                 config: self.config.clone(),
                 epochs_done: self.epochs_done,
                 val_cursor: self.val_cursor,
+                position: self.position,
+                epoch_state: self.position.and_then(|_| self.net.epoch_state()),
                 history: history.to_vec(),
             },
             records,
@@ -105,6 +118,10 @@ impl Searcher {
         search.arch_optim = load_optimiser(&search.arch_optim, arch_optim, "b optimiser")?;
         search.epochs_done = checkpoint.header.epochs_done;
         search.val_cursor = checkpoint.header.val_cursor;
+        search.position = checkpoint.header.position;
+        if let Some(state) = &checkpoint.header.epoch_state {
+            search.net.restore_epoch_state(state, &search.device)?;
+        }
         Ok(search)
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::skeleton::shape_problem;
 use crate::optim::cosine_lr;
 use crate::search_space::primitives::PRIMITIVES;
-use crate::settings::bounds::{at_least, first, non_negative, within};
+use crate::settings::bounds::{at_least, first, non_negative, positive, within};
 use crate::settings::presets::{self, PresetCommand};
 use crate::settings::{ArchSettings, DataSettings, SgdSettings};
 use crate::sparse::measurement::MeasurementKind;
@@ -90,6 +90,9 @@ pub struct SearchConfig {
     /// Epochs at the start without architecture steps (PC-DARTS's reference warm-up: 15).
     #[serde(default)]
     pub arch_warmup_epochs: usize,
+    /// Minutes between mid-epoch checkpoints (`None`: at epoch ends only).
+    #[serde(default)]
+    pub checkpoint_every: Option<f64>,
     /// Seed of weights, A, b (or α) and data order.
     pub seed: u64,
 }
@@ -134,6 +137,8 @@ impl SearchConfig {
             self.data.problem(),
             self.sgd.problem(),
             self.arch.problem(),
+            self.checkpoint_every
+                .and_then(|m| positive("--checkpoint-every", m)),
         ]) {
             return Some(problem);
         }

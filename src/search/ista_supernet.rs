@@ -11,10 +11,11 @@ use super::supernet::{
     module_step,
 };
 use crate::devices::parallel::copy_values;
-use crate::error::Result;
+use crate::error::{IstaError, Result};
 use crate::model::norm::map_running_stats;
 use crate::model::sparse_cell::{SparseNetwork, plain_weights};
 use crate::search_space::genotype::Genotype;
+use crate::search_space::primitives::STEPS;
 use crate::sparse::support::{NodeSupport, SupportTensors};
 use crate::storage::records::{load_module, module_bytes};
 
@@ -111,6 +112,24 @@ impl Supernet for IstaSupernet {
         self.model = load_module(self.model.clone(), model, "model")?;
         self.arch = load_module(self.arch.clone(), arch, "b")?;
         self.supports = self.architect.recover(&self.arch, device)?;
+        Ok(())
+    }
+
+    fn epoch_state(&self) -> Option<Vec<Vec<f64>>> {
+        let cells = self.supports.normal.iter().chain(&self.supports.reduce);
+        Some(cells.map(|(support, _)| support.z_s.clone()).collect())
+    }
+
+    fn restore_epoch_state(&mut self, state: &[Vec<f64>], device: &Device) -> Result<()> {
+        if state.len() != 2 * STEPS {
+            return Err(IstaError::Checkpoint(format!(
+                "{} node supports in a mid-epoch checkpoint, expected {}",
+                state.len(),
+                2 * STEPS
+            )));
+        }
+        // z restricted to its support has the same s largest |z| as the z it came from
+        self.supports = self.architect.supports_from(state, device);
         Ok(())
     }
 

@@ -58,6 +58,15 @@ pub trait Supernet {
     fn records(&self) -> Result<[Vec<u8>; 2]>;
     /// Restores model and architecture from a checkpoint's records.
     fn restore(&mut self, records: [Vec<u8>; 2], device: &Device) -> Result<()>;
+    /// What an epoch fixes at its start beyond the records (ISTA-NAS: each node's z on its
+    /// support), for a mid-epoch checkpoint; `None` for methods that fix nothing.
+    fn epoch_state(&self) -> Option<Vec<Vec<f64>>> {
+        None
+    }
+    /// Puts back [`Supernet::epoch_state`] after [`Supernet::restore`].
+    fn restore_epoch_state(&mut self, _state: &[Vec<f64>], _device: &Device) -> Result<()> {
+        Ok(())
+    }
     /// Takes the weights, architecture parameters and supports of `master`, a supernet of the
     /// same method on another device (a data-parallel replica; `device` is this one's).
     fn sync_from(&mut self, master: &dyn Supernet, device: &Device) -> Result<()>;

@@ -29,7 +29,9 @@ use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, arch_adam, sgd};
 use crate::profile::scope;
 use crate::search_space::genotype::Genotype;
-use crate::step_metrics::{StepMetrics, StepOutcome, read_to_host, right_on_device};
+use crate::step_metrics::{
+    EpochEnd, EpochPosition, StepControl, StepMetrics, StepOutcome, read_to_host, right_on_device,
+};
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,6 +93,8 @@ pub struct Searcher {
     pub(super) network: NetworkConfig,
     /// Data-parallel replicas on further devices (autodiff), empty on one device.
     pub(super) replicas: Vec<(Box<dyn Supernet>, Device)>,
+    /// Where a paused epoch stopped.
+    pub(super) position: Option<EpochPosition>,
 }
 
 /// The supernet of `config.method` (weights seeded through the device, architecture by `seed`).
@@ -174,6 +178,7 @@ impl Searcher {
             arch_optim,
             epochs_done: 0,
             val_cursor: ValCursor::default(),
+            position: None,
             train: Arc::new(train),
             val: Arc::new(val),
             train_plan,
@@ -219,24 +224,29 @@ impl Searcher {
         )
     }
 
-    /// Runs the next epoch; `progress` sees every step.
-    pub fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> Result<EpochRecord> {
+    /// Runs the next epoch, or the rest of a paused one; `progress` sees every step and may
+    /// pause the epoch after it (the val cursor and the epoch's supports are kept).
+    pub fn run_epoch(
+        &mut self,
+        progress: &mut dyn FnMut(StepReport) -> StepControl,
+    ) -> Result<EpochEnd<EpochRecord>> {
         let start = Instant::now();
         let epoch = self.epochs_done;
         let lr = self.config.lr_at(epoch);
+        let at = self.position.take().unwrap_or_default();
         let train = EpochLoader::start(
             self.train.clone(),
             self.train_plan.clone(),
             self.config.seed,
             epoch as u64,
-            0,
+            at.batch,
         );
         let batches = self.batches_per_epoch();
         // No val batches are prepared during the architecture warm-up.
         let mut val = self.config.arch_steps_in(epoch).then(|| self.val_loader());
         let run = format!("{} search", self.config.method.name());
-        let mut metrics = StepMetrics::new(epoch + 1, run);
-        for (index, batch) in train.enumerate() {
+        let mut metrics = StepMetrics::resume(epoch + 1, run, &at);
+        for (index, batch) in (at.batch..).zip(train) {
             // (a) architecture step on the next val batch (the val iterator cycles), except
             // during the warm-up.
             if let Some(val) = val.as_mut() {
@@ -246,13 +256,17 @@ impl Searcher {
             // (b) weight step on the train batch, with the architecture fixed.
             let (x, y) = batch?.tensors(&self.device);
             metrics.add(self.weight_step(x, y, lr)?);
-            progress(metrics.report(index + 1, batches)?);
+            if progress(metrics.report(index + 1, batches)?).is_break() && index + 1 < batches {
+                let seconds = at.seconds + start.elapsed().as_secs_f64();
+                self.position = Some(metrics.position(seconds)?);
+                return Ok(EpochEnd::Paused);
+            }
         }
         let stats = metrics.finish()?;
         let (val_loss, val_acc) = self.evaluate(&self.val)?;
         let arch = self.net.end_epoch(&self.device)?;
         self.epochs_done += 1;
-        Ok(EpochRecord {
+        Ok(EpochEnd::Done(EpochRecord {
             epoch: self.epochs_done,
             train_loss: stats.loss(),
             train_acc: stats.accuracy(),
@@ -260,11 +274,11 @@ impl Searcher {
             val_acc,
             lr,
             supports: arch.supports,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: at.seconds + start.elapsed().as_secs_f64(),
             peak_memory_bytes: peak_pool_bytes(&self.device),
             genotype: arch.genotype,
             recovery_unconverged: arch.unconverged,
-        })
+        }))
     }
 
     /// Runs `genotype`'s ops until the epoch ends (see [`Supernet::use_genotype`]).

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::step_metrics::EpochPosition;
 use crate::storage::framed::{self, FileError, FrameKind};
 
 /// What a run kind's checkpoint header provides.
@@ -23,6 +24,8 @@ pub trait RunHeader: Serialize + DeserializeOwned {
     fn epochs_done(&self) -> usize;
     /// The records of those epochs.
     fn history(&self) -> &[Self::Record];
+    /// Where the next epoch stopped, in a mid-epoch checkpoint.
+    fn position(&self) -> Option<EpochPosition>;
     /// What makes a header read from disk unusable beyond its JSON shape; `None` when fine.
     fn problem(&self) -> Option<String> {
         None

@@ -2,7 +2,7 @@
 //! the cell drawings, `best.model` / `last.model` with their SafeTensors exports, and
 //! `checkpoint.bin` (settings, position, history, model and optimiser), all written atomically.
 
-use crate::storage::records::{module_bytes, optimiser_bytes};
+use crate::storage::records::{load_module, load_optimiser, module_bytes, optimiser_bytes};
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
@@ -10,6 +10,7 @@ use super::trainer::{TrainRecord, Trainer};
 use crate::curves::{CurvesBuilder, RunCurves};
 use crate::error::{IstaError, Result};
 use crate::search_space::genotype::Genotype;
+use crate::step_metrics::EpochPosition;
 use crate::storage::checkpoint::{RunCheckpoint, RunHeader};
 use crate::storage::framed::FrameKind;
 use crate::storage::model_file::{export_safetensors, save_model};
@@ -32,6 +33,9 @@ pub struct TrainCheckpointHeader {
     pub class_names: Vec<String>,
     /// Epochs completed.
     pub epochs_done: usize,
+    /// Where the epoch after those stopped, in a mid-epoch checkpoint.
+    #[serde(default)]
+    pub position: Option<EpochPosition>,
     /// Per-epoch records so far.
     pub history: Vec<TrainRecord>,
 }
@@ -56,6 +60,10 @@ impl RunHeader for TrainCheckpointHeader {
         &self.history
     }
 
+    fn position(&self) -> Option<EpochPosition> {
+        self.position
+    }
+
     fn problem(&self) -> Option<String> {
         self.config.genotype.validate().err().map(|e| e.to_string())
     }
@@ -77,6 +85,21 @@ pub fn best_epoch(history: &[TrainRecord]) -> Option<usize> {
 }
 
 impl Trainer {
+    /// Where a paused epoch stopped (`None` between epochs).
+    pub fn position(&self) -> Option<EpochPosition> {
+        self.position
+    }
+
+    /// Continues from a checkpoint, at its epoch or mid-epoch position.
+    pub fn restore(&mut self, checkpoint: TrainCheckpoint) -> Result<()> {
+        let [model, optim] = checkpoint.records;
+        self.model = load_module(self.model.clone(), model, "model")?;
+        self.optim = load_optimiser(&self.optim, optim, "optimiser")?;
+        self.epochs_done = checkpoint.header.epochs_done;
+        self.position = checkpoint.header.position;
+        Ok(())
+    }
+
     /// Everything needed to resume, with the run's `history`.
     pub fn checkpoint(&self, history: &[TrainRecord]) -> Result<TrainCheckpoint> {
         let model = module_bytes(&self.model, "model")?;
@@ -86,6 +109,7 @@ impl Trainer {
                 config: self.config.clone(),
                 class_names: self.class_names.clone(),
                 epochs_done: self.epochs_done,
+                position: self.position(),
                 history: history.to_vec(),
             },
             records: [model, optim],

@@ -8,7 +8,9 @@ use crate::model::heads::NetKind;
 use crate::model::skeleton::shape_problem;
 use crate::optim::cosine_lr;
 use crate::search_space::genotype::Genotype;
-use crate::settings::bounds::{at_least, first, fraction, non_negative, some_at_least, within};
+use crate::settings::bounds::{
+    at_least, first, fraction, non_negative, positive, some_at_least, within,
+};
 use crate::settings::presets::{self, PresetCommand};
 use crate::settings::{DataSettings, SgdSettings};
 
@@ -68,6 +70,9 @@ pub struct TrainConfig {
     pub eval_resize: usize,
     /// ImageNet training: colour-jitter strength (brightness, contrast, saturation; hue is half).
     pub colour_jitter: f32,
+    /// Minutes between mid-epoch checkpoints (`None`: at epoch ends only).
+    #[serde(default)]
+    pub checkpoint_every: Option<f64>,
     /// Seed of weights, data order, augmentation and drop path.
     pub seed: u64,
 }
@@ -130,6 +135,8 @@ impl TrainConfig {
             }),
             self.data.problem(),
             self.sgd.problem(),
+            self.checkpoint_every
+                .and_then(|m| positive("--checkpoint-every", m)),
         ])
     }
 

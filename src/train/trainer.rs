@@ -24,9 +24,10 @@ use crate::model::drop_path::DropPath;
 use crate::model::eval_network::{EvalConfig, EvalNetwork};
 use crate::model::heads::NetKind;
 use crate::optim::{StepReport, clip_global_norm, sgd};
-use crate::step_metrics::{StepMetrics, StepOutcome, right_on_device};
+use crate::step_metrics::{
+    EpochEnd, EpochPosition, StepControl, StepMetrics, StepOutcome, right_on_device,
+};
 use crate::storage::model_file::{ModelHeader, Scores};
-use crate::storage::records::{load_module, load_optimiser};
 
 /// What one epoch produced (a row of metrics.csv).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +72,8 @@ pub struct Trainer {
     test_plan: BatchPlan,
     loss: CrossEntropyLoss,
     parallel: DataParallel<EvalNetwork>,
+    /// Where a paused epoch stopped.
+    pub(super) position: Option<EpochPosition>,
 }
 
 impl Trainer {
@@ -155,6 +158,7 @@ impl Trainer {
             test_plan,
             loss,
             parallel,
+            position: None,
         }
     }
 
@@ -172,21 +176,26 @@ impl Trainer {
         self.train_plan.batches(self.train.len())
     }
 
-    /// Runs the next epoch; `progress` sees every step.
-    pub fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> Result<TrainRecord> {
+    /// Runs the next epoch, or the rest of a paused one; `progress` sees every step and may
+    /// pause the epoch after it (see [`EpochEnd`]).
+    pub fn run_epoch(
+        &mut self,
+        progress: &mut dyn FnMut(StepReport) -> StepControl,
+    ) -> Result<EpochEnd<TrainRecord>> {
         let start = Instant::now();
         let epoch = self.epochs_done;
         let (lr, drop_prob) = (self.config.lr_at(epoch), self.config.drop_path_at(epoch));
+        let at = self.position.take().unwrap_or_default();
         let loader = EpochLoader::start(
             self.train.clone(),
             self.train_plan.clone(),
             self.config.seed,
             epoch as u64,
-            0,
+            at.batch,
         );
         let batches = self.batches_per_epoch();
-        let mut metrics = StepMetrics::new(epoch + 1, "training");
-        for (index, batch) in loader.enumerate() {
+        let mut metrics = StepMetrics::resume(epoch + 1, "training", &at);
+        for (index, batch) in (at.batch..).zip(loader) {
             let (x, y) = batch?.tensors(&self.device); // [B, C, H, W], [B]
             let count = y.dims()[0];
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
@@ -221,21 +230,25 @@ impl Trainer {
                 right: step.correct,
                 norm,
             });
-            progress(metrics.report(index + 1, batches)?);
+            if progress(metrics.report(index + 1, batches)?).is_break() && index + 1 < batches {
+                let seconds = at.seconds + start.elapsed().as_secs_f64();
+                self.position = Some(metrics.position(seconds)?);
+                return Ok(EpochEnd::Paused);
+            }
         }
         let stats = metrics.finish()?;
         let test = self.evaluate(&mut |_, _| {});
         self.epochs_done += 1;
-        Ok(TrainRecord {
+        Ok(EpochEnd::Done(TrainRecord {
             epoch: self.epochs_done,
             train_loss: stats.loss(),
             train_acc: stats.accuracy(),
             test,
             lr,
             drop_path: drop_prob,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: at.seconds + start.elapsed().as_secs_f64(),
             peak_memory_bytes: peak_pool_bytes(&self.device),
-        })
+        }))
     }
 
     /// Test-set scores of the current weights in eval mode.
@@ -265,13 +278,5 @@ impl Trainer {
     /// The eval-mode network (plain device), for saving and export.
     pub fn eval_model(&self) -> EvalNetwork {
         self.model.valid()
-    }
-
-    /// Continues from the records of a checkpoint.
-    pub fn restore(&mut self, model: Vec<u8>, optim: Vec<u8>, epochs_done: usize) -> Result<()> {
-        self.model = load_module(self.model.clone(), model, "model")?;
-        self.optim = load_optimiser(&self.optim, optim, "optimiser")?;
-        self.epochs_done = epochs_done;
-        Ok(())
     }
 }

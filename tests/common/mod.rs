@@ -131,3 +131,71 @@ pub fn class_labels(batch: usize, step: u64, seed: u64, device: &Device) -> Tens
         .collect();
     Tensor::from_data(TensorData::new(values, [batch]), device)
 }
+
+/// A record's bytes with its parameter ids (random per process) blanked: the CBOR key
+/// `param_id` is followed by a 64-bit integer (0x1b and 8 bytes).
+pub fn without_ids(record: &[u8]) -> Vec<u8> {
+    let key = b"param_id\x1b";
+    let mut out = record.to_vec();
+    let mut i = 0;
+    while let Some(at) = out[i..].windows(key.len()).position(|w| w == key) {
+        let start = i + at + key.len();
+        out[start..start + 8].fill(0);
+        i = start + 8;
+    }
+    out
+}
+
+/// The checkpoint records hold the same values, parameter ids aside. (Optimiser records key
+/// their state by those ids, in an order that follows them; the optimisers' state shows in
+/// every step after a resume, which the metrics and final weights compare.)
+pub fn same_records(a: &[Vec<u8>], b: &[Vec<u8>], names: &[&str]) {
+    for ((x, y), name) in a.iter().zip(b).zip(names) {
+        assert_eq!(
+            x.len(),
+            y.len(),
+            "the checkpoints' {name} records differ in size"
+        );
+        assert!(
+            without_ids(x) == without_ids(y),
+            "the checkpoints' {name} records differ"
+        );
+    }
+}
+
+/// `dir`'s metrics.csv without the columns that time the run.
+pub fn metrics_without_timing(dir: &std::path::Path) -> String {
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| !["seconds", "peak_memory_bytes"].contains(&header[i]))
+        .collect();
+    std::iter::once(header.join(","))
+        .chain(lines.map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            keep.iter().map(|&i| cells[i]).collect::<Vec<_>>().join(",")
+        }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The files `names` are byte for byte the same in folders `a` and `b`.
+pub fn same_files(a: &std::path::Path, b: &std::path::Path, names: &[&str]) {
+    for name in names {
+        let (x, y) = (std::fs::read(a.join(name)), std::fs::read(b.join(name)));
+        assert!(x.unwrap() == y.unwrap(), "{name} differs");
+    }
+}
+
+/// The arguments of `command` (a subcommand and its settings) on the CPU backend into `out`.
+pub fn cpu_args(command: &[&str], out: &std::path::Path) -> Vec<String> {
+    let mut args: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+    args.extend([
+        "--device".into(),
+        "cpu".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]);
+    args
+}

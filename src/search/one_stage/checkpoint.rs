@@ -19,6 +19,7 @@ use crate::model::skeleton::NetworkConfig;
 use crate::search_space::genotype::Genotype;
 use crate::search_space::primitives::{PRIMITIVES, STEPS};
 use crate::sparse::measurement::node_width;
+use crate::step_metrics::EpochPosition;
 use crate::storage::checkpoint::{RunCheckpoint, RunHeader};
 use crate::storage::framed::FrameKind;
 use crate::storage::model_file::{ModelHeader, export_safetensors, save_model};
@@ -51,6 +52,9 @@ pub struct OneStageHeader {
     pub epochs_done: usize,
     /// Of those, search epochs.
     pub search_epochs_done: usize,
+    /// Where the epoch after those stopped, in a mid-epoch checkpoint.
+    #[serde(default)]
+    pub position: Option<EpochPosition>,
     /// Each node's accepted z and frozen state (normal cell first).
     pub nodes: Vec<NodeState>,
     /// Per-epoch records so far.
@@ -76,6 +80,10 @@ impl RunHeader for OneStageHeader {
 
     fn history(&self) -> &[OneStageRecord] {
         &self.history
+    }
+
+    fn position(&self) -> Option<EpochPosition> {
+        self.position
     }
 
     fn problem(&self) -> Option<String> {
@@ -138,6 +146,7 @@ impl OneStageSearch {
             norm: plan.norm.clone(),
             epochs_done: self.epochs_done,
             search_epochs_done: self.search_epochs_done,
+            position: self.position,
             nodes: self.net.nodes.clone(),
             history: history.to_vec(),
         }
@@ -177,6 +186,7 @@ impl OneStageSearch {
         run.arch_optim = load_optimiser(&run.arch_optim, arch_optim, "b optimiser")?;
         run.epochs_done = h.epochs_done;
         run.search_epochs_done = h.search_epochs_done;
+        run.position = h.position;
         Ok(run)
     }
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::skeleton::shape_problem;
 use crate::optim::cosine_lr;
 use crate::search::config::SMALLEST_NODE;
-use crate::settings::bounds::{at_least, first, fraction, non_negative, some_at_least, within};
+use crate::settings::bounds::{
+    at_least, first, fraction, non_negative, positive, some_at_least, within,
+};
 use crate::settings::presets::{self, PresetCommand};
 use crate::settings::{ArchSettings, DataSettings, SgdSettings};
 use crate::sparse::measurement::MeasurementKind;
@@ -51,6 +53,9 @@ pub struct OneStageConfig {
     pub auxiliary_weight: f64,
     /// Final drop-path probability of the training phase (rises linearly from 0).
     pub drop_path: f64,
+    /// Minutes between mid-epoch checkpoints (`None`: at epoch ends only).
+    #[serde(default)]
+    pub checkpoint_every: Option<f64>,
     /// Seed of weights, A, b, data order, augmentation and drop path.
     pub seed: u64,
 }
@@ -90,6 +95,8 @@ impl OneStageConfig {
             self.data.problem(),
             self.sgd.problem(),
             self.arch.problem(),
+            self.checkpoint_every
+                .and_then(|m| positive("--checkpoint-every", m)),
         ])
     }
 

@@ -27,7 +27,9 @@ use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
 use crate::optim::{StepReport, arch_adam, clip_global_norm, sgd};
 use crate::search_space::genotype::Genotype;
-use crate::step_metrics::{StepMetrics, StepOutcome, right_on_device};
+use crate::step_metrics::{
+    EpochEnd, EpochPosition, StepControl, StepMetrics, StepOutcome, right_on_device,
+};
 use crate::storage::model_file::Scores;
 use crate::train::evaluate::evaluate_with;
 
@@ -111,6 +113,8 @@ pub struct OneStageSearch {
     pub(super) loss: CrossEntropyLoss,
     /// Data-parallel replicas of the network on further devices (autodiff).
     pub(super) replicas: Vec<(SparseNetwork, Device)>,
+    /// Where a paused epoch stopped.
+    pub(super) position: Option<EpochPosition>,
 }
 
 impl OneStageSearch {
@@ -162,6 +166,7 @@ impl OneStageSearch {
             net,
             epochs_done: 0,
             search_epochs_done: 0,
+            position: None,
             class_names,
             train: Arc::new(train),
             test: Arc::new(test),
@@ -195,8 +200,12 @@ impl OneStageSearch {
         &self.test_plan
     }
 
-    /// Runs the next epoch; `progress` sees every step.
-    pub fn run_epoch(&mut self, progress: &mut dyn FnMut(StepReport)) -> Result<OneStageRecord> {
+    /// Runs the next epoch, or the rest of a paused one; `progress` sees every step and may
+    /// pause the epoch after it (the node states change only at an epoch's end).
+    pub fn run_epoch(
+        &mut self,
+        progress: &mut dyn FnMut(StepReport) -> StepControl,
+    ) -> Result<EpochEnd<OneStageRecord>> {
         let start = Instant::now();
         let epoch = self.epochs_done;
         let phase = self.phase();
@@ -208,20 +217,25 @@ impl OneStageSearch {
             }
         };
         let supports = self.net.supports_string();
+        let at = self.position.take().unwrap_or_default();
         let loader = EpochLoader::start(
             self.train.clone(),
             self.train_plan.clone(),
             self.config.seed,
             epoch as u64,
-            0,
+            at.batch,
         );
         let batches = self.batches_per_epoch();
-        let mut metrics = StepMetrics::new(epoch + 1, "one-stage ista search");
-        for (index, batch) in loader.enumerate() {
+        let mut metrics = StepMetrics::resume(epoch + 1, "one-stage ista search", &at);
+        for (index, batch) in (at.batch..).zip(loader) {
             let (x, y) = batch?.tensors(&self.device);
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
             metrics.add(self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?);
-            progress(metrics.report(index + 1, batches)?);
+            if progress(metrics.report(index + 1, batches)?).is_break() && index + 1 < batches {
+                let seconds = at.seconds + start.elapsed().as_secs_f64();
+                self.position = Some(metrics.position(seconds)?);
+                return Ok(EpochEnd::Paused);
+            }
         }
         let stats = metrics.finish()?;
         let test = self.evaluate(&mut |_, _| {})?;
@@ -230,7 +244,7 @@ impl OneStageSearch {
             Phase::Search => self.end_search_epoch()?,
             Phase::Train => (None, None),
         };
-        Ok(OneStageRecord {
+        Ok(EpochEnd::Done(OneStageRecord {
             epoch: self.epochs_done,
             phase,
             train_loss: stats.loss(),
@@ -244,9 +258,9 @@ impl OneStageSearch {
             decision,
             genotype: self.net.genotype(),
             rejected,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: at.seconds + start.elapsed().as_secs_f64(),
             peak_memory_bytes: peak_pool_bytes(&self.device),
-        })
+        }))
     }
 
     /// Recovers z for the active nodes, applies the convergence rule, and freezes whatever is
