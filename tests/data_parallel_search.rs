@@ -46,6 +46,13 @@ fn weighted(net: &dyn Supernet, x: Tensor<4>, y: Tensor<1, Int>, fixed_arch: boo
     total.unwrap()
 }
 
+/// Holds the tests of this file one at a time: the CPU backend's threaded reductions split
+/// their work differently while another test shares its threads, which moves the f32 results.
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn compare(method: Method) {
     let mut config = SearchConfig {
         method,
@@ -107,8 +114,8 @@ fn compare(method: Method) {
     eprintln!(
         "{method:?}, 2 CPU replicas, 3 search steps: weights max |Δ| {dw:.2e}, architecture max |Δ| {da:.2e}"
     );
-    assert!(dw < 5e-4, "{method:?} weights {dw}");
-    assert!(da < 5e-4, "{method:?} architecture {da}");
+    // two replicas add the same two gradient terms as the reference's one graph: exact
+    assert_eq!((dw, da), (0.0, 0.0), "{method:?} weights, architecture");
     // Both moved, so the comparison is not of two untouched copies.
     assert!(
         max_abs_diff(&pw, &start_w) > 1e-4,
@@ -122,21 +129,25 @@ fn compare(method: Method) {
 
 #[test]
 fn ista_search_on_two_replicas_steps_as_one_device() {
+    let _alone = alone();
     compare(Method::Ista);
 }
 
 #[test]
 fn darts_search_on_two_replicas_steps_as_one_device() {
+    let _alone = alone();
     compare(Method::Darts);
 }
 
 #[test]
 fn pc_darts_search_on_two_replicas_steps_as_one_device() {
+    let _alone = alone();
     compare(Method::PcDarts);
 }
 
 #[test]
 fn one_stage_search_on_two_replicas_steps_as_one_device() {
+    let _alone = alone();
     use burn::optim::GradientsParams;
     use ista_nas::model::drop_path::DropPath;
     use ista_nas::optim::clip_global_norm;
@@ -228,7 +239,7 @@ fn one_stage_search_on_two_replicas_steps_as_one_device() {
     );
     let (dw, db) = (max_abs_diff(&pw, &rw), max_abs_diff(&pb, &rb));
     eprintln!("one-stage, 2 CPU replicas, 3 steps: weights max |Δ| {dw:.2e}, b max |Δ| {db:.2e}");
-    assert!(dw < 5e-4 && db < 5e-4, "{dw} {db}");
+    assert_eq!((dw, db), (0.0, 0.0), "weights, b");
     assert!(max_abs_diff(&pw, &start_w) > 1e-4, "weights moved");
     assert!(max_abs_diff(&pb, &start_b) > 1e-7, "b moved");
 }

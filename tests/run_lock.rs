@@ -129,12 +129,21 @@ fn a_running_run_is_resumed_only_once_its_process_is_gone() {
     running.kill().unwrap(); // SIGKILL
     running.wait().unwrap();
     let mut again = start(&["search", "--device", "cpu", "--resume", o]);
-    wait_for(&out.join("metrics.csv"), &mut again);
-    // it runs (not refused): give it a moment past the lock, then stop it
-    std::thread::sleep(Duration::from_millis(500));
+    // it runs (not refused): its start line comes once it holds the folder, then stop it
+    let stdout = std::io::BufReader::new(again.stdout.take().unwrap());
+    let mut printed = Vec::new();
+    for line in std::io::BufRead::lines(stdout).map_while(Result::ok) {
+        let started = line.starts_with("search:");
+        printed.push(line);
+        if started {
+            break;
+        }
+    }
     assert!(
-        again.try_wait().unwrap().is_none(),
-        "the resumed run ended at once"
+        printed
+            .iter()
+            .any(|l| l.starts_with(&format!("resuming {o} after epoch"))),
+        "{printed:?}"
     );
     again.kill().unwrap();
     let done = again.wait_with_output().unwrap();
@@ -144,8 +153,7 @@ fn a_running_run_is_resumed_only_once_its_process_is_gone() {
         text(&done.stderr)
     );
     assert!(
-        text(&done.stdout).contains(&format!("resuming {o} after epoch")),
-        "{}",
-        text(&done.stdout)
+        printed.last().is_some_and(|l| l.starts_with("search:")),
+        "{printed:?}"
     );
 }
