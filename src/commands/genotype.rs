@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use ista_nas::model::complexity::complexity;
 use ista_nas::model::eval_network::EvalConfig;
 use ista_nas::model::heads::NetKind;
-use ista_nas::search_space::genotype::Genotype;
+use ista_nas::search_space::genotype::{Genotype, literal};
 use ista_nas::storage::model_file::{is_model_file, read_header};
 
 /// Options of `ista-nas genotype`.
@@ -26,11 +26,14 @@ enum GenotypeCommand {
 /// Options of `ista-nas genotype show`.
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// A built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET), a genotype JSON file, or a model file (its genotype, and its own network counted too).
+    /// A built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET), a genotype JSON file, a DARTS `Genotype(...)` literal (inline or in a file), NAME@genotypes.py (the genotype that file assigns to NAME), or a model file (its genotype, and its own network counted too).
     pub genotype: String,
     /// Print the genotype as the project's JSON (what --genotype FILE reads) instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "python")]
     pub json: bool,
+    /// Print the genotype as a DARTS `Genotype(...)` literal, as genotypes.py files hold them.
+    #[arg(long)]
+    pub python: bool,
     /// Count the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE.
     #[arg(long)]
     pub one_stage_net: bool,
@@ -66,6 +69,10 @@ pub fn run(args: GenotypeArgs) -> anyhow::Result<()> {
     };
     if args.json {
         println!("{}", genotype.to_json());
+        return Ok(());
+    }
+    if args.python {
+        println!("{}", literal::to_literal(&genotype));
         return Ok(());
     }
     let extra_norms = args.one_stage_net

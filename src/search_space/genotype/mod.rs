@@ -2,6 +2,8 @@
 //! nodes concatenated into the output. Serialised as JSON in DARTS's shape, e.g.
 //! `{"normal": [["sep_conv_3x3", 0], ...], "normal_concat": [2, 3, 4, 5], "reduce": ..., "reduce_concat": ...}`.
 
+pub mod literal;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -282,17 +284,31 @@ impl Genotype {
         Ok(genotype)
     }
 
-    /// A built-in name, or the path of a genotype JSON file.
-    pub fn load(name_or_path: &str) -> Result<Genotype, GenotypeError> {
-        if let Some(genotype) = Genotype::builtin(name_or_path) {
+    /// A built-in name, a `Genotype(…)` literal, `NAME@FILE.py` (the genotype a
+    /// `genotypes.py`-style file assigns to NAME), or a file holding genotype JSON or a literal.
+    pub fn load(spec: &str) -> Result<Genotype, GenotypeError> {
+        if let Some(genotype) = Genotype::builtin(spec) {
             return Ok(genotype);
         }
-        let path = Path::new(name_or_path);
-        let text = std::fs::read_to_string(path).map_err(|source| GenotypeError::Io {
-            path: format!("{name_or_path} (built-in names: {})", BUILTIN.join(", ")),
-            source,
-        })?;
-        Genotype::from_json(&text, name_or_path)
+        if literal::is_literal(spec) {
+            return literal::parse(spec);
+        }
+        let read = |file: &str| {
+            std::fs::read_to_string(Path::new(file)).map_err(|source| GenotypeError::Io {
+                path: format!("{file} (built-in names: {})", BUILTIN.join(", ")),
+                source,
+            })
+        };
+        if let Some((name, file)) = spec.split_once('@')
+            && !Path::new(spec).exists()
+        {
+            return literal::parse_named(&read(file)?, name, file);
+        }
+        let text = read(spec)?;
+        match literal::is_literal(&text) {
+            true => literal::parse(&text),
+            false => Genotype::from_json(&text, spec),
+        }
     }
 
     /// Pretty JSON.
