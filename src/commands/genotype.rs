@@ -34,7 +34,7 @@ pub struct ShowArgs {
     /// Print the genotype as a DARTS `Genotype(...)` literal, as genotypes.py files hold them.
     #[arg(long)]
     pub python: bool,
-    /// Count the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE.
+    /// Count the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE's CIFAR network (its ImageNet network is the plain one, as the reference evaluates it, unless this is given).
     #[arg(long)]
     pub one_stage_net: bool,
     /// Classes of the CIFAR network.
@@ -75,9 +75,9 @@ pub fn run(args: GenotypeArgs) -> anyhow::Result<()> {
         println!("{}", literal::to_literal(&genotype));
         return Ok(());
     }
-    let extra_norms = args.one_stage_net
-        || Genotype::names_one_stage(&args.genotype)
-        || model.as_ref().is_some_and(|h| h.network.extra_norms);
+    let explicit_norms =
+        args.one_stage_net || model.as_ref().is_some_and(|h| h.network.extra_norms);
+    let extra_norms = explicit_norms || Genotype::names_one_stage(&args.genotype);
     print_cell("normal", &genotype.normal, &genotype.normal_concat);
     print_cell("reduce", &genotype.reduce, &genotype.reduce_concat);
     let style = if extra_norms {
@@ -107,6 +107,13 @@ pub fn run(args: GenotypeArgs) -> anyhow::Result<()> {
         (NetKind::Cifar, 36, 20, args.classes, 32),
         (NetKind::Imagenet, 48, 14, 1000, 224),
     ] {
+        // The reference builds DARTS's plain NetworkImageNet for every genotype (its
+        // evaluation_imagenet.py has no one-stage variant): the extra BN only on request there.
+        let extra_norms = match kind {
+            NetKind::Cifar => extra_norms,
+            NetKind::Imagenet => explicit_norms,
+        };
+        let style = if extra_norms { style } else { "" };
         let config = EvalConfig {
             kind,
             genotype: genotype.clone(),

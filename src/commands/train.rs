@@ -80,7 +80,7 @@ pub struct TrainArgs {
     /// Network input side in pixels (CIFAR protocol: smaller images are centred on zeros; ImageNet protocol: the crop side, evaluation resizing to 256/224 of it).
     #[arg(long)]
     pub image_size: Option<usize>,
-    /// Build the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE.
+    /// Build the one-stage net (extra BN after pool and identity ops); on by default for ISTA_NAS_ONE_STAGE on CIFAR (on ImageNet the reference trains the plain network for every genotype).
     #[arg(long)]
     pub one_stage_net: bool,
     /// Train once per seed (e.g. 0,1,2), one after the other, into OUT/seed-<seed>/, then print the report of `ista-nas report OUT`; run it again to continue a stopped set.
@@ -94,8 +94,14 @@ impl TrainArgs {
         if let Some(name) = &self.genotype {
             let genotype = Genotype::load(name).context("--genotype")?;
             c.insert("genotype".into(), serde_json::to_value(genotype)?);
-            let one_stage = self.one_stage_net || Genotype::names_one_stage(name);
-            c.insert("extra_norms".into(), one_stage.into());
+            // ISTA_NAS_ONE_STAGE's CIFAR network has the one-stage BN; on ImageNet the
+            // reference builds the plain network for every genotype
+            let imagenet = c.get("kind").and_then(Value::as_str) == Some("imagenet");
+            let one_stage = Genotype::names_one_stage(name) && !imagenet;
+            c.insert(
+                "extra_norms".into(),
+                (self.one_stage_net || one_stage).into(),
+            );
         } else if self.one_stage_net {
             c.insert("extra_norms".into(), true.into());
         }
