@@ -135,6 +135,32 @@ fn folders(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, whole, killed)
 }
 
+/// An uninterrupted run of `command` with `settings` (`epochs` long) and a chain of it killed
+/// `KILLS` times, whose metrics and `files` agree: the folder and both runs' folders.
+fn whole_and_killed(
+    (command, name): (&str, &str),
+    settings: &[&str],
+    epochs: usize,
+    files: &[&str],
+) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (dir, whole, killed) = folders(name);
+    let start = Instant::now();
+    finish(spawn(&args_for(command, settings, &whole)));
+    let span = start.elapsed();
+    let mid_write = run_with_kills(command, settings, &killed, epochs, span);
+    eprintln!("{name}: {KILLS} kills over a {span:?} run, {mid_write} halfway through a write");
+    assert!(
+        mid_write >= 3,
+        "kills during checkpoint writes: {mid_write}"
+    );
+    assert_eq!(
+        metrics_without_timing(&killed),
+        metrics_without_timing(&whole)
+    );
+    same_files(&whole, &killed, files);
+    (dir, whole, killed)
+}
+
 #[test]
 fn a_search_killed_ten_times_ends_as_an_uninterrupted_one() {
     let settings = [
@@ -151,23 +177,10 @@ fn a_search_killed_ten_times_ends_as_an_uninterrupted_one() {
         "--seed",
         "3",
     ];
-    let (_dir, whole, killed) = folders("search");
-    let start = Instant::now();
-    finish(spawn(&args_for("search", &settings, &whole)));
-    let span = start.elapsed();
-    let mid_write = run_with_kills("search", &settings, &killed, 5, span);
-    eprintln!("search: {KILLS} kills over a {span:?} run, {mid_write} halfway through a write");
-    assert!(
-        mid_write >= 3,
-        "kills during checkpoint writes: {mid_write}"
-    );
-    assert_eq!(
-        metrics_without_timing(&killed),
-        metrics_without_timing(&whole)
-    );
-    same_files(
-        &whole,
-        &killed,
+    let (_dir, whole, killed) = whole_and_killed(
+        ("search", "search"),
+        &settings,
+        5,
         &["genotype.json", "normal.svg", "reduce.svg", "config.json"],
     );
     let load = |dir: &Path| Checkpoint::load(&dir.join("checkpoint.bin")).unwrap();
@@ -198,23 +211,10 @@ fn a_training_killed_ten_times_ends_as_an_uninterrupted_one() {
         "--cutout",
         "8",
     ];
-    let (_dir, whole, killed) = folders("train");
-    let start = Instant::now();
-    finish(spawn(&args_for("train", &settings, &whole)));
-    let span = start.elapsed();
-    let mid_write = run_with_kills("train", &settings, &killed, 4, span);
-    eprintln!("train: {KILLS} kills over a {span:?} run, {mid_write} halfway through a write");
-    assert!(
-        mid_write >= 3,
-        "kills during checkpoint writes: {mid_write}"
-    );
-    assert_eq!(
-        metrics_without_timing(&killed),
-        metrics_without_timing(&whole)
-    );
-    same_files(
-        &whole,
-        &killed,
+    let (_dir, whole, killed) = whole_and_killed(
+        ("train", "train"),
+        &settings,
+        4,
         &[
             "genotype.json",
             "config.json",
@@ -252,23 +252,10 @@ fn a_one_stage_run_killed_ten_times_ends_as_an_uninterrupted_one() {
         "--seed",
         "7",
     ];
-    let (_dir, whole, killed) = folders("one-stage");
-    let start = Instant::now();
-    finish(spawn(&args_for("search", &settings, &whole)));
-    let span = start.elapsed();
-    let mid_write = run_with_kills("search", &settings, &killed, 5, span);
-    eprintln!("one-stage: {KILLS} kills over a {span:?} run, {mid_write} halfway through a write");
-    assert!(
-        mid_write >= 3,
-        "kills during checkpoint writes: {mid_write}"
-    );
-    assert_eq!(
-        metrics_without_timing(&killed),
-        metrics_without_timing(&whole)
-    );
-    same_files(
-        &whole,
-        &killed,
+    let (_dir, whole, killed) = whole_and_killed(
+        ("search", "one-stage"),
+        &settings,
+        5,
         &["genotype.json", "config.json", "folded.safetensors"],
     );
     let load = |dir: &Path| OneStageCheckpoint::load(&dir.join("checkpoint.bin")).unwrap();
