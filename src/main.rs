@@ -23,6 +23,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Score a saved model on a test set (top-1, top-5, loss), or a search run's supernet again (--search), optionally with its BN statistics recomputed.
     Eval(commands::eval::EvalArgs),
+    /// Write a model file's network for other tools: --torch OUT, DARTS's PyTorch state dict as SafeTensors.
+    Export(commands::export::ExportArgs),
     /// Inspect genotypes: `genotype show NAME|FILE` prints the cells and network sizes (--json: the genotype file).
     Genotype(commands::genotype::GenotypeArgs),
     /// The LASSO sparse-recovery demo: draw A and b for every node of both cells, recover z on the GPU and in f64 on the CPU, compare supports.
@@ -84,6 +86,7 @@ fn main() {
         Command::Fold(args) => commands::fold::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Genotype(args) => commands::genotype::run(args),
         Command::Lasso(args) => commands::lasso::run(args),
         Command::Bench(args) => commands::bench::run(args),

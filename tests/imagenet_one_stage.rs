@@ -34,32 +34,16 @@ fn genotype_show_counts_the_reference_networks() {
 fn extra_norms(extra: &[&str]) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let mut args = vec![
-        "train",
-        "--device",
-        "cpu",
+    let mut options = vec![
         "--genotype",
         "ISTA_NAS_ONE_STAGE",
-        "--channels",
-        "4",
         "--layers",
         "3",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "8",
-        "--train-images",
-        "16",
-        "--test-images",
-        "8",
         "--auxiliary-weight",
         "0",
-        "--out",
-        out.to_str().unwrap(),
     ];
-    args.extend(extra);
-    let done = run(&args);
-    assert!(done.status.success(), "{}", text(&done.stderr));
+    options.extend(extra);
+    common::tiny_training(&out, &options);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     config["extra_norms"].as_bool().unwrap()

@@ -9,6 +9,7 @@ pub mod consistency_args;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod export;
 pub mod fold;
 pub mod genotype;
 pub mod lasso;

@@ -7,3 +7,4 @@ pub mod model_file;
 pub mod records;
 pub mod run_dir;
 pub mod run_lock;
+pub mod torch_names;

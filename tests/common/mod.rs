@@ -199,3 +199,28 @@ pub fn cpu_args(command: &[&str], out: &std::path::Path) -> Vec<String> {
     ]);
     args
 }
+
+/// Trains a tiny network (C=4, 2 epochs of 16 images at batch 8, 8 test images) on the CPU
+/// backend into `out`, with the options `extra`; panics when it fails.
+pub fn tiny_training(out: &std::path::Path, extra: &[&str]) {
+    let mut args = vec![
+        "train",
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--train-images",
+        "16",
+        "--test-images",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let done = run(&args);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+}

@@ -1,0 +1,137 @@
+//! `export --torch`: an evaluation network under the state-dict names and shapes of DARTS's
+//! NetworkCIFAR / NetworkImageNet. The expected lists in tests/fixtures/darts-network-*.txt were
+//! printed by the reference `cnn/model.py` (quark0/darts) for the same networks (C=4, auxiliary
+//! head, the ISTA_NAS genotype, the stem built for 1-channel data).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{run, text};
+use safetensors::tensor::{Dtype, SafeTensors};
+
+fn expected(fixture: &str) -> BTreeMap<String, Vec<usize>> {
+    let text = std::fs::read_to_string(format!("tests/fixtures/{fixture}")).unwrap();
+    text.lines()
+        .map(|line| {
+            let (name, shape) = line.split_once(' ').unwrap();
+            let dims = shape.trim_matches(|c| c == '[' || c == ']');
+            let shape = dims
+                .split(", ")
+                .filter(|d| !d.is_empty())
+                .map(|d| d.parse().unwrap());
+            (name.to_string(), shape.collect())
+        })
+        .collect()
+}
+
+fn trained(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
+    let out = dir.join("run");
+    let mut options = vec!["--auxiliary-weight", "0.4"];
+    options.extend(extra);
+    common::tiny_training(&out, &options);
+    out.join("last.model")
+}
+
+fn exported(model: &Path) -> Vec<u8> {
+    let out = model.with_file_name("torch.safetensors");
+    let done = run(&[
+        "export",
+        model.to_str().unwrap(),
+        "--torch",
+        out.to_str().unwrap(),
+    ]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    std::fs::read(out).unwrap()
+}
+
+fn names_and_shapes(bytes: &[u8]) -> BTreeMap<String, Vec<usize>> {
+    let file = SafeTensors::deserialize(bytes).unwrap();
+    file.tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.shape().to_vec()))
+        .collect()
+}
+
+fn f32s(file: &SafeTensors, name: &str) -> Vec<f32> {
+    let view = file.tensor(name).unwrap();
+    assert_eq!(view.dtype(), Dtype::F32, "{name}");
+    view.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_cifar_network_exports_as_darts_network_cifar() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = trained(dir.path(), &["--layers", "5"]);
+    let bytes = exported(&model);
+    assert_eq!(
+        names_and_shapes(&bytes),
+        expected("darts-network-cifar-c4-l5-aux.txt")
+    );
+    // the values: γ is BN's weight, the classifier is stored [out, in], the counter is an i64
+    let ours = std::fs::read(model.with_extension("safetensors")).unwrap();
+    let (ours, torch) = (
+        SafeTensors::deserialize(&ours).unwrap(),
+        SafeTensors::deserialize(&bytes).unwrap(),
+    );
+    assert_eq!(
+        f32s(&ours, "stem.0.norm.gamma"),
+        f32s(&torch, "stem.1.weight")
+    );
+    assert_eq!(
+        f32s(&ours, "stem.0.conv.weight"),
+        f32s(&torch, "stem.0.weight")
+    );
+    let (w, t) = (
+        f32s(&ours, "classifier.weight"),
+        f32s(&torch, "classifier.weight"),
+    );
+    let (inputs, classes) = (64, 10);
+    for i in 0..inputs {
+        for o in 0..classes {
+            assert_eq!(w[i * classes + o], t[o * inputs + i]);
+        }
+    }
+    let counter = torch.tensor("stem.1.num_batches_tracked").unwrap();
+    assert_eq!((counter.dtype(), counter.shape()), (Dtype::I64, &[][..]));
+}
+
+#[test]
+fn an_imagenet_network_exports_as_darts_network_imagenet() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = trained(
+        dir.path(),
+        &[
+            "--preset",
+            "imagenet",
+            "--layers",
+            "3",
+            "--warmup-epochs",
+            "1",
+        ],
+    );
+    let bytes = exported(&model);
+    assert_eq!(
+        names_and_shapes(&bytes),
+        expected("darts-network-imagenet-c4-l3-aux.txt")
+    );
+}
+
+#[test]
+fn networks_darts_cannot_build_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = trained(dir.path(), &["--layers", "5", "--one-stage-net"]);
+    let out = dir.path().join("torch.safetensors");
+    let done = run(&[
+        "export",
+        model.to_str().unwrap(),
+        "--torch",
+        out.to_str().unwrap(),
+    ]);
+    common::assert_clean_failure(&done, "no counterpart in DARTS's network");
+    assert!(!out.exists());
+}
