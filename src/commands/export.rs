@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use burn::tensor::Device;
 use clap::Args;
 use ista_nas::storage::framed;
-use ista_nas::storage::model_file::{build_model, export_safetensors, parse_model};
+use ista_nas::storage::model_file::{build_model, parse_model, safetensors_bytes};
 use ista_nas::storage::torch_names::to_torch;
 
 /// Options of `ista-nas export`.
@@ -32,15 +32,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let model =
         build_model(&header, record, &args.model, &Device::flex()).with_context(cannot_load)?;
     // the project's own export, renamed and laid out as the reference's state dict
-    let own = out.with_extension("burn.tmp");
-    export_safetensors(&own, &header, &model)?;
-    let burn = std::fs::read(&own).with_context(|| format!("cannot read {}", own.display()));
-    let _ = std::fs::remove_file(&own);
+    let burn = safetensors_bytes(&header, &model)?;
     let metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("ista_nas".to_string(), serde_json::to_string(&header)?),
     ]);
-    let torch = to_torch(&burn?, header.network.kind, metadata)?;
+    let torch = to_torch(&burn, header.network.kind, metadata)?;
     framed::write_atomic(out, &torch).with_context(|| format!("cannot write {}", out.display()))?;
     let net = &header.network;
     println!(

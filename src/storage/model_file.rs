@@ -118,21 +118,22 @@ pub fn build_model(
 /// Exports the weights (BN statistics included) as SafeTensors, with the header as JSON in
 /// the metadata key `ista_nas`.
 pub fn export_safetensors(path: &Path, header: &ModelHeader, model: &EvalNetwork) -> Result<()> {
-    let json = serde_json::to_string(header).expect("headers always serialise");
-    let tmp = path.with_extension("tmp");
-    let mut store = SafetensorsStore::from_file(&tmp)
-        .metadata("ista_nas", json)
-        .overwrite(true);
-    model
-        .save_into(&mut store)
-        .map_err(|e| IstaError::Checkpoint(format!("safetensors export: {e}")))?;
-    let io = |source| IstaError::Io {
+    let bytes = safetensors_bytes(header, model)?;
+    framed::write_atomic(path, &bytes).map_err(|source| IstaError::Io {
         path: path.into(),
         source,
-    };
-    let bytes = canonical_safetensors(std::fs::read(&tmp).map_err(io)?)?;
-    std::fs::remove_file(&tmp).map_err(io)?;
-    framed::write_atomic(path, &bytes).map_err(io)
+    })
+}
+
+/// The SafeTensors file [`export_safetensors`] writes, in memory.
+pub fn safetensors_bytes(header: &ModelHeader, model: &EvalNetwork) -> Result<Vec<u8>> {
+    let json = serde_json::to_string(header).expect("headers always serialise");
+    let mut store = SafetensorsStore::from_bytes(None).metadata("ista_nas", json);
+    let failed = |e: String| IstaError::Checkpoint(format!("safetensors export: {e}"));
+    model
+        .save_into(&mut store)
+        .map_err(|e| failed(e.to_string()))?;
+    canonical_safetensors(store.get_bytes().map_err(|e| failed(e.to_string()))?)
 }
 
 /// The same SafeTensors file with its JSON header's keys in sorted order, so that equal models
