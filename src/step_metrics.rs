@@ -121,6 +121,10 @@ pub struct StepMetrics {
     last_read: Instant,
     epoch: usize,
     run: String,
+    /// Seconds the epoch ran before this part of it (a paused epoch goes on), and when this
+    /// part began.
+    earlier: f64,
+    started: Instant,
 }
 
 impl StepMetrics {
@@ -133,6 +137,8 @@ impl StepMetrics {
             last_read: Instant::now(),
             epoch,
             run: run.into(),
+            earlier: 0.0,
+            started: Instant::now(),
         }
     }
 
@@ -141,17 +147,27 @@ impl StepMetrics {
         let mut metrics = Self::new(epoch, run);
         metrics.read = position.stats;
         metrics.steps_read = position.batch;
+        metrics.earlier = position.seconds;
         metrics
     }
 
-    /// The position after the steps so far (read and checked), which ran `seconds` in all.
-    pub fn position(&mut self, seconds: f64) -> Result<EpochPosition> {
+    /// Reports step `done` of `batches` to `progress`; when it asks to pause and steps are
+    /// left, the epoch's position (read and checked) for a mid-epoch checkpoint.
+    pub fn pause_requested(
+        &mut self,
+        done: usize,
+        batches: usize,
+        progress: &mut dyn FnMut(StepReport) -> StepControl,
+    ) -> Result<Option<EpochPosition>> {
+        if progress(self.report(done, batches)?).is_continue() || done >= batches {
+            return Ok(None);
+        }
         self.read()?;
-        Ok(EpochPosition {
+        Ok(Some(EpochPosition {
             batch: self.steps_read,
             stats: self.read,
-            seconds,
-        })
+            seconds: self.earlier + self.started.elapsed().as_secs_f64(),
+        }))
     }
 
     /// Records a step; nothing is read.

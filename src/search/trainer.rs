@@ -256,9 +256,8 @@ impl Searcher {
             // (b) weight step on the train batch, with the architecture fixed.
             let (x, y) = batch?.tensors(&self.device);
             metrics.add(self.weight_step(x, y, lr)?);
-            if progress(metrics.report(index + 1, batches)?).is_break() && index + 1 < batches {
-                let seconds = at.seconds + start.elapsed().as_secs_f64();
-                self.position = Some(metrics.position(seconds)?);
+            if let Some(position) = metrics.pause_requested(index + 1, batches, progress)? {
+                self.position = Some(position);
                 return Ok(EpochEnd::Paused);
             }
         }

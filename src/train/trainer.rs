@@ -230,9 +230,8 @@ impl Trainer {
                 right: step.correct,
                 norm,
             });
-            if progress(metrics.report(index + 1, batches)?).is_break() && index + 1 < batches {
-                let seconds = at.seconds + start.elapsed().as_secs_f64();
-                self.position = Some(metrics.position(seconds)?);
+            if let Some(position) = metrics.pause_requested(index + 1, batches, progress)? {
+                self.position = Some(position);
                 return Ok(EpochEnd::Paused);
             }
         }

@@ -231,9 +231,8 @@ impl OneStageSearch {
             let (x, y) = batch?.tensors(&self.device);
             let seed = mix(self.config.seed.wrapping_add(5), epoch as u64, index as u64);
             metrics.add(self.step(x, y, lr, &mut DropPath::new(drop_prob, seed))?);
-            if progress(metrics.report(index + 1, batches)?).is_break() && index + 1 < batches {
-                let seconds = at.seconds + start.elapsed().as_secs_f64();
-                self.position = Some(metrics.position(seconds)?);
+            if let Some(position) = metrics.pause_requested(index + 1, batches, progress)? {
+                self.position = Some(position);
                 return Ok(EpochEnd::Paused);
             }
         }
