@@ -121,6 +121,16 @@ macro_rules! shared_bounds {
                 |c: &mut $c| c.sgd.grad_clip = 1e-3,
                 |c: &mut $c| c.sgd.grad_clip = 0.0,
             ),
+            (
+                "--checkpoint-every",
+                |c: &mut $c| c.checkpoint_every = Some(1e-3),
+                |c: &mut $c| c.checkpoint_every = Some(0.0),
+            ),
+            (
+                "--checkpoint-every",
+                |c: &mut $c| c.checkpoint_every = Some(1e6),
+                |c: &mut $c| c.checkpoint_every = Some(f64::NAN),
+            ),
         ]
     };
 }

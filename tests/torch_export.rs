@@ -135,3 +135,15 @@ fn networks_darts_cannot_build_are_refused() {
     common::assert_clean_failure(&done, "no counterpart in DARTS's network");
     assert!(!out.exists());
 }
+
+#[test]
+fn bad_export_requests_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_model = dir.path().join("x.model");
+    std::fs::write(&not_a_model, b"not a model").unwrap();
+    let out = dir.path().join("out.safetensors");
+    let (model, out) = (not_a_model.to_str().unwrap(), out.to_str().unwrap());
+    common::assert_clean_failure(&run(&["export", model]), "--torch OUT.safetensors");
+    common::assert_clean_failure(&run(&["export", model, "--torch", out]), "cannot load");
+    assert!(!Path::new(out).exists());
+}
