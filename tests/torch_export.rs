@@ -1,14 +1,19 @@
-//! `export --torch`: an evaluation network under the state-dict names and shapes of DARTS's
-//! NetworkCIFAR / NetworkImageNet. The expected lists in tests/fixtures/darts-network-*.txt were
-//! printed by the reference `cnn/model.py` (quark0/darts) for the same networks (C=4, auxiliary
-//! head, the ISTA_NAS genotype, the stem built for 1-channel data).
+//! `export --torch` and the `.safetensors` beside each model: an evaluation network under the
+//! state-dict names and shapes of DARTS's NetworkCIFAR / NetworkImageNet, or for one-stage
+//! networks the authors' one-stage NetworkCIFAR. The expected lists in
+//! tests/fixtures/darts-network-*.txt were printed by the reference `cnn/model.py`
+//! (quark0/darts), ista-one-stage-network-*.txt by `ista_nas_single/search/models/model.py`
+//! (iboing/ISTA-NAS), for the same networks (C=4, auxiliary head, the ISTA_NAS genotype, the
+//! stem built for 1-channel data).
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use burn::tensor::Device;
 use common::{run, text};
+use ista_nas::storage::model_file::{load_model, safetensors_bytes};
 use safetensors::tensor::{Dtype, SafeTensors};
 
 fn expected(fixture: &str) -> BTreeMap<String, Vec<usize>> {
@@ -72,8 +77,15 @@ fn a_cifar_network_exports_as_darts_network_cifar() {
         names_and_shapes(&bytes),
         expected("darts-network-cifar-c4-l5-aux.txt")
     );
+    // the file beside the model is the same state dict
+    let beside = std::fs::read(model.with_extension("safetensors")).unwrap();
+    assert!(
+        beside == bytes,
+        "last.safetensors differs from export --torch"
+    );
     // the values: γ is BN's weight, the classifier is stored [out, in], the counter is an i64
-    let ours = std::fs::read(model.with_extension("safetensors")).unwrap();
+    let (header, network) = load_model(&model, &Device::flex()).unwrap();
+    let ours = safetensors_bytes(&header, &network).unwrap();
     let (ours, torch) = (
         SafeTensors::deserialize(&ours).unwrap(),
         SafeTensors::deserialize(&bytes).unwrap(),
@@ -122,18 +134,15 @@ fn an_imagenet_network_exports_as_darts_network_imagenet() {
 }
 
 #[test]
-fn networks_darts_cannot_build_are_refused() {
+fn a_one_stage_network_exports_as_the_authors_one_stage_network() {
     let dir = tempfile::tempdir().unwrap();
     let model = trained(dir.path(), &["--layers", "5", "--one-stage-net"]);
-    let out = dir.path().join("torch.safetensors");
-    let done = run(&[
-        "export",
-        model.to_str().unwrap(),
-        "--torch",
-        out.to_str().unwrap(),
-    ]);
-    common::assert_clean_failure(&done, "no counterpart in DARTS's network");
-    assert!(!out.exists());
+    let bytes = exported(&model);
+    // ista_nas_single/search/models/model.py: a BN after pools and the identity
+    assert_eq!(
+        names_and_shapes(&bytes),
+        expected("ista-one-stage-network-cifar-c4-l5-aux.txt")
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use ista_nas::devices::adapter::DeviceChoice;
 use ista_nas::model::heads::NetKind;
 use ista_nas::storage::framed;
 use ista_nas::storage::model_file::{ModelHeader, build_model, parse_model};
-use ista_nas::train::evaluate::evaluate;
+use ista_nas::train::evaluate::evaluate_with;
 
 use super::options::DataSource;
 use super::supernet_score::score_search;
@@ -51,6 +51,9 @@ pub struct EvalArgs {
     /// Images per batch.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
+    /// Also write every image's logits as CSV: its index in the split, its label, the predicted class, then one column per class (full f32 precision).
+    #[arg(long, value_name = "CSV", conflicts_with = "search")]
+    pub logits: Option<PathBuf>,
 }
 
 /// Runs `ista-nas eval`.
@@ -95,10 +98,26 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let count = data.len();
-    let scores = evaluate(&model, &data, &plan, &selected.device, &mut |done, _| {
-        bar.set_position(done as u64)
-    });
+    let mut logits = Vec::new(); // [images · classes]
+    let mut forward = |x| {
+        let y = model.forward(x); // [B, classes]
+        if args.logits.is_some() {
+            logits.extend(y.clone().into_data().iter::<f32>());
+        }
+        Ok(y)
+    };
+    let scores = evaluate_with(
+        &mut forward,
+        &data,
+        &plan,
+        &selected.device,
+        &mut |done, _| bar.set_position(done as u64),
+    )?;
     bar.finish_and_clear();
+    if let Some(path) = &args.logits {
+        write_logits(path, &logits, data.as_ref(), &header.class_names)
+            .with_context(|| format!("cannot write --logits {}", path.display()))?;
+    }
     println!(
         "{count} images of {}: top-1 {:.2} %, top-5 {:.2} %, loss {:.4}",
         source,
@@ -106,6 +125,27 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         100.0 * scores.top5,
         scores.loss
     );
+    Ok(())
+}
+
+/// Writes `logits` (row-major, one row per image of `data` in order) as CSV under a header
+/// naming `classes`.
+fn write_logits(
+    path: &Path,
+    logits: &[f32],
+    data: &dyn ImageSet,
+    classes: &[String],
+) -> anyhow::Result<()> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = ["image", "label", "predicted"].map(String::from);
+    out.write_record(header.iter().chain(classes))?;
+    for (i, row) in logits.chunks(classes.len()).enumerate() {
+        let best = (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+        let mut record = vec![i.to_string(), data.label(i).to_string(), best.to_string()];
+        record.extend(row.iter().map(f32::to_string));
+        out.write_record(&record)?;
+    }
+    framed::write_atomic(path, &out.into_inner()?)?;
     Ok(())
 }
 

@@ -26,7 +26,7 @@ enum GenotypeCommand {
 /// Options of `ista-nas genotype show`.
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// A built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET), a genotype JSON file, a DARTS `Genotype(...)` literal (inline or in a file), NAME@genotypes.py (the genotype that file assigns to NAME), or a model file (its genotype, and its own network counted too).
+    /// A built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET), genotype JSON (inline or a file), a DARTS `Genotype(...)` literal (inline or in a file), NAME@genotypes.py (the genotype that file assigns to NAME), or a model file (its genotype, and its own network counted too).
     pub genotype: String,
     /// Print the genotype as the project's JSON (what --genotype FILE reads) instead.
     #[arg(long, conflicts_with = "python")]

@@ -32,7 +32,7 @@ const PRESET_HELP: &str = "Settings to start from: quick (a short run of a small
 pub struct TrainArgs {
     #[command(flatten)]
     pub devices: DeviceOptions,
-    /// The architecture: a built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET), a genotype JSON file (e.g. a search's genotype.json), a DARTS `Genotype(...)` literal (inline or in a file), or NAME@genotypes.py; default: ISTA_NAS, or --config's.
+    /// The architecture: a built-in name (DARTS_V2, ISTA_NAS, ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET), genotype JSON (inline or a file, e.g. a search's genotype.json), a DARTS `Genotype(...)` literal (inline or in a file), or NAME@genotypes.py; default: ISTA_NAS, or --config's.
     #[arg(long)]
     pub genotype: Option<String>,
     #[arg(long, default_value = "quick", help = PRESET_HELP)]

@@ -1,9 +1,12 @@
 //! A trained model as one file: the network's config (genotype included), the preprocessing
 //! it expects, its class names and scores, and Burn's record of its weights (BN statistics
-//! included). Also the SafeTensors export that other frameworks read.
+//! included). Also the SafeTensors exports: the reference PyTorch state dict, and this project's
+//! module paths (the source of that and of the ONNX export).
 
+use std::collections::HashMap;
 use std::path::Path;
 
+use burn::module::Module;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -13,6 +16,7 @@ use crate::error::{IstaError, Result};
 use crate::model::eval_network::{EvalConfig, EvalNetwork};
 use crate::storage::framed::{self, FrameKind};
 use crate::storage::records::{check_record, load_module, module_bytes};
+use crate::storage::torch_names::{Reference, canonical_safetensors, to_torch};
 
 const KIND: FrameKind = FrameKind {
     magic: b"ISTAMDL\x01",
@@ -115,43 +119,60 @@ pub fn build_model(
     })
 }
 
-/// Exports the weights (BN statistics included) as SafeTensors, with the header as JSON in
-/// the metadata key `ista_nas`.
+/// Exports the weights (BN statistics included) as the reference PyTorch network's state dict
+/// (see [`torch_safetensors`]).
 pub fn export_safetensors(path: &Path, header: &ModelHeader, model: &EvalNetwork) -> Result<()> {
-    let bytes = safetensors_bytes(header, model)?;
+    let bytes = torch_safetensors(header, model)?;
     framed::write_atomic(path, &bytes).map_err(|source| IstaError::Io {
         path: path.into(),
         source,
     })
 }
 
-/// The SafeTensors file [`export_safetensors`] writes, in memory.
+/// The weights (BN statistics included) as a SafeTensors state dict of the reference PyTorch
+/// network (DARTS's, or the authors' one-stage one; see `torch_names`), with the header as
+/// JSON in the metadata key `ista_nas`.
+pub fn torch_safetensors(header: &ModelHeader, model: &EvalNetwork) -> Result<Vec<u8>> {
+    let metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        (
+            "ista_nas".to_string(),
+            serde_json::to_string(header).expect("headers serialise"),
+        ),
+    ]);
+    let reference = Reference::Eval(header.network.kind);
+    to_torch(
+        &safetensors_bytes(header, model)?,
+        reference,
+        Vec::new(),
+        metadata,
+    )
+}
+
+/// The weights as SafeTensors under this project's module paths (the source of the PyTorch
+/// and ONNX exports), with the header as JSON in the metadata key `ista_nas`.
 pub fn safetensors_bytes(header: &ModelHeader, model: &EvalNetwork) -> Result<Vec<u8>> {
     let json = serde_json::to_string(header).expect("headers always serialise");
-    let mut store = SafetensorsStore::from_bytes(None).metadata("ista_nas", json);
+    snapshot(model, Some(json))
+}
+
+/// The tensors of any module (BN running statistics included) as SafeTensors under its module
+/// paths.
+pub fn module_safetensors<M: Module>(module: &M) -> Result<Vec<u8>> {
+    // BN running statistics keep their last update aside until read in sync (Burn's
+    // RunningState); `valid` folds it in.
+    let _ = module.valid();
+    snapshot(module, None)
+}
+
+fn snapshot<M: Module>(module: &M, header: Option<String>) -> Result<Vec<u8>> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    if let Some(json) = header {
+        store = store.metadata("ista_nas", json);
+    }
     let failed = |e: String| IstaError::Checkpoint(format!("safetensors export: {e}"));
-    model
+    module
         .save_into(&mut store)
         .map_err(|e| failed(e.to_string()))?;
     canonical_safetensors(store.get_bytes().map_err(|e| failed(e.to_string()))?)
-}
-
-/// The same SafeTensors file with its JSON header's keys in sorted order, so that equal models
-/// give equal bytes (the writer lists them in hash order). The header keeps its length.
-fn canonical_safetensors(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
-    let bad = |why: &str| IstaError::Checkpoint(format!("safetensors export: {why}"));
-    let len = bytes
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-        .ok_or_else(|| bad("no header"))?;
-    let header = bytes.get(8..8 + len).ok_or_else(|| bad("short header"))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| bad(&format!("header: {e}")))?;
-    let mut sorted = serde_json::to_vec(&value).expect("JSON values serialise");
-    if sorted.len() > len {
-        return Err(bad("the sorted header is longer than the original"));
-    }
-    sorted.resize(len, b' ');
-    bytes[8..8 + len].copy_from_slice(&sorted);
-    Ok(bytes)
 }

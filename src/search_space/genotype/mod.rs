@@ -284,7 +284,7 @@ impl Genotype {
         Ok(genotype)
     }
 
-    /// A built-in name, a `Genotype(…)` literal, `NAME@FILE.py` (the genotype a
+    /// A built-in name, a `Genotype(…)` literal, genotype JSON, `NAME@FILE.py` (the genotype a
     /// `genotypes.py`-style file assigns to NAME), or a file holding genotype JSON or a literal.
     pub fn load(spec: &str) -> Result<Genotype, GenotypeError> {
         if let Some(genotype) = Genotype::builtin(spec) {
@@ -292,6 +292,9 @@ impl Genotype {
         }
         if literal::is_literal(spec) {
             return literal::parse(spec);
+        }
+        if spec.trim_start().starts_with('{') {
+            return Genotype::from_json(spec, "the JSON given");
         }
         let read = |file: &str| {
             std::fs::read_to_string(Path::new(file)).map_err(|source| GenotypeError::Io {
