@@ -102,7 +102,13 @@ impl EpochRun for OneStageSearch {
     }
 
     fn save(&self, run: &RunDir, history: &[OneStageRecord]) -> anyhow::Result<()> {
-        Ok(write_epoch(run, history, &self.checkpoint(history)?)?)
+        let supernet = self.supernet_file(history)?;
+        Ok(write_epoch(
+            run,
+            history,
+            &supernet,
+            &self.checkpoint(history)?,
+        )?)
     }
 
     fn save_paused(&self, run: &RunDir, history: &[OneStageRecord]) -> anyhow::Result<()> {
@@ -181,7 +187,7 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         run.path.join("folded.model").display()
     );
     println!(
-        "results in {}: folded.model, folded.safetensors, genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg (+ .dot), config.json, checkpoint.bin",
+        "results in {}: folded.model, folded.safetensors, supernet.safetensors, genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg (+ .dot), config.json, checkpoint.bin",
         run.path.display()
     );
     Ok(())

@@ -70,7 +70,13 @@ impl EpochRun for Searcher {
     }
 
     fn save(&self, run: &RunDir, history: &[EpochRecord]) -> anyhow::Result<()> {
-        Ok(write_epoch(run, history, &self.checkpoint(history)?)?)
+        let supernet = self.supernet_file(history)?;
+        Ok(write_epoch(
+            run,
+            history,
+            &supernet,
+            &self.checkpoint(history)?,
+        )?)
     }
 
     fn save_paused(&self, run: &RunDir, history: &[EpochRecord]) -> anyhow::Result<()> {
@@ -178,7 +184,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         println!("genotype: {}", serde_json::to_string(&last.genotype)?);
     }
     println!(
-        "results in {}: genotype.json, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg (+ .dot), config.json, checkpoint.bin",
+        "results in {}: genotype.json, supernet.safetensors, metrics.csv, curves.svg (+ curves.json, tensorboard/), normal.svg, reduce.svg (+ .dot), config.json, checkpoint.bin",
         run.path.display()
     );
     Ok(())

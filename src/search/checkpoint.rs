@@ -1,13 +1,15 @@
 //! One checkpoint holds everything a search needs to resume: settings, position, history,
 //! the model and its architecture parameters (with BN running statistics), and both optimisers' states, in the
 //! project's framed file format (written atomically). Also the run folder's per-epoch files:
-//! `metrics.csv`, `genotype.json` (final genotype and per-epoch history) and the cell drawings.
+//! `metrics.csv`, `genotype.json` (final genotype and per-epoch history), the cell drawings and
+//! `supernet.safetensors`.
 
 use serde::{Deserialize, Serialize};
 
 use burn::tensor::Device;
 
 use super::config::SearchConfig;
+use super::supernet_file::SUPERNET_FILE;
 use super::trainer::{EpochRecord, Searcher, ValCursor};
 use crate::curves::{CHANGED_PICKS, CurvesBuilder, RunCurves, changed_picks};
 use crate::data::Dataset;
@@ -96,6 +98,26 @@ impl Searcher {
         })
     }
 
+    /// `supernet.safetensors` now (see [`crate::search::supernet_file`]), after the epochs of
+    /// `history`.
+    pub fn supernet_file(&self, history: &[EpochRecord]) -> Result<Vec<u8>> {
+        let (c, n) = (&self.config, &self.network);
+        let genotype = history.last().map(|r| &r.genotype);
+        self.net.reference_tensors()?.file_bytes(&[
+            ("method", c.method.name().to_string()),
+            ("epoch", self.epochs_done.to_string()),
+            ("C", n.channels.to_string()),
+            ("layers", n.layers.to_string()),
+            ("classes", n.classes.to_string()),
+            ("in_channels", n.in_channels.to_string()),
+            ("seed", c.seed.to_string()),
+            (
+                "genotype",
+                serde_json::to_string(&genotype).expect("genotypes serialise"),
+            ),
+        ])
+    }
+
     /// Continues from a checkpoint, with the same data halves the run used.
     pub fn resume(
         checkpoint: Checkpoint,
@@ -133,8 +155,14 @@ struct EpochGenotype<'a> {
     genotype: &'a Genotype,
 }
 
-/// Writes the metrics, genotypes and drawings of `history`, then the checkpoint.
-pub fn write_epoch(run: &RunDir, history: &[EpochRecord], checkpoint: &Checkpoint) -> Result<()> {
+/// Writes the metrics, genotypes and drawings of `history` and `supernet` (the bytes of
+/// `supernet.safetensors`), then the checkpoint.
+pub fn write_epoch(
+    run: &RunDir,
+    history: &[EpochRecord],
+    supernet: &[u8],
+    checkpoint: &Checkpoint,
+) -> Result<()> {
     let mut csv = format!("{METRICS_HEADER}\n");
     for r in history {
         let peak = r
@@ -166,6 +194,7 @@ pub fn write_epoch(run: &RunDir, history: &[EpochRecord], checkpoint: &Checkpoin
             .collect();
         run.write_genotypes(&last.genotype, &epochs)?;
     }
+    run.write(SUPERNET_FILE, supernet)?;
     checkpoint
         .save(&run.checkpoint_path())
         .map_err(IstaError::from)

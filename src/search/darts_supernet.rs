@@ -11,6 +11,7 @@ use super::supernet::{
     EpochArchitecture, Evaluator, Supernet, add_module_grads, apply_step, format_supports, frozen,
     module_step,
 };
+use super::supernet_file::{ReferenceTensors, param_entry};
 use crate::devices::parallel::copy_values;
 use crate::error::Result;
 use crate::model::mixed_cell::{MixedNetwork, MixedWeights};
@@ -18,6 +19,7 @@ use crate::model::norm::map_running_stats;
 use crate::model::skeleton::NetworkConfig;
 use crate::search_space::genotype::Genotype;
 use crate::storage::records::{load_module, module_bytes};
+use crate::storage::torch_names::Reference;
 
 /// A DARTS or PC-DARTS supernet with its α (and β).
 pub struct DartsSupernet {
@@ -145,6 +147,19 @@ impl Supernet for DartsSupernet {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+
+    fn reference_tensors(&self) -> Result<ReferenceTensors> {
+        let a = &self.alphas;
+        let mut extra = vec![
+            param_entry("alphas_normal", &a.normal),
+            param_entry("alphas_reduce", &a.reduce),
+        ];
+        if let (Some(normal), Some(reduce)) = (&a.normal_beta, &a.reduce_beta) {
+            extra.push(param_entry("betas_normal", normal));
+            extra.push(param_entry("betas_reduce", reduce));
+        }
+        ReferenceTensors::of(&self.model, Reference::DartsSearch, extra)
     }
 }
 

@@ -10,6 +10,7 @@ use super::supernet::{
     EpochArchitecture, Evaluator, Supernet, add_module_grads, apply_step, format_supports, frozen,
     module_step,
 };
+use super::supernet_file::{ReferenceTensors, sparse_coding, stacked_b};
 use crate::devices::parallel::copy_values;
 use crate::error::{IstaError, Result};
 use crate::model::norm::map_running_stats;
@@ -18,6 +19,7 @@ use crate::search_space::genotype::Genotype;
 use crate::search_space::primitives::STEPS;
 use crate::sparse::support::{NodeSupport, SupportTensors};
 use crate::storage::records::{load_module, module_bytes};
+use crate::storage::torch_names::Reference;
 
 /// Two-stage ISTA-NAS: the supernet runs only each node's support, w = bᵀA_S − bias.
 pub struct IstaSupernet {
@@ -187,6 +189,12 @@ impl Supernet for IstaSupernet {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+
+    fn reference_tensors(&self) -> Result<ReferenceTensors> {
+        let mut extra = stacked_b(&self.arch);
+        extra.extend(sparse_coding(&self.architect, &self.supports));
+        ReferenceTensors::of(&self.model, Reference::IstaSearch, extra)
     }
 }
 

@@ -11,4 +11,5 @@ pub mod one_stage;
 pub mod parallel;
 pub mod recalibrate;
 pub mod supernet;
+pub mod supernet_file;
 pub mod trainer;

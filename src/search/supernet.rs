@@ -7,6 +7,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
+use super::supernet_file::ReferenceTensors;
 use crate::devices::parallel::add_keyed;
 use crate::error::Result;
 #[cfg(doc)]
@@ -92,6 +93,8 @@ pub trait Supernet {
     ) -> Option<Tensor<1>>;
     /// This supernet, for a replica of the same method to read.
     fn as_any(&self) -> &dyn std::any::Any;
+    /// The supernet's tensors under the reference search code's names (`supernet.safetensors`).
+    fn reference_tensors(&self) -> Result<ReferenceTensors>;
 }
 
 /// One optimiser step of `module` on the gradient of `loss`, clipped to global norm `clip` when

@@ -32,6 +32,8 @@ pub struct NodeSupport {
     pub bias: Vec<f64>,
     /// z restricted to S (length n, zero off S).
     pub z_s: Vec<f64>,
+    /// z as recovered (length n).
+    pub z: Vec<f64>,
 }
 
 impl NodeSupport {
@@ -70,6 +72,7 @@ impl NodeSupport {
             e_s,
             bias,
             z_s,
+            z: z.to_vec(),
         }
     }
 

@@ -16,6 +16,7 @@ use crate::data::Dataset;
 use crate::data::augment::{Augment, Normalization};
 use crate::error::{IstaError, Result};
 use crate::model::skeleton::NetworkConfig;
+use crate::search::supernet_file::SUPERNET_FILE;
 use crate::search_space::genotype::Genotype;
 use crate::search_space::primitives::{PRIMITIVES, STEPS};
 use crate::sparse::measurement::node_width;
@@ -165,6 +166,26 @@ impl OneStageSearch {
         })
     }
 
+    /// `supernet.safetensors` now (see [`crate::search::supernet_file`]), after the epochs of
+    /// `history`.
+    pub fn supernet_file(&self, history: &[OneStageRecord]) -> Result<Vec<u8>> {
+        let (c, n) = (&self.config, &self.net.network);
+        let genotype = history.last().map(|r| &r.genotype);
+        self.net.reference_tensors()?.file_bytes(&[
+            ("method", "ista-one-stage".to_string()),
+            ("epoch", self.epochs_done.to_string()),
+            ("C", n.channels.to_string()),
+            ("layers", n.layers.to_string()),
+            ("classes", n.classes.to_string()),
+            ("in_channels", n.in_channels.to_string()),
+            ("seed", c.seed.to_string()),
+            (
+                "genotype",
+                serde_json::to_string(&genotype).expect("genotypes serialise"),
+            ),
+        ])
+    }
+
     /// Continues from a checkpoint, on the data the run used.
     pub fn resume(
         checkpoint: OneStageCheckpoint,
@@ -245,10 +266,12 @@ struct EpochArchitecture<'a> {
     newly_frozen: Vec<usize>,
 }
 
-/// Writes the metrics, genotypes and drawings of `history`, then the checkpoint.
+/// Writes the metrics, genotypes and drawings of `history` and `supernet` (the bytes of
+/// `supernet.safetensors`), then the checkpoint.
 pub fn write_epoch(
     run: &RunDir,
     history: &[OneStageRecord],
+    supernet: &[u8],
     checkpoint: &OneStageCheckpoint,
 ) -> Result<()> {
     let mut csv = format!("{ONE_STAGE_METRICS_HEADER}\n");
@@ -274,6 +297,7 @@ pub fn write_epoch(
             .collect();
         run.write_genotypes(&last.genotype, &entries)?;
     }
+    run.write(SUPERNET_FILE, supernet)?;
     checkpoint
         .save(&run.checkpoint_path())
         .map_err(IstaError::from)

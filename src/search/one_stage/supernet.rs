@@ -19,10 +19,12 @@ use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::{NodeWeights, SparseNetwork, plain_weights};
 use crate::search::ista_arch::{ArchParams, Architect, EpochSupports};
 use crate::search::supernet::format_supports;
+use crate::search::supernet_file::{ReferenceTensors, listed_b, sparse_coding};
 use crate::search_space::genotype::Genotype;
 use crate::search_space::primitives::STEPS;
 use crate::sparse::recovery::RecoverySolver;
 use crate::sparse::support::top_s;
+use crate::storage::torch_names::{Reference, i64_entry};
 
 /// The supernet, its architecture and where each node stands.
 pub struct OneStageSupernet {
@@ -60,6 +62,22 @@ pub fn genotype_of(zs: &[Vec<f64>]) -> Genotype {
 }
 
 impl OneStageSupernet {
+    /// The supernet's tensors under the names of the authors' one-stage search network
+    /// (`ista_nas_single/search/models/model_search.py`), b as its per-node lists, each node's
+    /// sparse-coding state, and `frozen_{cell}s` (the epoch each node froze after, −1 while
+    /// it searches).
+    pub fn reference_tensors(&self) -> Result<ReferenceTensors> {
+        let mut extra = listed_b(&self.arch);
+        extra.extend(sparse_coding(&self.architect, &self.supports));
+        let frozen = |nodes: &[NodeState]| {
+            let at = nodes.iter().map(|n| n.frozen_at.map_or(-1, |e| e as i64));
+            i64_entry(vec![nodes.len()], at)
+        };
+        extra.push(("frozen_normals".into(), frozen(&self.nodes[..STEPS])));
+        extra.push(("frozen_reduces".into(), frozen(&self.nodes[STEPS..])));
+        ReferenceTensors::of(&self.model, Reference::IstaSearch, extra)
+    }
+
     /// A new supernet of `network`'s shape with b drawn and z recovered from it.
     pub fn new(config: &OneStageConfig, network: NetworkConfig, device: &Device) -> Result<Self> {
         let auxiliary = config.auxiliary_weight > 0.0;
