@@ -181,7 +181,13 @@ fn a_search_killed_ten_times_ends_as_an_uninterrupted_one() {
         ("search", "search"),
         &settings,
         5,
-        &["genotype.json", "normal.svg", "reduce.svg", "config.json"],
+        &[
+            "genotype.json",
+            "normal.svg",
+            "reduce.svg",
+            "config.json",
+            "supernet.safetensors",
+        ],
     );
     let load = |dir: &Path| Checkpoint::load(&dir.join("checkpoint.bin")).unwrap();
     let (a, b) = (load(&whole), load(&killed));
@@ -256,7 +262,12 @@ fn a_one_stage_run_killed_ten_times_ends_as_an_uninterrupted_one() {
         ("search", "one-stage"),
         &settings,
         5,
-        &["genotype.json", "config.json", "folded.safetensors"],
+        &[
+            "genotype.json",
+            "config.json",
+            "folded.safetensors",
+            "supernet.safetensors",
+        ],
     );
     let load = |dir: &Path| OneStageCheckpoint::load(&dir.join("checkpoint.bin")).unwrap();
     let (a, b) = (load(&whole), load(&killed));

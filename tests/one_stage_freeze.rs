@@ -100,7 +100,12 @@ fn a_run_stopped_between_freezes_resumes_and_frozen_b_stays() {
         String::from_utf8_lossy(&resumed.stderr)
     );
     assert_eq!(metrics_without_timing(&whole), metrics_without_timing(&cut));
-    same_files(&whole, &cut, &["folded.safetensors", "genotype.json"]);
+    let files = [
+        "folded.safetensors",
+        "genotype.json",
+        "supernet.safetensors",
+    ];
+    same_files(&whole, &cut, &files);
 
     // b of the nodes frozen after epoch 2 is as it was then; the others' b moved in epoch 3
     let device = Device::flex();

@@ -203,7 +203,13 @@ fn a_stopped_training_resumes_to_the_same_result() {
 fn a_stopped_search_resumes_to_the_same_result() {
     let (_dir, whole, chain, mid) = whole_and_stopped(&SEARCH, "search:", 2, STOPS);
     assert!(mid >= STOPS / 2, "{mid} resumes inside an epoch");
-    let files = ["genotype.json", "normal.dot", "reduce.dot", "config.json"];
+    let files = [
+        "genotype.json",
+        "normal.dot",
+        "reduce.dot",
+        "config.json",
+        "supernet.safetensors",
+    ];
     same_files(&whole, &chain, &files);
     let load = |dir: &Path| Checkpoint::load(&dir.join("checkpoint.bin")).unwrap();
     let (a, b) = (load(&whole), load(&chain));
@@ -228,7 +234,8 @@ fn stopped_darts_and_pc_darts_searches_resume_to_the_same_result() {
             "3",
         ];
         let (_dir, whole, chain, _) = whole_and_stopped(&command, "search:", seed, 4);
-        same_files(&whole, &chain, &["genotype.json", "config.json"]);
+        let files = ["genotype.json", "config.json", "supernet.safetensors"];
+        same_files(&whole, &chain, &files);
         let load = |dir: &Path| Checkpoint::load(&dir.join("checkpoint.bin")).unwrap();
         let (a, b) = (load(&whole), load(&chain));
         same_records(&a.records[..2], &b.records[..2], &["model", "α (and β)"]);
@@ -242,7 +249,12 @@ fn a_stopped_one_stage_run_resumes_to_the_same_result() {
     same_files(
         &whole,
         &chain,
-        &["folded.safetensors", "genotype.json", "config.json"],
+        &[
+            "folded.safetensors",
+            "genotype.json",
+            "config.json",
+            "supernet.safetensors",
+        ],
     );
     let load = |dir: &Path| OneStageCheckpoint::load(&dir.join("checkpoint.bin")).unwrap();
     let (a, b) = (load(&whole), load(&chain));
