@@ -285,3 +285,16 @@ fn cells_are_written_as_graphviz_dot() {
     assert_eq!(dot.matches('{').count(), dot.matches('}').count());
     assert_eq!(dot.matches('"').count() % 2, 0);
 }
+
+#[test]
+fn inline_json_loads_as_a_file_does() {
+    let good = Genotype::builtin("ISTA_NAS").unwrap();
+    assert_eq!(Genotype::load(&good.to_json()).unwrap(), good);
+    let compact = serde_json::to_string(&good).unwrap();
+    assert_eq!(Genotype::load(&format!("  {compact}")).unwrap(), good);
+    let bad = Genotype::load(r#"{"normal": 1}"#).unwrap_err().to_string();
+    assert!(bad.contains("(given inline) is not valid JSON"), "{bad}");
+    let wrong = compact.replacen("skip_connect", "conv_9x9", 1);
+    let wrong = Genotype::load(&wrong).unwrap_err().to_string();
+    assert!(wrong.contains("unknown op \"conv_9x9\""), "{wrong}");
+}

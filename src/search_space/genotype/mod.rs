@@ -294,7 +294,7 @@ impl Genotype {
             return literal::parse(spec);
         }
         if spec.trim_start().starts_with('{') {
-            return Genotype::from_json(spec, "the JSON given");
+            return Genotype::from_json(spec, "(given inline)");
         }
         let read = |file: &str| {
             std::fs::read_to_string(Path::new(file)).map_err(|source| GenotypeError::Io {
