@@ -52,8 +52,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         net.in_channels,
         if net.in_channels == 1 { "" } else { "s" }
     );
+    // the network under this project's module paths, the source of both exports
+    let burn = safetensors_bytes(&header, &model)?;
     if let Some(out) = &args.onnx {
-        let onnx = onnx_bytes(&header, &safetensors_bytes(&header, &model)?, args.batch)?;
+        let onnx = onnx_bytes(&header, &burn, args.batch)?;
         framed::write_atomic(out, &onnx)
             .with_context(|| format!("cannot write {}", out.display()))?;
         let batch = args.batch.map_or("symbolic".into(), |n| n.to_string());
@@ -67,7 +69,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(out) = &args.torch {
-        let torch = torch_safetensors(&header, &model)?;
+        let torch = torch_safetensors(&header, &burn)?;
         framed::write_atomic(out, &torch)
             .with_context(|| format!("cannot write {}", out.display()))?;
         let class = match net.kind {

@@ -12,6 +12,8 @@ use burn::tensor::Tensor;
 
 use super::ista_arch::{ArchParams, Architect, EpochSupports};
 use crate::error::Result;
+use crate::model::skeleton::NetworkConfig;
+use crate::search_space::genotype::Genotype;
 use crate::search_space::primitives::PRIMITIVES;
 use crate::storage::model_file::module_safetensors;
 use crate::storage::torch_names::{Entry, Reference, f32_entry, i64_entry, to_torch};
@@ -42,14 +44,33 @@ impl ReferenceTensors {
         })
     }
 
-    /// The SafeTensors file, with `metadata` (string pairs; `format` = `pt` is added).
-    pub fn file_bytes(self, metadata: &[(&str, String)]) -> Result<Vec<u8>> {
-        let mut meta: HashMap<String, String> = metadata
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+    /// The SafeTensors file of a `method` run's supernet of shape `network` after `epoch`
+    /// epochs, with the run's `seed` and current `genotype` in the metadata.
+    pub fn file_bytes(
+        self,
+        method: &str,
+        epoch: usize,
+        network: &NetworkConfig,
+        seed: u64,
+        genotype: Option<&Genotype>,
+    ) -> Result<Vec<u8>> {
+        let genotype = serde_json::to_string(&genotype).expect("genotypes serialise");
+        let metadata = [
+            ("format", "pt".to_string()),
+            ("method", method.to_string()),
+            ("epoch", epoch.to_string()),
+            ("C", network.channels.to_string()),
+            ("layers", network.layers.to_string()),
+            ("classes", network.classes.to_string()),
+            ("in_channels", network.in_channels.to_string()),
+            ("seed", seed.to_string()),
+            ("genotype", genotype),
+        ];
+        let metadata: HashMap<String, String> = metadata
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
             .collect();
-        meta.insert("format".into(), "pt".into());
-        to_torch(&self.weights, self.reference, self.extra, meta)
+        to_torch(&self.weights, self.reference, self.extra, metadata)
     }
 }
 

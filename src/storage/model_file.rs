@@ -122,7 +122,7 @@ pub fn build_model(
 /// Exports the weights (BN statistics included) as the reference PyTorch network's state dict
 /// (see [`torch_safetensors`]).
 pub fn export_safetensors(path: &Path, header: &ModelHeader, model: &EvalNetwork) -> Result<()> {
-    let bytes = torch_safetensors(header, model)?;
+    let bytes = torch_safetensors(header, &safetensors_bytes(header, model)?)?;
     framed::write_atomic(path, &bytes).map_err(|source| IstaError::Io {
         path: path.into(),
         source,
@@ -131,8 +131,8 @@ pub fn export_safetensors(path: &Path, header: &ModelHeader, model: &EvalNetwork
 
 /// The weights (BN statistics included) as a SafeTensors state dict of the reference PyTorch
 /// network (DARTS's, or the authors' one-stage one; see `torch_names`), with the header as
-/// JSON in the metadata key `ista_nas`.
-pub fn torch_safetensors(header: &ModelHeader, model: &EvalNetwork) -> Result<Vec<u8>> {
+/// JSON in the metadata key `ista_nas`; `burn` is the model's [`safetensors_bytes`].
+pub fn torch_safetensors(header: &ModelHeader, burn: &[u8]) -> Result<Vec<u8>> {
     let metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         (
@@ -141,12 +141,7 @@ pub fn torch_safetensors(header: &ModelHeader, model: &EvalNetwork) -> Result<Ve
         ),
     ]);
     let reference = Reference::Eval(header.network.kind);
-    to_torch(
-        &safetensors_bytes(header, model)?,
-        reference,
-        Vec::new(),
-        metadata,
-    )
+    to_torch(burn, reference, Vec::new(), metadata)
 }
 
 /// The weights as SafeTensors under this project's module paths (the source of the PyTorch

@@ -116,26 +116,32 @@ impl GraphBuilder {
         self.weights.contains_key(name)
     }
 
-    fn initializer(&mut self, name: &str, dims: &[usize], data: Vec<f32>) -> String {
+    /// Adds the initializer `name` of `dims` whose little-endian values are `raw`.
+    fn initializer(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        data_type: DataType,
+        raw: Vec<u8>,
+    ) -> String {
         self.graph.initializer.push(TensorProto {
             name: name.into(),
             dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: DataType::FLOAT as i32,
-            raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            data_type: data_type as i32,
+            raw_data: raw,
             ..Default::default()
         });
         name.into()
     }
 
+    fn float32s(&mut self, name: &str, dims: &[usize], values: &[f32]) -> String {
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, dims, DataType::FLOAT, raw)
+    }
+
     fn int64s(&mut self, name: &str, values: &[i64]) -> String {
-        self.graph.initializer.push(TensorProto {
-            name: name.into(),
-            dims: vec![values.len() as i64],
-            data_type: DataType::INT64 as i32,
-            raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ..Default::default()
-        });
-        name.into()
+        let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.initializer(name, &[values.len()], DataType::INT64, raw)
     }
 
     /// Weight `name` as an initializer (moved out of the weights); its shape.
@@ -145,7 +151,7 @@ impl GraphBuilder {
                 "ONNX export: the model has no tensor {name}, which its network needs"
             ))
         })?;
-        Ok((self.initializer(name, &shape, data), shape))
+        Ok((self.float32s(name, &shape, &data), shape))
     }
 
     /// Adds a node `op` reading `inputs`, named after `module`; its output's name.
@@ -197,7 +203,7 @@ impl GraphBuilder {
             if self.has(&name) {
                 return Ok(self.weight(&name)?.0);
             }
-            Ok(self.initializer(&name, &shape, vec![fill; shape[0]]))
+            Ok(self.float32s(&name, &shape, &vec![fill; shape[0]]))
         };
         let (gamma, beta) = (affine("gamma", 1.0)?, affine("beta", 0.0)?);
         let inputs = vec![x, gamma, beta, mean, var];

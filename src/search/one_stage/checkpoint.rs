@@ -169,21 +169,14 @@ impl OneStageSearch {
     /// `supernet.safetensors` now (see [`crate::search::supernet_file`]), after the epochs of
     /// `history`.
     pub fn supernet_file(&self, history: &[OneStageRecord]) -> Result<Vec<u8>> {
-        let (c, n) = (&self.config, &self.net.network);
         let genotype = history.last().map(|r| &r.genotype);
-        self.net.reference_tensors()?.file_bytes(&[
-            ("method", "ista-one-stage".to_string()),
-            ("epoch", self.epochs_done.to_string()),
-            ("C", n.channels.to_string()),
-            ("layers", n.layers.to_string()),
-            ("classes", n.classes.to_string()),
-            ("in_channels", n.in_channels.to_string()),
-            ("seed", c.seed.to_string()),
-            (
-                "genotype",
-                serde_json::to_string(&genotype).expect("genotypes serialise"),
-            ),
-        ])
+        self.net.reference_tensors()?.file_bytes(
+            "ista-one-stage",
+            self.epochs_done,
+            &self.net.network,
+            self.config.seed,
+            genotype,
+        )
     }
 
     /// Continues from a checkpoint, on the data the run used.
