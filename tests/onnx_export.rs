@@ -170,29 +170,16 @@ fn an_imagenet_network_with_a_fixed_batch_runs_in_onnx_as_in_eval() {
 fn a_folded_one_stage_model_runs_in_onnx_as_in_eval() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("one-stage");
-    let done = run(&[
-        "search",
+    let one_stage = [
         "--one-stage",
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--layers",
-        "3",
-        "--train-images",
-        "64",
-        "--test-images",
-        "16",
-        "--batch-size",
-        "32",
         "--search-epochs",
         "1",
         "--epochs",
         "0",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(done.status.success(), "{}", text(&done.stderr));
+        "--test-images",
+        "16",
+    ];
+    common::tiny_search(&out, &one_stage);
     let model = out.join("folded.model");
     assert!(read_header(&model).unwrap().network.extra_norms);
     let onnx = export(&model, &[]);

@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::tensor::Device;
-use common::{run, text};
+use common::state_dicts::{f32s, i64s, reference_shapes, shapes};
+use common::tiny_search;
 use ista_nas::data::embedded;
 use ista_nas::search::checkpoint::Checkpoint;
 use ista_nas::search::darts_supernet::DartsSupernet;
@@ -20,67 +20,13 @@ use ista_nas::search::trainer::Searcher;
 use ista_nas::sparse::support::top_s;
 use ista_nas::storage::model_file::module_safetensors;
 use ista_nas::storage::torch_names::{Reference, torch_name};
-use safetensors::tensor::{Dtype, SafeTensors};
-
-fn search(out: &Path, method: &[&str]) {
-    let mut args = vec![
-        "search",
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--layers",
-        "3",
-        "--train-images",
-        "64",
-        "--batch-size",
-        "16",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend(method);
-    let done = run(&args);
-    assert!(done.status.success(), "{}", text(&done.stderr));
-}
-
-fn fixture(name: &str) -> BTreeMap<String, Vec<usize>> {
-    let text = std::fs::read_to_string(format!("tests/fixtures/{name}")).unwrap();
-    text.lines()
-        .map(|line| {
-            let (name, shape) = line.split_once(' ').unwrap();
-            let dims = shape.trim_matches(|c| c == '[' || c == ']');
-            let dims = dims.split(", ").filter(|d| !d.is_empty());
-            (name.to_string(), dims.map(|d| d.parse().unwrap()).collect())
-        })
-        .collect()
-}
-
-fn shapes(file: &SafeTensors) -> BTreeMap<String, Vec<usize>> {
-    let tensors = file.tensors().into_iter();
-    tensors.map(|(n, v)| (n, v.shape().to_vec())).collect()
-}
-
-fn f32s(file: &SafeTensors, name: &str) -> Vec<f32> {
-    let view = file.tensor(name).unwrap_or_else(|_| panic!("no {name}"));
-    assert_eq!(view.dtype(), Dtype::F32, "{name}");
-    let data = view.data().chunks_exact(4);
-    data.map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
-
-fn i64s(file: &SafeTensors, name: &str) -> Vec<i64> {
-    let view = file.tensor(name).unwrap_or_else(|_| panic!("no {name}"));
-    assert_eq!(view.dtype(), Dtype::I64, "{name}");
-    let data = view.data().chunks_exact(8);
-    data.map(|b| i64::from_le_bytes(b.try_into().unwrap()))
-        .collect()
-}
+use safetensors::tensor::SafeTensors;
 
 /// The file's network tensors (those the reference network has) are exactly `expected`.
 fn assert_network_names(file: &SafeTensors, expected: &str, extra: &[&str]) {
     let mut names = shapes(file);
     names.retain(|n, _| !extra.iter().any(|e| n.starts_with(e)));
-    assert_eq!(names, fixture(expected));
+    assert_eq!(names, reference_shapes(expected));
 }
 
 /// Every tensor of `network` (a module) is in the file, renamed after `reference`, with its
@@ -167,7 +113,7 @@ fn read(out: &Path) -> Vec<u8> {
 fn a_two_stage_search_writes_the_authors_supernet() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ista");
-    search(&out, &["--epochs", "2"]);
+    tiny_search(&out, &["--epochs", "2"]);
     let bytes = read(&out);
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let extra = [
@@ -220,7 +166,7 @@ fn darts_and_pc_darts_write_the_darts_supernet() {
         let out = dir.path().join(method);
         let k = ["--partial-channels", "2"];
         let extra = if betas { &k[..] } else { &[] };
-        search(
+        tiny_search(
             &out,
             &[&["--method", method, "--epochs", "1"], extra].concat(),
         );
@@ -248,7 +194,7 @@ fn darts_and_pc_darts_write_the_darts_supernet() {
 fn a_one_stage_search_writes_the_authors_one_stage_supernet() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("one-stage");
-    search(
+    tiny_search(
         &out,
         &[
             "--one-stage",

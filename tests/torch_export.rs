@@ -12,24 +12,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::tensor::Device;
+use common::state_dicts::{f32s, reference_shapes, shapes};
 use common::{run, text};
 use ista_nas::storage::model_file::{load_model, safetensors_bytes};
 use safetensors::tensor::{Dtype, SafeTensors};
-
-fn expected(fixture: &str) -> BTreeMap<String, Vec<usize>> {
-    let text = std::fs::read_to_string(format!("tests/fixtures/{fixture}")).unwrap();
-    text.lines()
-        .map(|line| {
-            let (name, shape) = line.split_once(' ').unwrap();
-            let dims = shape.trim_matches(|c| c == '[' || c == ']');
-            let shape = dims
-                .split(", ")
-                .filter(|d| !d.is_empty())
-                .map(|d| d.parse().unwrap());
-            (name.to_string(), shape.collect())
-        })
-        .collect()
-}
 
 fn trained(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
     let out = dir.join("run");
@@ -52,20 +38,7 @@ fn exported(model: &Path) -> Vec<u8> {
 }
 
 fn names_and_shapes(bytes: &[u8]) -> BTreeMap<String, Vec<usize>> {
-    let file = SafeTensors::deserialize(bytes).unwrap();
-    file.tensors()
-        .into_iter()
-        .map(|(n, v)| (n, v.shape().to_vec()))
-        .collect()
-}
-
-fn f32s(file: &SafeTensors, name: &str) -> Vec<f32> {
-    let view = file.tensor(name).unwrap();
-    assert_eq!(view.dtype(), Dtype::F32, "{name}");
-    view.data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-        .collect()
+    shapes(&SafeTensors::deserialize(bytes).unwrap())
 }
 
 #[test]
@@ -75,7 +48,7 @@ fn a_cifar_network_exports_as_darts_network_cifar() {
     let bytes = exported(&model);
     assert_eq!(
         names_and_shapes(&bytes),
-        expected("darts-network-cifar-c4-l5-aux.txt")
+        reference_shapes("darts-network-cifar-c4-l5-aux.txt")
     );
     // the file beside the model is the same state dict
     let beside = std::fs::read(model.with_extension("safetensors")).unwrap();
@@ -129,7 +102,7 @@ fn an_imagenet_network_exports_as_darts_network_imagenet() {
     let bytes = exported(&model);
     assert_eq!(
         names_and_shapes(&bytes),
-        expected("darts-network-imagenet-c4-l3-aux.txt")
+        reference_shapes("darts-network-imagenet-c4-l3-aux.txt")
     );
 }
 
@@ -141,7 +114,7 @@ fn a_one_stage_network_exports_as_the_authors_one_stage_network() {
     // ista_nas_single/search/models/model.py: a BN after pools and the identity
     assert_eq!(
         names_and_shapes(&bytes),
-        expected("ista-one-stage-network-cifar-c4-l5-aux.txt")
+        reference_shapes("ista-one-stage-network-cifar-c4-l5-aux.txt")
     );
 }
 

@@ -1,6 +1,8 @@
 //! Shared test helpers: the Vulkan adapter (lavapipe in CI), random data, and running the binary.
 #![allow(dead_code)]
 
+pub mod state_dicts;
+
 use std::process::{Command, Output};
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -198,6 +200,29 @@ pub fn cpu_args(command: &[&str], out: &std::path::Path) -> Vec<String> {
         out.display().to_string(),
     ]);
     args
+}
+
+/// Searches a tiny supernet (C=4, L=3, 64 training images at batch 16) on the CPU backend into
+/// `out`, with the options `extra`; panics when it fails.
+pub fn tiny_search(out: &std::path::Path, extra: &[&str]) {
+    let mut args = vec![
+        "search",
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-images",
+        "64",
+        "--batch-size",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let done = run(&args);
+    assert!(done.status.success(), "{}", text(&done.stderr));
 }
 
 /// Trains a tiny network (C=4, 2 epochs of 16 images at batch 8, 8 test images) on the CPU
