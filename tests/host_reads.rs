@@ -5,7 +5,7 @@
 mod common;
 
 use burn::tensor::{Device, Tensor};
-use common::{class_labels, random};
+use common::{class_labels, random, serial};
 use ista_nas::IstaError;
 use ista_nas::data::embedded;
 use ista_nas::search::config::{Method, SearchConfig};
@@ -23,6 +23,7 @@ fn outcome(loss: f32, right: f32, norm: f32, device: &Device) -> StepOutcome {
 
 #[test]
 fn the_epochs_read_checks_every_step_and_names_the_first_bad_one() {
+    let _serial = serial(); // the read counter is the process's
     let device = Device::flex();
     let mut metrics = StepMetrics::new(2, "test run");
     let before = host_reads();
@@ -63,6 +64,7 @@ fn the_epochs_read_checks_every_step_and_names_the_first_bad_one() {
 /// afterwards are finite.
 #[test]
 fn search_steps_issue_no_host_read() {
+    let _serial = serial(); // the read counter is the process's
     let splits = embedded().unwrap();
     let (weights, arch) = splits.train.slice(0..64).split_half();
     for method in [Method::Ista, Method::Darts] {

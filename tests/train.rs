@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::sync::{Mutex, MutexGuard};
-
+use common::serial;
 use ista_nas::data::{Dataset, embedded};
 use ista_nas::search_space::genotype::Genotype;
 use ista_nas::step_metrics::StepControl;
@@ -11,16 +10,6 @@ use ista_nas::storage::model_file::{export_safetensors, load_model, save_model};
 use ista_nas::train::checkpoint::TrainCheckpoint;
 use ista_nas::train::config::TrainConfig;
 use ista_nas::train::trainer::{TrainRecord, Trainer};
-
-/// Weights are drawn from the device's seeded RNG, which every run in the process shares, so
-/// the tests that build networks take turns.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A tiny net exercising every training feature: auxiliary head, drop path, cutout.
 fn tiny() -> TrainConfig {

@@ -202,6 +202,17 @@ pub fn cpu_args(command: &[&str], out: &std::path::Path) -> Vec<String> {
     args
 }
 
+/// Tests that use what a process shares take turns while they hold this: weights are drawn
+/// from the device's seeded RNG, and `host_reads` counts the reads of every thread.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits for the other tests of this binary that hold [`SERIAL`].
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Searches a tiny supernet (C=4, L=3, 64 training images at batch 16) on the CPU backend into
 /// `out`, with the options `extra`; panics when it fails.
 pub fn tiny_search(out: &std::path::Path, extra: &[&str]) {
