@@ -253,3 +253,55 @@ fn relu_matches_burns_forward_and_backward() {
         );
     }
 }
+
+/// Soft-thresholding by the bits of x: NaN of either sign comes back with its own bits (SPIR-V
+/// leaves `max` and `sign` of NaN undefined), infinities keep their sign, a shrunk value takes
+/// x's sign (−0 for a negative x), and the rest is |x| − t with x's sign, in both the elementwise
+/// kernel and the rule it shares with the solver.
+#[test]
+fn soft_threshold_keeps_nan_and_signs_by_their_bits() {
+    let device = vulkan();
+    let t = 0.25f32;
+    let mut values = common::uniform(4_099, 13);
+    let specials = [
+        0.0,
+        -0.0,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+        f32::from_bits(1), // the smallest subnormal
+        t,
+        -t,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::from_bits(0xFFC0_0000), // a NaN with the sign bit set
+        f32::from_bits(0x7F80_0001), // a signalling-NaN pattern
+        f32::from_bits(0x7FC1_2345), // a NaN with a payload
+    ];
+    values[..specials.len()].copy_from_slice(&specials);
+    let x = Tensor::<1>::from_data(
+        burn::tensor::TensorData::new(values.clone(), [values.len()]),
+        &device,
+    );
+    let got = host(soft_threshold(x, t));
+    for (v, g) in values.iter().zip(&got) {
+        if v.is_nan() {
+            assert!(g.is_nan(), "x = {v:?} ({:#x}) gave {g}", v.to_bits());
+            // quieting a signalling NaN may set the quiet bit; everything else stays
+            assert_eq!(
+                g.to_bits() | 0x0040_0000,
+                v.to_bits() | 0x0040_0000,
+                "NaN bits {:#x} → {:#x}",
+                v.to_bits(),
+                g.to_bits()
+            );
+        } else {
+            let want = (v.abs() - t).max(0.0).copysign(*v);
+            assert_eq!(
+                g.to_bits(),
+                want.to_bits(),
+                "x = {v:?}: {g:?}, want {want:?}"
+            );
+        }
+    }
+}

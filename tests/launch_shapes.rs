@@ -8,8 +8,10 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ista_nas::bench::dispatches::count_dispatches;
 use ista_nas::bench::step_shapes::{
-    Launches, StepCase, first_unfit, forward_backward_launches, step_launches,
+    Launches, StepCase, first_unfit, forward_backward_launches, largest_fitting_batch,
+    step_launches,
 };
+use ista_nas::kernels::launch_plan::MAX_BINDING;
 use ista_nas::kernels::variant::{KernelShape, force_on_this_thread};
 use ista_nas::model::heads::NetKind;
 use ista_nas::model::skeleton::NetworkConfig;
@@ -33,15 +35,21 @@ fn total(launches: &[Launches]) -> usize {
 }
 
 /// The paper's search (C=16, L=8, batch 256, 32×32), one-stage (C=36, L=20, batch 96) and
-/// ImageNet (C=48, L=14, batch 1024, 224×224) scales: every launch reading 2²⁰ values or more
-/// runs 2¹⁶ threads or more, no thread loops more than 256 times, no grid dimension passes
-/// 65,535.
+/// ImageNet (C=48, L=14, 224×224, at the largest batch whose bindings fit: 1024 does not, see
+/// tests/binding_limit.rs) scales: every launch reading 2²⁰ values or more runs 2¹⁶ threads or
+/// more, no thread loops more than 256 times, no grid dimension passes 65,535, no binding
+/// passes 2³¹ − 1 bytes.
 #[test]
 fn every_launch_fills_a_gpu_at_the_papers_scales() {
+    let imagenet = case(NetKind::Imagenet, 48, 14, 1024, 224);
+    let fits = largest_fitting_batch(&imagenet, KernelShape::Gpu, MAX_BINDING);
     for case in [
         case(NetKind::Cifar, 16, 8, 256, 32),
         case(NetKind::Cifar, 36, 20, 96, 32),
-        case(NetKind::Imagenet, 48, 14, 1024, 224),
+        StepCase {
+            batch: fits,
+            ..imagenet
+        },
     ] {
         let launches = step_launches(&case, KernelShape::Gpu);
         assert!(total(&launches) > 1000, "{case:?}");

@@ -293,14 +293,50 @@ fn forward_backward(
     walk.launches
 }
 
-/// Whether `launches` fill a GPU: every launch that reads 2²⁰ values or more runs 2¹⁶ threads
-/// or more, no thread loops more than [`plan::MAX_SERIAL`] times, and no grid dimension passes
-/// [`plan::MAX_GROUPS`]; the first launch that does not, otherwise.
+/// Whether `launches` fill a GPU and fit it: every launch that reads 2²⁰ values or more runs
+/// 2¹⁶ threads or more, no thread loops more than [`plan::MAX_SERIAL`] times, no grid dimension
+/// passes [`plan::MAX_GROUPS`] and no binding passes [`plan::MAX_BINDING`] bytes; the first
+/// launch that does not, otherwise.
 pub fn first_unfit(launches: &[Launches]) -> Option<&Launches> {
     launches.iter().find(|l| {
         let p = &l.plan;
         (p.elements >= 1 << 20 && p.threads() < 1 << 16)
             || p.serial_loop > plan::MAX_SERIAL
             || p.groups.iter().any(|&g| g > plan::MAX_GROUPS)
+            || p.largest_binding() > plan::MAX_BINDING
     })
+}
+
+/// The launch with the largest binding of `launches`, if any.
+pub fn largest_binding(launches: &[Launches]) -> Option<&Launches> {
+    launches.iter().max_by_key(|l| l.plan.largest_binding())
+}
+
+/// Whether every binding of a step of `case` fits in `limit` bytes; the launch with the largest
+/// binding when one does not.
+pub fn oversized(case: &StepCase, shape: KernelShape, limit: usize) -> Option<Launches> {
+    let launches = step_launches(case, shape);
+    largest_binding(&launches)
+        .filter(|l| l.plan.largest_binding() > limit)
+        .cloned()
+}
+
+/// The largest batch size up to `case.batch` whose bindings all fit in `limit` bytes (0 when
+/// not even one image does): bindings grow with the batch, so a bisection finds it.
+pub fn largest_fitting_batch(case: &StepCase, shape: KernelShape, limit: usize) -> usize {
+    let fits = |batch: usize| oversized(&StepCase { batch, ..*case }, shape, limit).is_none();
+    let (mut low, mut high) = (0, case.batch);
+    if fits(high) {
+        return high;
+    }
+    // invariant: `low` fits (or is 0), `high` does not
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if fits(mid) {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    low
 }

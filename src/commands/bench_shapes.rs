@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use ista_nas::bench::shapes_table::{SHAPES_CSV_HEADER, shapes_csv_rows, shapes_table};
-use ista_nas::bench::step_shapes::{StepCase, first_unfit, step_launches};
+use ista_nas::bench::step_shapes::{
+    StepCase, first_unfit, largest_binding, largest_fitting_batch, step_launches,
+};
+use ista_nas::kernels::launch_plan::MAX_BINDING;
 use ista_nas::kernels::variant::{KernelShape, current};
 use ista_nas::model::skeleton::CellPlan;
 use ista_nas::search_space::primitives::STEPS;
@@ -49,9 +52,20 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             args.net,
             s = args.image_size,
         );
+        let largest = largest_binding(&launches).map_or(0, |l| l.plan.largest_binding());
         let verdict = match first_unfit(&launches) {
-            None => {
-                "every launch reading ≥ 2^20 values runs ≥ 2^16 threads; no loop over 256".into()
+            None => format!(
+                "every launch reading ≥ 2^20 values runs ≥ 2^16 threads; no loop over 256; largest binding {:.3} GB (limit {:.3} GB)",
+                largest as f64 / 1e9,
+                MAX_BINDING as f64 / 1e9
+            ),
+            Some(l) if l.plan.largest_binding() > MAX_BINDING => {
+                let fits = largest_fitting_batch(&case, shape, MAX_BINDING);
+                format!(
+                    "does not fit a GPU: a {:.2} GB binding (over {MAX_BINDING} bytes); a run is refused, batch {fits} fits: {:?}",
+                    l.plan.largest_binding() as f64 / 1e9,
+                    l.plan
+                )
             }
             Some(l) => format!("does not fill a GPU: {:?}", l.plan),
         };

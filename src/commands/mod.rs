@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_args;
 pub mod bench_shapes;
+pub mod binding_limit;
 pub mod child;
 pub mod consistency;
 pub mod consistency_args;

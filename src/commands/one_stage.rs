@@ -136,12 +136,14 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         true,
     )?;
     let auxiliary = config.auxiliary_weight > 0.0;
-    super::data::supernet_for(&splits, config.channels, config.layers, auxiliary)?;
+    let network = super::data::supernet_for(&splits, config.channels, config.layers, auxiliary)?;
     let (train, test) = (splits.train.clone(), splits.test.clone());
     super::data::check_batch(config.batch_size, train.len(), "training images")?;
     let norm = super::data::normalization(config.data.norm.as_ref(), &splits, &train, false)?;
     config.data.norm = Some(norm);
     let devices = args.devices.open()?;
+    let side = splits.train.supernet_side();
+    super::binding_limit::check_search(&devices, &network, side, config.batch_size)?;
     let run_driver::Opened {
         run,
         checkpoint,

@@ -141,7 +141,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         config.data.classes,
         false,
     )?;
-    super::data::supernet_for(&splits, config.channels, config.layers, false)?;
+    let network = super::data::supernet_for(&splits, config.channels, config.layers, false)?;
     let (weights, arch) = splits.train.split_half();
     let what = "images for the weights (the first half of the training images)";
     super::data::check_batch(config.batch_size, weights.len(), what)?;
@@ -149,6 +149,8 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     config.data.norm = Some(norm);
     let classes = splits.class_names.len();
     let devices = args.devices.open()?;
+    let side = splits.train.supernet_side();
+    super::binding_limit::check_search(&devices, &network, side, config.batch_size)?;
     let prefix = match config.method {
         Method::Ista => "search".to_string(),
         other => format!("search-{}", other.name()),

@@ -346,3 +346,12 @@ pub fn peak_pool_bytes(device: &Device) -> Option<u64> {
         .memory_pool_report()
         .map(|pools| pools.iter().map(|p| p.page_size * p.pages_peak).sum())
 }
+
+/// The largest storage binding in bytes that kernels on `device` may use: the opened adapter's
+/// limit, capped at [`MAX_BINDING`](crate::kernels::launch_plan::MAX_BINDING); `None` where no
+/// WGSL kernel runs (Burn's CPU backend has no such limit).
+pub fn max_binding_bytes(device: &Device) -> Option<usize> {
+    let (_, setup) = opened_setup(device)?;
+    let limit = setup.device.limits().max_storage_buffer_binding_size as usize;
+    Some(limit.min(crate::kernels::launch_plan::MAX_BINDING))
+}

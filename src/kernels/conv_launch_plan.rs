@@ -80,14 +80,15 @@ pub fn depthwise_weight_grad(dims: [usize; 4], g: Geometry, shape: KernelShape) 
     let weights = p.channels * g.kernel * g.kernel;
     let threads = p.batch * count * weights;
     let (x, y) = folded(threads.div_ceil(COLUMN_WORKGROUP));
-    let read: usize =
-        dims.iter().product::<usize>() + p.batch * p.channels * p.output[0] * p.output[1];
+    let input: usize = dims.iter().product();
+    let output_grad = p.batch * p.channels * p.output[0] * p.output[1];
+    let read = input + output_grad;
     LaunchPlan {
         kernel: "depthwise_weight_grad",
         groups: [x, y, 1],
         workgroup: COLUMN_WORKGROUP,
         serial_loop: rows * p.output[1],
-        elements: read,
+        elements: input.max(output_grad),
         bytes_read: read * 4,
         bytes_written: threads * 4,
     }
@@ -169,7 +170,7 @@ pub fn pointwise_weight_grad([b, k, r, p]: [usize; 4], shape: KernelShape) -> La
         groups: [x, y, 1],
         workgroup: COLUMN_WORKGROUP,
         serial_loop: per,
-        elements: read,
+        elements: b * k.max(r) * p,
         bytes_read: read * 4,
         bytes_written: b * count * r * k * 4,
     }

@@ -20,6 +20,9 @@ pub const MAX_GROUPS: usize = 65_535;
 /// Threads a launch aims for where its loop can be cut: an H100 keeps 132 × 2,048 threads
 /// resident, so 2¹⁷ is about half of it, enough to hide memory latency on any GPU.
 pub const TARGET_THREADS: usize = 1 << 17;
+/// wgpu's largest storage binding in bytes on any adapter (`i32::MAX`: wgpu-hal caps every
+/// backend's limit there, whatever the driver reports).
+pub const MAX_BINDING: usize = (1 << 31) - 1;
 
 /// How a loop of `length` iterations in each of `items` threads is cut into pieces of at most
 /// `most` iterations, more where `items` × pieces stays under [`TARGET_THREADS`]: (iterations
@@ -66,6 +69,12 @@ impl LaunchPlan {
     /// Threads launched.
     pub fn threads(&self) -> usize {
         self.groups.iter().product::<usize>() * self.workgroup
+    }
+
+    /// Bytes of the launch's largest binding: its largest input, or everything it writes where
+    /// that is more (a bound on its largest output).
+    pub fn largest_binding(&self) -> usize {
+        (self.elements * 4).max(self.bytes_written)
     }
 }
 
