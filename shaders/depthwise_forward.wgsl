@@ -1,5 +1,6 @@
 // Depthwise convolution forward, one thread per output element of y [B, C, H', W']:
-// y[b, c, oy, ox] = Σ_{ty, tx} w[c, ty, tx] · x[b, c, oy·s + ty·d − p, ox·s + tx·d − p].
+// y[b, c, oy, ox] = Σ_{ty, tx} w[c, ty, tx] · x[b, c, oy·s + ty·d − p, ox·s + tx·d − p], with x
+// through ReLU as it is loaded where the program has the op's ReLU compiled in.
 // Launch: (ceil(H'·W' / WG), C, B) workgroups: the channel and the image are those of the
 // workgroup (no integer division for them, and the weight reads are uniform).
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, H, W]
@@ -28,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
         for (var tx = 0u; tx < g.k; tx = tx + 1u) {
             let ix = tap_input(ox, tx, g);
             if (ix >= 0 && ix < i32(g.w)) {
-                acc = acc + weight[taps + ty * g.k + tx] * x[base + u32(iy) * g.w + u32(ix)];
+                acc = acc + weight[taps + ty * g.k + tx] * input_value(x[base + u32(iy) * g.w + u32(ix)]);
             }
         }
     }

@@ -24,3 +24,16 @@ fn depthwise_sizes() -> Depthwise {
 fn tap_input(o: u32, t: u32, g: Depthwise) -> i32 {
     return i32(o) * g.stride + i32(t) * g.dilation - g.padding;
 }
+
+// The op's ReLU, applied to the input as it is loaded when compiled in ({{ relu }}): whether ReLU
+// lets v through (v > 0, or NaN, which Burn's ReLU passes on), tested by its bits as in
+// shaders/relu.wgsl.
+fn passes_relu(v: f32) -> bool {
+    let bits = bitcast<u32>(v);
+    return !{{ relu }} || (bits - 1u) < 0x7F800000u || (bits & 0x7FFFFFFFu) > 0x7F800000u;
+}
+
+// The input value the convolution reads: ReLU(v) when compiled in, else v.
+fn input_value(v: f32) -> f32 {
+    return select(0.0, v, passes_relu(v));
+}

@@ -1,12 +1,14 @@
 // Depthwise convolution input gradient, one thread per input element of dx [B, C, H, W]:
 // dx[b, c, iy, ix] = Σ over taps (ty, tx) with oy·s = iy + p − ty·d (and the same in x), 0 ≤ oy < H',
-// of w[c, ty, tx] · dy[b, c, oy, ox] — a gather, so no two threads write one element.
+// of w[c, ty, tx] · dy[b, c, oy, ox] — a gather, so no two threads write one element — and 0 where
+// the op's ReLU, when compiled in, stopped x[b, c, iy, ix].
 // Launch: (ceil(H·W / WG), C, B) workgroups: the channel and the image are those of the
 // workgroup (no integer division for them, and the weight reads are uniform).
-@group(0) @binding(0) var<storage, read_write> dy: array<f32>;     // [B, C, H', W']
-@group(0) @binding(1) var<storage, read_write> weight: array<f32>; // [C, k, k]
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;     // [B, C, H, W]
-@group(0) @binding(3) var<uniform> params: array<vec4<u32>, 4>; // see depthwise_geometry.wgsl
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, H, W] (ReLU's gate)
+@group(0) @binding(1) var<storage, read_write> dy: array<f32>;     // [B, C, H', W']
+@group(0) @binding(2) var<storage, read_write> weight: array<f32>; // [C, k, k]
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;     // [B, C, H, W]
+@group(0) @binding(4) var<uniform> params: array<vec4<u32>, 4>; // see depthwise_geometry.wgsl
 
 // The output coordinate that reads input coordinate i through tap t; outside 0..n_out when
 // none does. The stride is a compiled-in constant, so the quotient needs no division
@@ -42,5 +44,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
             }
         }
     }
-    dx[plane * g.h * g.w + pixel] = acc;
+    let at = plane * g.h * g.w + pixel;
+    dx[at] = select(0.0, acc, passes_relu(x[at]));
 }

@@ -1,6 +1,7 @@
 // Depthwise convolution weight gradient, first pass, one thread per (image b, piece j of the
 // output rows, weight w = c·k² + ty·k + tx):
-// partial[b·pieces + j, w] = Σ_{oy in piece j, ox} dy[b, c, oy, ox] · x[b, c, oy·s + ty·d − p, ox·s + tx·d − p].
+// partial[b·pieces + j, w] = Σ_{oy in piece j, ox} dy[b, c, oy, ox] · x[b, c, oy·s + ty·d − p, ox·s + tx·d − p]
+// (x through ReLU where compiled in).
 // `column_sums.wgsl` then sums over the rows b·pieces + j. A piece is `rows` output rows
 // (params[1].z), `pieces` per plane (params[1].w): on GPUs at most 256 pixels, on software
 // adapters the whole plane. No workgroup barriers: on llvmpipe each costs a switch of every
@@ -41,7 +42,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         for (var ox = 0u; ox < g.ow; ox = ox + 1u) {
             let ix = tap_input(ox, tx, g);
             if (ix >= 0 && ix < i32(g.w)) {
-                acc = acc + dy[dy_base + oy * g.ow + ox] * x[x_base + u32(iy) * g.w + u32(ix)];
+                acc = acc + dy[dy_base + oy * g.ow + ox] * input_value(x[x_base + u32(iy) * g.w + u32(ix)]);
             }
         }
     }

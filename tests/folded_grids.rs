@@ -46,6 +46,7 @@ fn depthwise_weight_grad_folds_past_65535_workgroups() {
         stride: 1,
         padding: 2,
         dilation: 1,
+        relu: false,
     };
     assert!(b * c * 25 > PAST_ONE_DIMENSION);
     let values = uniform(b * c * h * w, 11);

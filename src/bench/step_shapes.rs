@@ -151,10 +151,10 @@ impl Walk {
         [p.batch, p.channels, p.output[0], p.output[1]]
     }
 
-    /// ReLU, depthwise k×k, 1×1, BN: a half of a separable conv, or a dilated conv.
+    /// ReLU, depthwise k×k, 1×1, BN: a half of a separable conv, or a dilated conv (the ReLU
+    /// read by the depthwise kernels as they load the input).
     fn dil_conv(&mut self, dims: [usize; 4], g: Geometry) -> [usize; 4] {
-        self.relu(dims);
-        let out = self.depthwise(dims, g);
+        let out = self.depthwise(dims, Geometry { relu: true, ..g });
         self.pointwise(out, out[1]);
         self.batch_norm(out);
         out
@@ -182,6 +182,7 @@ impl Walk {
             stride,
             padding: dilation * (kernel - 1) / 2,
             dilation,
+            relu: false,
         };
         match name {
             "max_pool_3x3" | "avg_pool_3x3" => self.batch_norm(out),

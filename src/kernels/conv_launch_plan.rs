@@ -40,17 +40,27 @@ pub fn depthwise_forward(dims: [usize; 4], g: Geometry) -> LaunchPlan {
     )
 }
 
-/// The depthwise input gradient for an input `[B, C, H, W]`: a thread per input pixel.
+/// The depthwise input gradient for an input `[B, C, H, W]`: a thread per input pixel, which
+/// also reads its input pixel where the op's ReLU is fused in (the gate).
 pub fn depthwise_input_grad(dims: [usize; 4], g: Geometry) -> LaunchPlan {
     let p = Planes::new(dims, &g);
     let read = p.batch * p.channels * p.output[0] * p.output[1];
     let taps = g.kernel * g.kernel;
-    per_plane(
+    let plan = per_plane(
         "depthwise_input_grad",
         [p.batch, p.channels, dims[2] * dims[3]],
         taps,
         read,
-    )
+    );
+    if !g.relu {
+        return plan;
+    }
+    let input: usize = dims.iter().product();
+    LaunchPlan {
+        elements: read.max(input),
+        bytes_read: (read + input) * 4,
+        ..plan
+    }
 }
 
 /// The pieces of a depthwise weight gradient: output rows per thread and pieces per plane.

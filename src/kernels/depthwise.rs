@@ -19,7 +19,8 @@ use super::wgsl::fits_planes;
 use crate::devices::adapter::runs_wgsl;
 use crate::profile::scope;
 
-/// Depthwise convolution `[B, C, H, W]` × `[C, 1, k, k]` → `[B, C, H', W']` and its gradients.
+/// Depthwise convolution `[B, C, H, W]` × `[C, 1, k, k]` → `[B, C, H', W']` (of ReLU(x) where
+/// the geometry says so) and its gradients.
 #[backend_extension(Cube, Flex: cfg(all()), Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait DepthwiseOps: Backend {
     /// The forward pass.
@@ -76,7 +77,11 @@ impl DepthwiseOps for Flex {
         let input = dims4(&x);
         let (dy, weight) = (contiguous(dy), contiguous(weight));
         let p = Planes::new(input, &g);
-        flex_tensor(cpu::input_grad(f32s(&dy), f32s(&weight), &g, &p), &input)
+        let mut dx = cpu::input_grad(f32s(&dy), f32s(&weight), &g, &p);
+        if g.relu {
+            cpu::relu_gate(&mut dx, f32s(&contiguous(x)));
+        }
+        flex_tensor(dx, &input)
     }
 
     fn depthwise_weight_grad(

@@ -17,6 +17,10 @@ pub struct Geometry {
     pub padding: usize,
     /// Dilation.
     pub dilation: usize,
+    /// ReLU applied to the input as it is loaded (the op's ReLU → depthwise conv in one kernel):
+    /// the forward pass and the weight gradient read max(x, 0), the input gradient is gated by
+    /// x > 0; NaN passes through, as in Burn's ReLU.
+    pub relu: bool,
 }
 
 impl Geometry {
@@ -171,8 +175,36 @@ fn weight_grad_plane(x: &[f32], dy: &[f32], acc: &mut [f32], g: &Geometry, p: &P
     });
 }
 
-/// y = depthwise(x, weight): `x` `[B, C, H, W]`, `weight` `[C, 1, k, k]`, returns `[B, C, H', W']`.
+/// Whether ReLU lets `v` through: v > 0, or NaN (which Burn's ReLU passes on).
+fn passes_relu(v: f32) -> bool {
+    v > 0.0 || v.is_nan()
+}
+
+/// `x` as the kernel reads it: through ReLU where `g.relu`.
+fn loaded<'a>(x: &'a [f32], g: &Geometry) -> std::borrow::Cow<'a, [f32]> {
+    if g.relu {
+        x.iter()
+            .map(|&v| if passes_relu(v) { v } else { 0.0 })
+            .collect::<Vec<_>>()
+            .into()
+    } else {
+        x.into()
+    }
+}
+
+/// The input gradient through a fused ReLU: `dx` kept where `x` passes ReLU, else 0.
+pub fn relu_gate(dx: &mut [f32], x: &[f32]) {
+    dx.par_iter_mut().zip(x).for_each(|(d, &v)| {
+        if !passes_relu(v) {
+            *d = 0.0;
+        }
+    });
+}
+
+/// y = depthwise(x, weight) (of ReLU(x) where `g.relu`): `x` `[B, C, H, W]`, `weight`
+/// `[C, 1, k, k]`, returns `[B, C, H', W']`.
 pub fn forward(x: &[f32], weight: &[f32], g: &Geometry, p: &Planes) -> Vec<f32> {
+    let x = loaded(x, g);
     let (inp, out, taps) = (p.input_len(), p.output_len(), g.kernel * g.kernel);
     let mut y = vec![0.0f32; p.batch * p.channels * out];
     y.par_chunks_mut(out).enumerate().for_each(|(plane, y)| {
@@ -193,8 +225,9 @@ pub fn input_grad(dy: &[f32], weight: &[f32], g: &Geometry, p: &Planes) -> Vec<f
     dx
 }
 
-/// dL/dweight from the input and dL/dy; returns `[C, 1, k, k]`.
+/// dL/dweight from the input (through ReLU where `g.relu`) and dL/dy; returns `[C, 1, k, k]`.
 pub fn weight_grad(x: &[f32], dy: &[f32], g: &Geometry, p: &Planes) -> Vec<f32> {
+    let x = loaded(x, g);
     let (inp, out, taps) = (p.input_len(), p.output_len(), g.kernel * g.kernel);
     let mut dw = vec![0.0f32; p.channels * taps];
     let ow = p.output[1];
@@ -254,6 +287,7 @@ mod tests {
                 stride,
                 padding,
                 dilation,
+                relu: false,
             };
             let p = Planes::new([2, 3, 7, 6], &g);
             let x = values(2 * 3 * 42, 1);

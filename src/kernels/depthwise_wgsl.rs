@@ -37,17 +37,18 @@ fn dims(t: &CubeTensor) -> [usize; 4] {
 }
 
 /// Runs `program` over `inputs` into a new tensor of `out_dims`, on `count` workgroups.
-fn run(
+fn run<const N: usize>(
     program: Program,
-    inputs: [CubeTensor; 2],
+    inputs: [CubeTensor; N],
     out_dims: [usize; 4],
     params: [u32; 8],
     count: CubeCount,
 ) -> CubeTensor {
-    let [a, b] = inputs.map(into_contiguous);
-    let out = empty_like(&a, Shape::new(out_dims));
-    let handles = vec![a.handle.clone(), b.handle.clone(), out.handle.clone()];
-    launch(&a, program, count, handles, &params);
+    let inputs = inputs.map(into_contiguous);
+    let out = empty_like(&inputs[0], Shape::new(out_dims));
+    let mut handles: Vec<_> = inputs.iter().map(|t| t.handle.clone()).collect();
+    handles.push(out.handle.clone());
+    launch(&inputs[0], program, count, handles, &params);
     out
 }
 
@@ -75,7 +76,8 @@ impl DepthwiseOps for CubeBackend {
         let p = Planes::new(input, &g);
         let grid = plan_grid(&plan::depthwise_input_grad(input, g));
         let program = Program::DepthwiseInputGrad(g);
-        run(program, [dy, weight], input, params(&p, (1, 1)), grid)
+        // x gates the gradient where the op's ReLU is fused in (bound either way)
+        run(program, [x, dy, weight], input, params(&p, (1, 1)), grid)
     }
 
     fn depthwise_weight_grad(

@@ -201,6 +201,7 @@ fn with_geometry(template: SourceTemplate, g: Geometry) -> SourceTemplate {
         .register("stride", g.stride.to_string())
         .register("padding", g.padding.to_string())
         .register("dilation", g.dilation.to_string())
+        .register("relu", g.relu.to_string())
 }
 
 /// The element type of a program that takes four values per thread when `quads`.

@@ -6,18 +6,21 @@ use super::depthwise_cpu::Geometry;
 use super::wgsl::{MAX_POLISH_ROWS, Program, render};
 
 /// The depthwise geometries of the search space: 3×3 and 5×5, separable (dilation 1) and
-/// dilated (2), stride 1 and 2, padding d·(k − 1)/2.
+/// dilated (2), stride 1 and 2, padding d·(k − 1)/2, with and without the op's ReLU fused in.
 fn geometries() -> Vec<Geometry> {
     let mut all = Vec::new();
     for kernel in [3, 5] {
         for stride in [1, 2] {
             for dilation in [1, 2] {
-                all.push(Geometry {
-                    kernel,
-                    stride,
-                    padding: dilation * (kernel - 1) / 2,
-                    dilation,
-                });
+                for relu in [false, true] {
+                    all.push(Geometry {
+                        kernel,
+                        stride,
+                        padding: dilation * (kernel - 1) / 2,
+                        dilation,
+                        relu,
+                    });
+                }
             }
         }
     }

@@ -25,7 +25,32 @@ fn depthwise_geometry(conv: &Conv2d, channels: usize) -> Option<Geometry> {
         stride: s,
         padding,
         dilation: d,
+        relu: false,
     })
+}
+
+/// `conv` applied to ReLU(`x`): in one kernel each way where `conv` is depthwise and the
+/// project's kernels run (the ReLU read as the input is loaded, its backward folded into the
+/// input gradient), else ReLU's kernel and then [`conv_forward`].
+pub fn relu_conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [_, c_in, _, _] = x.dims();
+    let fused = conv
+        .bias
+        .is_none()
+        .then(|| depthwise_geometry(conv, c_in))
+        .flatten();
+    if let Some(g) = fused {
+        let weight = conv.weight.val(); // [C, 1, k, k]
+        let g = Geometry { relu: true, ..g };
+        let y = scope("relu + depthwise conv", || {
+            depthwise_conv2d(x.clone(), weight, g)
+        });
+        if let Some(y) = y {
+            return y;
+        }
+    }
+    let x = scope("relu", || crate::kernels::relu(x));
+    conv_forward(conv, x)
 }
 
 /// `conv` applied to `x` `[B, C_in, H, W]` → `[B, C_out, H', W']`, by the fastest route.

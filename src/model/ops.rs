@@ -6,7 +6,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::conv::conv_forward;
+use super::conv::{conv_forward, relu_conv_forward};
 use super::norm::Norm;
 use crate::profile::scope;
 
@@ -117,7 +117,7 @@ impl DilConv {
 
     /// `[B, C, H, W]` → `[B, C, H/stride, W/stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = conv_forward(&self.depthwise, timed_relu(x)); // [B, C, H', W']
+        let x = relu_conv_forward(&self.depthwise, x); // [B, C, H', W']
         self.norm.forward(conv_forward(&self.pointwise, x))
     }
 }
