@@ -7,6 +7,17 @@ edge, non-affine BN in the cells), same batch and input, same ops: each node run
 ops of its support, x_i = sum_{k in S} w_k o_k(state), with w = b^T A_S - bias and A uniform
 (m = 7). A step is an Adam step of b on a val batch, then an SGD step of the weights (clip 5) on a
 train batch with b fixed: exactly what `bench` times. Prints ms/step and peak CUDA memory.
+
+`--device meta` runs the same step on PyTorch's meta device: Python, the dispatcher, autograd
+and the optimisers do all their work, but no kernel runs and no memory is touched, so ms/step is
+the host's work per step (beside `ista-nas bench --host-only`). `--count-kernels` runs one step
+on the CPU under torch.profiler and counts the kernels a CUDA run would launch: the profiler's
+aten ops that have no aten op below them (leaf ops), minus the ones that only make views or
+allocate (KERNEL_FREE below); each counts as one launch (cuDNN convolutions and the optimisers'
+foreach ops launch one or a few kernels each on CUDA, so this is close, not exact). It also adds
+up the bytes of those ops, f32: every input tensor read once, and the largest input written once
+(an elementwise op's output; convolutions that widen their input write more), for the estimate
+beside `bench --shapes`.
 """
 
 import argparse
@@ -26,6 +37,16 @@ ISTA_NAS = {  # the published two-stage genotype (ista-nas genotype show ISTA_NA
                ["dil_conv_5x5", 3], ["sep_conv_3x3", 1], ["dil_conv_5x5", 4], ["sep_conv_5x5", 1]],
 }
 STEPS = 4
+# Leaf aten ops that launch no kernel on CUDA: views, metadata and allocation.
+KERNEL_FREE = {
+    "aten::empty", "aten::empty_strided", "aten::empty_like", "aten::view", "aten::_unsafe_view",
+    "aten::as_strided", "aten::reshape", "aten::_reshape_alias", "aten::t", "aten::transpose",
+    "aten::permute", "aten::expand", "aten::unsqueeze", "aten::squeeze", "aten::select",
+    "aten::slice", "aten::detach", "aten::detach_", "aten::alias", "aten::lift_fresh",
+    "aten::resolve_conj", "aten::resolve_neg", "aten::result_type", "aten::set_", "aten::resize_",
+    "aten::is_nonzero", "aten::numpy_T", "aten::split", "aten::chunk", "aten::unbind",
+    "aten::narrow", "aten::contiguous", "aten::_has_compatible_shallow_copy_type",
+}
 
 
 def bn(c):
@@ -132,6 +153,80 @@ class Architecture:
         return [(s, (b.detach() if fixed else b) @ a_s - bias) for s, a_s, bias, b in self.cells[cell]]
 
 
+def build_step(args, genotype, device, gen):
+    """One search step (an Adam step of b, then an SGD step of the weights) as a function."""
+    meta = device.type == "meta"
+    net = Network(args.channels, args.layers, args.classes, args.in_channels).to(device)
+    arch = Architecture(genotype, 7, device, gen)
+    lr = 0.1 * args.batch_size / 256
+    # the optimisers' multi-tensor (foreach) path, as PyTorch picks it on CUDA
+    foreach = device.type != "cpu"
+    w_opt = torch.optim.SGD(net.parameters(), lr, momentum=0.9, weight_decay=3e-4, foreach=foreach)
+    b_opt = torch.optim.Adam(arch.b, 6e-4, betas=(0.5, 0.999), weight_decay=1e-3, foreach=foreach)
+    shape = (args.batch_size, args.in_channels, args.image_size, args.image_size)
+    batches = [(torch.randn(shape), torch.randint(0, args.classes, (args.batch_size,))) for _ in range(2)]
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
+
+    def step():
+        (xv, yv), (xt, yt) = batches
+        b_opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(xv, arch.weights("normal", False), arch.weights("reduce", False)), yv).backward()
+        b_opt.step()
+        w_opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(xt, arch.weights("normal", True), arch.weights("reduce", True)), yt)
+        loss.backward()
+        clip_grad_norm(net.parameters(), 5.0)
+        w_opt.step()
+        # ista-nas reads the step's loss back with the epoch's figures; the meta device has none
+        return None if meta else loss.item()
+
+    return step
+
+
+def clip_grad_norm(parameters, max_norm):
+    """nn.utils.clip_grad_norm_ as it runs on CUDA (its foreach path), which also runs on meta."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+
+
+def count_kernels(args):
+    """Kernels (leaf aten ops that compute or copy) and bytes of one step, profiled on the CPU."""
+    from torch.profiler import ProfilerActivity, profile
+
+    gen = torch.Generator().manual_seed(args.seed)
+    step = build_step(args, ISTA_NAS if not args.genotype else load_genotype(args.genotype),
+                      torch.device("cpu"), gen)
+    step()  # the optimisers' state exists from here on, as in a timed step
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        step()
+    events = prof.events()
+    kernels, nbytes = 0, 0
+    for e in events:
+        if not e.name.startswith("aten::") or e.name in KERNEL_FREE:
+            continue
+        if any(c.name.startswith("aten::") for c in e.cpu_children):
+            continue
+        kernels += 1
+        shapes = [s for s in (e.input_shapes or []) if isinstance(s, list) and s]
+        sizes = [prod(s) for s in shapes]
+        nbytes += 4 * (sum(sizes) + max(sizes, default=0))
+    return {"kernels": kernels, "bytes": nbytes}
+
+
+def prod(shape):
+    out = 1
+    for d in shape:
+        out *= d if isinstance(d, int) else 1
+    return out
+
+
+def load_genotype(path):
+    with open(path) as f:
+        genotype = json.load(f)
+    return genotype.get("final", genotype)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--channels", type=int, default=16)
@@ -145,38 +240,24 @@ def main():
     p.add_argument("--genotype", help="genotype JSON file (ista-nas genotype show NAME --json); default ISTA_NAS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="CPU threads (torch.set_num_threads); default: PyTorch's own")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "meta"],
+                   help="auto: CUDA when present, else the CPU; meta: host work only, no kernel runs")
+    p.add_argument("--count-kernels", action="store_true",
+                   help="also count the kernels and bytes of one step (torch.profiler on the CPU)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    meta = device.type == "meta"
+    kernels = count_kernels(args) if args.count_kernels else None
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    genotype = ISTA_NAS
-    if args.genotype:
-        with open(args.genotype) as f:
-            genotype = json.load(f)
-        genotype = genotype.get("final", genotype)
-    net = Network(args.channels, args.layers, args.classes, args.in_channels).to(device)
-    arch = Architecture(genotype, 7, device, gen)
-    lr = 0.1 * args.batch_size / 256
-    w_opt = torch.optim.SGD(net.parameters(), lr, momentum=0.9, weight_decay=3e-4)
-    b_opt = torch.optim.Adam(arch.b, 6e-4, betas=(0.5, 0.999), weight_decay=1e-3)
-    shape = (args.batch_size, args.in_channels, args.image_size, args.image_size)
-    batches = [(torch.randn(shape), torch.randint(0, args.classes, (args.batch_size,))) for _ in range(2)]
-
-    def step():
-        (xv, yv), (xt, yt) = [(x.to(device), y.to(device)) for x, y in batches]
-        b_opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(xv, arch.weights("normal", False), arch.weights("reduce", False)), yv).backward()
-        b_opt.step()
-        w_opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(xt, arch.weights("normal", True), arch.weights("reduce", True)), yt)
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        w_opt.step()
-        return loss.item()  # reads the loss back, as ista-nas does every step
-
+    genotype = load_genotype(args.genotype) if args.genotype else ISTA_NAS
+    step = build_step(args, genotype, device, gen)
     for _ in range(args.warmup):
         step()
     if device.type == "cuda":
@@ -188,7 +269,11 @@ def main():
         torch.cuda.synchronize()
     ms = 1e3 * (time.perf_counter() - start) / args.steps
     result = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else device.type,
+        "channels": args.channels,
+        "layers": args.layers,
+        "kernels_per_step": kernels and kernels["kernels"],
+        "bytes_per_step": kernels and kernels["bytes"],
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "batch_size": args.batch_size,

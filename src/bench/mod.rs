@@ -88,6 +88,31 @@ pub struct CaseTiming {
     pub profile: Vec<ProfileRow>,
 }
 
+impl CaseTiming {
+    /// Launches per timed step of the project's own WGSL kernels, on wgpu devices.
+    pub fn own_dispatches_per_step(&self) -> Option<f64> {
+        self.dispatches_per_step?;
+        Some(
+            self.dispatches
+                .iter()
+                .filter(|(name, _)| is_own_kernel(name))
+                .map(|(_, n)| n)
+                .sum(),
+        )
+    }
+
+    /// Launches per timed step of Burn's kernels (everything not the project's own).
+    pub fn burn_dispatches_per_step(&self) -> Option<f64> {
+        Some(self.dispatches_per_step? - self.own_dispatches_per_step()?)
+    }
+}
+
+/// Whether a counted kernel name (as [`dispatches::count_dispatches`] gives it) is one of the
+/// project's WGSL kernels.
+pub fn is_own_kernel(name: &str) -> bool {
+    name.contains("WgslKernel")
+}
+
 /// The methods `bench` times: the two-stage searches and one-stage ISTA-NAS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -123,7 +148,9 @@ impl BenchMethod {
 }
 
 impl BenchCase {
-    /// The two-stage method's search settings at this case's size (ISTA-NAS's for one-stage).
+    /// The two-stage method's search settings at this case's size (ISTA-NAS's for one-stage),
+    /// without an architecture warm-up (PC-DARTS's 15 epochs): the timed step is the search's
+    /// full step, an architecture step and a weight step.
     pub fn config(&self) -> SearchConfig {
         let method = self.method.two_stage().unwrap_or(Method::Ista);
         SearchConfig {
@@ -132,6 +159,7 @@ impl BenchCase {
             batch_size: self.batch_size,
             seed: self.seed,
             epochs: 1,
+            arch_warmup_epochs: 0,
             ..SearchConfig::preset("paper", method).expect("built-in preset")
         }
     }

@@ -7,7 +7,7 @@ use super::BenchMethod;
 use super::{BenchCase, CaseTiming};
 
 /// Columns of bench.csv.
-pub const BENCH_CSV_HEADER: &str = "method,batch_size,devices,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,host_reads_per_step,ms_ratio_to_darts,memory_ratio_to_darts,images_per_s_vs_one_device,status";
+pub const BENCH_CSV_HEADER: &str = "method,batch_size,devices,channels,layers,image_size,warmup,steps,ms_per_step,images_per_s,peak_memory_bytes,dispatches_per_step,own_dispatches_per_step,burn_dispatches_per_step,host_reads_per_step,ms_ratio_to_darts,memory_ratio_to_darts,images_per_s_vs_one_device,status";
 
 /// One case and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,7 +65,7 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
         let t = row.timing.as_ref();
         let status = row.status.replace([',', '\n'], ";");
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{status}\n",
             c.method.name(),
             c.batch_size,
             c.devices,
@@ -81,6 +81,12 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
                 .and_then(|t| t.dispatches_per_step)
                 .map(|d| format!("{d:.1}"))),
             opt(t
+                .and_then(CaseTiming::own_dispatches_per_step)
+                .map(|d| format!("{d:.1}"))),
+            opt(t
+                .and_then(CaseTiming::burn_dispatches_per_step)
+                .map(|d| format!("{d:.1}"))),
+            opt(t
                 .and_then(|t| t.host_reads_per_step)
                 .map(|r| format!("{r:.2}"))),
             opt(row.ms_ratio(rows).map(|r| format!("{r:.4}"))),
@@ -94,7 +100,7 @@ pub fn to_csv(rows: &[BenchRow]) -> String {
 /// A Markdown table of the rows, for the terminal and the README.
 pub fn to_table(rows: &[BenchRow]) -> String {
     let mut table = String::from(
-        "| method | batch | devices | ms/step | images/s | images/s vs 1 device | peak memory | dispatches/step | host reads/step | time vs DARTS | memory vs DARTS |\n\
+        "| method | batch | devices | ms/step | images/s | images/s vs 1 device | peak memory | dispatches/step (own + Burn's) | host reads/step | time vs DARTS | memory vs DARTS |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
@@ -111,8 +117,9 @@ pub fn to_table(rows: &[BenchRow]) -> String {
                 t.peak_memory_bytes
                     .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
                     .unwrap_or("n/a".into()),
-                t.dispatches_per_step
-                    .map(|d| format!("{d:.0}"))
+                t.own_dispatches_per_step()
+                    .zip(t.burn_dispatches_per_step())
+                    .map(|(own, burn)| format!("{:.0} ({own:.0} + {burn:.0})", own + burn))
                     .unwrap_or("n/a".into()),
                 t.host_reads_per_step
                     .map(|r| format!("{r:.2}"))

@@ -12,6 +12,7 @@ use ista_nas::bench::recovery::{recovery_bench, recovery_csv};
 use ista_nas::bench::results::{BenchRow, to_csv, to_table};
 use ista_nas::bench::{BenchCase, BenchMethod, CaseTiming, run_case};
 use ista_nas::devices::list::{DeviceList, select_devices};
+use ista_nas::devices::noop::open_host_only;
 use ista_nas::storage::run_dir::RunDir;
 
 use super::bench_args::{BenchArgs, CaseInput};
@@ -34,11 +35,15 @@ pub struct BenchCaseArgs {
 pub fn run_one(args: BenchCaseArgs) -> anyhow::Result<()> {
     let case: BenchCase = serde_json::from_str(&args.case).context("bad --case JSON")?;
     let input = &args.input;
-    let list = DeviceList((0..case.devices.max(1)).collect());
-    let devices: Vec<_> = select_devices(input.device, &list)?
-        .into_iter()
-        .map(|s| s.device)
-        .collect();
+    let devices: Vec<_> = if input.host_only {
+        vec![open_host_only()?.device]
+    } else {
+        let list = DeviceList((0..case.devices.max(1)).collect());
+        select_devices(input.device, &list)?
+            .into_iter()
+            .map(|s| s.device)
+            .collect()
+    };
     let genotype = ista_nas::search_space::genotype::Genotype::load(&input.genotype)?;
     let splits = super::data::read_splits(input.source.data.as_deref(), input.source.format)?;
     let classes = splits.class_names.len();
@@ -57,6 +62,9 @@ fn run_in_child(args: &BenchArgs, case: &BenchCase) -> anyhow::Result<Result<Cas
         .arg(serde_json::to_string(case)?)
         .arg("--genotype")
         .arg(&args.input.genotype);
+    if args.input.host_only {
+        command.arg("--host-only");
+    }
     if let Some(data) = &args.input.source.data {
         command.arg("--data").arg(data);
     }
@@ -100,14 +108,15 @@ fn predicted_mib(points: &[(usize, f64)], batch: usize) -> Option<f64> {
 }
 
 /// Runs `method` on `devices` at each of `batches` (ascending), each case in a child process;
-/// larger batches are skipped once one fails or is predicted past `limit` MiB.
+/// larger batches are skipped once one fails or is predicted past `limit` MiB. Each row joins
+/// `rows` and bench.csv is rewritten as it comes, so a run stopped midway keeps its cases.
 fn bench_method(
     args: &BenchArgs,
     (method, devices): (BenchMethod, usize),
     batches: &[usize],
     limit: Option<f64>,
-) -> anyhow::Result<Vec<BenchRow>> {
-    let mut rows = Vec::new();
+    (run, rows): (&RunDir, &mut Vec<BenchRow>),
+) -> anyhow::Result<()> {
     let mut points: Vec<(usize, f64)> = Vec::new();
     let mut failed: Option<usize> = None;
     for &batch_size in batches {
@@ -156,8 +165,9 @@ fn bench_method(
         };
         print_row(&row);
         rows.push(row);
+        run.write("bench.csv", to_csv(rows).as_bytes())?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// A case's line as it finishes.
@@ -216,8 +226,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         super::data::read_splits(args.input.source.data.as_deref(), args.input.source.format)?;
     super::data::supernet_for(&splits, args.channels, args.layers, false)?;
     let most = args.device_counts.iter().copied().max().unwrap_or(1);
-    let selected = super::device::open_all(args.input.device, &DeviceList((0..most).collect()))?
-        .swap_remove(0);
+    let selected = if args.input.host_only {
+        open_host_only()?
+    } else {
+        super::device::open_all(args.input.device, &DeviceList((0..most).collect()))?.swap_remove(0)
+    };
     let limit = args
         .memory_limit_mib
         .or_else(|| (selected.info.kind == "Cpu").then(available_mib).flatten());
@@ -242,15 +255,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut rows: Vec<BenchRow> = Vec::new();
     for &method in &args.methods {
         for &devices in &args.device_counts {
-            rows.extend(bench_method(&args, (method, devices), &batches, limit)?);
+            bench_method(&args, (method, devices), &batches, limit, (&run, &mut rows))?;
         }
     }
     let title = format!(
-        "search step, C={} L={}, {} ({})",
-        args.channels, args.layers, selected.info.name, selected.info.api
+        "search step{}, C={} L={}, {} ({})",
+        if args.input.host_only {
+            " (host work only: wgpu's noop backend, no kernel runs)"
+        } else {
+            ""
+        },
+        args.channels,
+        args.layers,
+        selected.info.name,
+        selected.info.api
     );
     write_results(&args, &run, &rows, &title)?;
-    if args.recovery_draws > 0 {
+    let recovery_draws = if args.input.host_only {
+        0
+    } else {
+        args.recovery_draws
+    };
+    if recovery_draws > 0 {
         recovery(&args, &selected, &run)?;
     }
     let profile = if args.profile {
@@ -258,7 +284,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         ""
     };
-    let recovery = if args.recovery_draws > 0 {
+    let recovery = if recovery_draws > 0 {
         ", recovery.csv"
     } else {
         ""

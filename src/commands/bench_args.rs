@@ -20,6 +20,9 @@ pub struct CaseInput {
     /// The genotype whose ops ISTA-NAS runs (a built-in name or a file); DARTS methods run all ops.
     #[arg(long, default_value = "ISTA_NAS")]
     pub genotype: String,
+    /// Measure the host's work alone: run every case on wgpu's noop backend, where the real step (Burn, autodiff, CubeCL, wgpu's validation, encoding and submission) runs with empty kernels, so ms/step is what a GPU that took no time per kernel would give; --device is not used, and there is no recovery benchmark.
+    #[arg(long)]
+    pub host_only: bool,
 }
 
 /// Options of `ista-nas bench`.
@@ -84,6 +87,9 @@ impl BenchArgs {
         }
         if self.device_counts.is_empty() || self.device_counts.contains(&0) {
             bail!("--device-counts lists device counts of at least 1, e.g. 1,2");
+        }
+        if self.input.host_only && self.device_counts != [1] {
+            bail!("--host-only runs on one (noop) device: leave --device-counts out");
         }
         if self.channels == 0 || !self.channels.is_multiple_of(2) || self.layers < 3 {
             bail!("--channels must be even and --layers at least 3");
