@@ -94,3 +94,41 @@ fn a_pack_whose_checksums_do_not_match_is_refused() {
         "nothing is extracted from a bad pack"
     );
 }
+
+/// The smoke path on a machine whose only Vulkan adapter is software (lavapipe here), with an
+/// NVIDIA manifest that points at no driver: the manifest is added, the adapter is refused
+/// before anything is measured, and the summary and archive are still written.
+#[test]
+fn the_check_refuses_a_software_adapter_and_still_hands_back_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let icd = dir.path().join("nvidia_icd.json");
+    fs::write(
+        &icd,
+        r#"{"file_format_version": "1.0.0", "ICD": {"library_path": "/nonexistent/libGLX_nvidia.so.0", "api_version": "1.3.0"}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let done = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu_check.sh"))
+        .args(["--binary", env!("CARGO_BIN_EXE_ista-nas"), "--smoke-only"])
+        .env("NVIDIA_ICD", &icd)
+        .env("OUT", &out)
+        .env("WORK", dir.path().join("work"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert_eq!(done.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("not a hardware GPU"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("VK_ADD_DRIVER_FILES={}", icd.display())),
+        "{stdout}"
+    );
+    assert!(!out.join("smoke").exists(), "nothing measured: {stdout}");
+    let summary = fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("exit 1"), "{summary}");
+    let listing = Command::new("tar")
+        .args(["tzf", out.join("gpu-check.tar.gz").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains("device.log"), "{listing}");
+}
