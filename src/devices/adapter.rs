@@ -347,11 +347,15 @@ pub fn peak_pool_bytes(device: &Device) -> Option<u64> {
         .map(|pools| pools.iter().map(|p| p.page_size * p.pages_peak).sum())
 }
 
+/// wgpu's largest storage binding in bytes on any adapter (`i32::MAX`: wgpu-hal caps every
+/// backend's limit there, whatever the driver reports).
+pub const MAX_STORAGE_BINDING: usize = (1 << 31) - 1;
+
 /// The largest storage binding in bytes that kernels on `device` may use: the opened adapter's
-/// limit, capped at [`MAX_BINDING`](crate::kernels::launch_plan::MAX_BINDING); `None` where no
-/// WGSL kernel runs (Burn's CPU backend has no such limit).
+/// limit, capped at [`MAX_STORAGE_BINDING`]; `None` where no WGSL kernel runs (Burn's CPU
+/// backend has no such limit).
 pub fn max_binding_bytes(device: &Device) -> Option<usize> {
     let (_, setup) = opened_setup(device)?;
     let limit = setup.device.limits().max_storage_buffer_binding_size as usize;
-    Some(limit.min(crate::kernels::launch_plan::MAX_BINDING))
+    Some(limit.min(MAX_STORAGE_BINDING))
 }

@@ -29,7 +29,7 @@ fn failed(details: String) -> DeviceError {
 fn gpu_limits() -> wgpu::Limits {
     wgpu::Limits {
         max_storage_buffers_per_shader_stage: 64,
-        max_storage_buffer_binding_size: crate::kernels::launch_plan::MAX_BINDING as u64,
+        max_storage_buffer_binding_size: super::adapter::MAX_STORAGE_BINDING as u64,
         max_buffer_size: 1 << 38,
         max_compute_workgroup_storage_size: 49_152,
         max_compute_invocations_per_workgroup: 1024,

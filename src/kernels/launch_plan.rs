@@ -22,7 +22,7 @@ pub const MAX_GROUPS: usize = 65_535;
 pub const TARGET_THREADS: usize = 1 << 17;
 /// wgpu's largest storage binding in bytes on any adapter (`i32::MAX`: wgpu-hal caps every
 /// backend's limit there, whatever the driver reports).
-pub const MAX_BINDING: usize = (1 << 31) - 1;
+pub const MAX_BINDING: usize = crate::devices::adapter::MAX_STORAGE_BINDING;
 
 /// How a loop of `length` iterations in each of `items` threads is cut into pieces of at most
 /// `most` iterations, more where `items` × pieces stays under [`TARGET_THREADS`]: (iterations
