@@ -33,6 +33,23 @@ pub fn shapes_csv_rows(batch: usize, launches: &[Launches]) -> String {
     out
 }
 
+/// GPU memory bandwidth of the step estimate (an H100's HBM3, about 3 TB/s).
+pub const ESTIMATE_BYTES_PER_S: f64 = 3e12;
+/// Host and launch cost per dispatch of the step estimate.
+pub const ESTIMATE_S_PER_LAUNCH: f64 = 5e-6;
+
+/// The step's estimate in ms: bytes moved / [`ESTIMATE_BYTES_PER_S`] + launches ×
+/// [`ESTIMATE_S_PER_LAUNCH`] (the figure `scripts/host_compare.sh` sets beside PyTorch's).
+pub fn estimate_ms(launches: &[Launches]) -> f64 {
+    let (count, bytes) = launches.iter().fold((0, 0), |(n, b), l| {
+        (
+            n + l.count,
+            b + l.count * (l.plan.bytes_read + l.plan.bytes_written),
+        )
+    });
+    1e3 * (bytes as f64 / ESTIMATE_BYTES_PER_S + count as f64 * ESTIMATE_S_PER_LAUNCH)
+}
+
 /// Per kernel: launches per step, the largest read, the fewest threads of a launch reading
 /// 2²⁰ values or more, the longest serial loop and the bytes a step moves (a Markdown table).
 pub fn shapes_table(launches: &[Launches]) -> String {
@@ -82,4 +99,26 @@ pub fn shapes_table(launches: &[Launches]) -> String {
         "\n{total} launches per step; longest serial loop {longest} (limit {MAX_SERIAL})"
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::launch_plan::LaunchPlan;
+
+    #[test]
+    fn the_estimate_adds_bandwidth_and_launch_time() {
+        let plan = LaunchPlan {
+            kernel: "relu",
+            groups: [1, 1, 1],
+            workgroup: 256,
+            serial_loop: 1,
+            elements: 500_000,
+            bytes_read: 2_000_000,
+            bytes_written: 1_000_000,
+        };
+        // 10 × 3 MB / 3 TB/s = 10 µs, 10 launches × 5 µs = 50 µs
+        let estimate = estimate_ms(&[Launches { plan, count: 10 }]);
+        assert!((estimate - 0.06).abs() < 1e-12, "{estimate}");
+    }
 }

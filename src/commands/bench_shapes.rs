@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use ista_nas::bench::shapes_table::{SHAPES_CSV_HEADER, shapes_csv_rows, shapes_table};
+use ista_nas::bench::shapes_table::{
+    SHAPES_CSV_HEADER, estimate_ms, shapes_csv_rows, shapes_table,
+};
 use ista_nas::bench::step_shapes::{
     StepCase, first_unfit, largest_binding, largest_fitting_batch, step_launches,
 };
@@ -69,7 +71,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             }
             Some(l) => format!("does not fill a GPU: {:?}", l.plan),
         };
-        let section = format!("{title}\n\n{}{verdict}\n\n", shapes_table(&launches));
+        let estimate = format!(
+            "estimate: {:.1} ms per step for these launches (bytes / 3 TB/s + launches × 5 µs)",
+            estimate_ms(&launches)
+        );
+        let section = format!(
+            "{title}\n\n{}{verdict}\n{estimate}\n\n",
+            shapes_table(&launches)
+        );
         print!("{section}");
         md.push_str(&section);
         csv.push_str(&shapes_csv_rows(batch, &launches));
