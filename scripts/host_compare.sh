@@ -57,18 +57,22 @@ for case in cases:
                 torch = json.loads(line[len("PARITY_RESULT "):])
     except OSError:
         pass
-    walk = 0
-    try:
-        for r in csv.DictReader(open(f"{d}/shapes/shapes.csv")):
-            walk += int(r["calls_per_step"]) * (int(r["bytes_read"]) + int(r["bytes_written"]))
-    except OSError:
-        pass
+    def walked(name):
+        total = 0
+        try:
+            for r in csv.DictReader(open(f"{d}/shapes/{name}")):
+                total += int(r["calls_per_step"]) * (int(r["bytes_read"]) + int(r["bytes_written"]))
+        except OSError:
+            pass
+        return total
+    walks = {"ista": walked("shapes-support.csv"), "full": walked("shapes.csv")}
     rows = list(csv.DictReader(open(f"{d}/bench.csv"))) if os.path.exists(f"{d}/bench.csv") else []
     for r in rows:
         def f(key):
             return float(r[key]) if r.get(key) else None
         ms, disp, own, burn = f("ms_per_step"), f("dispatches_per_step"), f("own_dispatches_per_step"), f("burn_dispatches_per_step")
         ista = r["method"] == "ista"
+        walk = walks["ista" if ista else "full"]
         t_ms = torch.get("ms_per_step") if ista else None
         t_k = torch.get("kernels_per_step") if ista else None
         t_b = torch.get("bytes_per_step") if ista else None
@@ -82,6 +86,7 @@ for case in cases:
         print(f"| {c} | {l} | {b} | {r['method']}{status} | {n(ms)} | {n(t_ms)} | {ratio(ms, t_ms)} "
               f"| {n(disp, '{:.0f}')} ({n(own, '{:.0f}')} + {n(burn, '{:.0f}')}) | {n(t_k, '{:.0f}')} | {ratio(disp, t_k)} "
               f"| {walk / 1e9:.2f} | {n(t_b and t_b / 1e9, '{:.2f}')} | {n(ours_est)} | {n(theirs_est)} | {ratio(ours_est, theirs_est)} |")
-print("\nown GB: the walk of our own kernels for every op on every edge (DARTS's supernet; ISTA-NAS runs a subset);"
-      " PyTorch GB: the ISTA-NAS step's leaf ops. PyTorch runs ISTA-NAS only.")
+print("\nown GB: the `bench --shapes` walk of our own kernels (ISTA-NAS: the ISTA_NAS genotype's support; DARTS and"
+      " PC-DARTS: every op on every edge at full width, more than PC-DARTS moves); PyTorch GB: the ISTA-NAS step's"
+      " leaf ops. The estimates: GB / 3 TB/s + launches × 5 µs. PyTorch runs ISTA-NAS only.")
 PY

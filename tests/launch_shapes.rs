@@ -16,6 +16,7 @@ use ista_nas::kernels::variant::{KernelShape, force_on_this_thread};
 use ista_nas::model::heads::NetKind;
 use ista_nas::model::skeleton::NetworkConfig;
 use ista_nas::model::sparse_cell::{NodeWeights, SparseNetwork};
+use ista_nas::search_space::genotype::Genotype;
 use ista_nas::search_space::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
 
@@ -68,20 +69,26 @@ fn the_software_shape_would_not_fill_a_gpu() {
     assert!(bad.plan.kernel.starts_with("batch_norm") || bad.plan.serial_loop > 256);
 }
 
-/// Node weights with every input × op supported, w = 1.
-fn all_ops(device: &Device) -> Vec<NodeWeights> {
+/// Node weights with every input × op supported (`None`), or the supports of a genotype's
+/// cell, w = 1.
+fn node_weights(device: &Device, genotype: Option<&Genotype>, reduction: bool) -> Vec<NodeWeights> {
     (0..STEPS)
         .map(|node| {
             let n = node_width(node, PRIMITIVES.len());
+            let support = match genotype {
+                Some(g) => g.supports(reduction)[node].clone(),
+                None => (0..n).collect(),
+            };
             NodeWeights {
-                support: (0..n).collect(),
+                support,
                 w: Tensor::from_floats(vec![1.0f32; n].as_slice(), device),
             }
         })
         .collect()
 }
 
-/// A forward and backward pass of the supernet with every op supported, on lavapipe, issues
+/// A forward and backward pass of the supernet with every op supported, and with only the
+/// ISTA_NAS genotype's supports (the step `bench` times for ISTA-NAS), on lavapipe, issues
 /// exactly the WGSL launches the walk predicts, under both kernel shapes, with the weights'
 /// gradients (the weight step) and without (the architecture step).
 #[test]
@@ -94,38 +101,48 @@ fn the_walk_predicts_the_launches_of_a_real_pass() {
         in_channels: 1,
     };
     let network = SparseNetwork::new(&config, &device);
-    let weights = all_ops(&device);
+    let ista = Genotype::builtin("ISTA_NAS").unwrap();
     let pixels = common::uniform(2 * 16 * 16, 3);
-    let cases = [KernelShape::Software, KernelShape::Gpu]
-        .into_iter()
-        .flat_map(|shape| [(shape, true), (shape, false)]);
-    for (shape, weight_grads) in cases {
-        // the architecture step's view: the weights constant
-        let network = if weight_grads {
-            network.clone()
-        } else {
-            network.clone().no_grad()
-        };
-        force_on_this_thread(Some(shape));
-        let (_, launches) = count_dispatches(|| {
-            let data = TensorData::new(pixels.clone(), [2, 1, 16, 16]);
-            let x = Tensor::<4>::from_data(data, &device).require_grad();
-            let logits = network.forward(x, &weights, &weights, &mut 0).unwrap();
-            let grads = logits.powi_scalar(2).mean().backward();
-            drop(grads);
-        });
-        force_on_this_thread(None);
-        let ran: u64 = launches
-            .iter()
-            .filter(|(name, _)| name.contains("WgslKernel"))
-            .map(|(_, n)| n)
-            .sum();
-        let mut small = case(NetKind::Cifar, 4, 3, 2, 16);
-        small.in_channels = 1;
-        let predicted = total(&forward_backward_launches(&small, shape, weight_grads));
-        assert_eq!(
-            ran as usize, predicted,
-            "{shape:?}, weight gradients {weight_grads}: {launches:?}"
-        );
+    for genotype in [None, Some(&ista)] {
+        let normal = node_weights(&device, genotype, false);
+        let reduce = node_weights(&device, genotype, true);
+        let cases = [KernelShape::Software, KernelShape::Gpu]
+            .into_iter()
+            .flat_map(|shape| [(shape, true), (shape, false)]);
+        for (shape, weight_grads) in cases {
+            // the architecture step's view: the weights constant
+            let network = if weight_grads {
+                network.clone()
+            } else {
+                network.clone().no_grad()
+            };
+            force_on_this_thread(Some(shape));
+            let (_, launches) = count_dispatches(|| {
+                let data = TensorData::new(pixels.clone(), [2, 1, 16, 16]);
+                let x = Tensor::<4>::from_data(data, &device).require_grad();
+                let logits = network.forward(x, &normal, &reduce, &mut 0).unwrap();
+                let grads = logits.powi_scalar(2).mean().backward();
+                drop(grads);
+            });
+            force_on_this_thread(None);
+            let ran: u64 = launches
+                .iter()
+                .filter(|(name, _)| name.contains("WgslKernel"))
+                .map(|(_, n)| n)
+                .sum();
+            let mut small = case(NetKind::Cifar, 4, 3, 2, 16);
+            small.in_channels = 1;
+            let walk = forward_backward_launches(&small, shape, weight_grads, genotype);
+            assert_eq!(
+                ran as usize,
+                total(&walk),
+                "{shape:?}, weight gradients {weight_grads}, support {}: {launches:?}",
+                if genotype.is_some() {
+                    "ISTA_NAS"
+                } else {
+                    "all ops"
+                }
+            );
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::kernels::launch_plan::{self as plan, LaunchPlan};
 use crate::kernels::variant::KernelShape;
 use crate::model::heads::NetKind;
 use crate::model::skeleton::CellPlan;
+use crate::search_space::genotype::Genotype;
 use crate::search_space::primitives::{PRIMITIVES, STEPS};
 
 /// One network at one batch size.
@@ -225,8 +226,18 @@ impl Walk {
 /// the architecture step's forward and backward (the weights constant: no weight gradients)
 /// and the weight step's.
 pub fn step_launches(case: &StepCase, shape: KernelShape) -> Vec<Launches> {
-    let mut all = forward_backward(case, shape, false);
-    for (key, launches) in forward_backward(case, shape, true) {
+    step_launches_on(case, shape, None)
+}
+
+/// [`step_launches`] with each node running only the ops of `genotype`'s support where one is
+/// given (the ISTA-NAS step `bench` times), every op on every edge otherwise.
+pub fn step_launches_on(
+    case: &StepCase,
+    shape: KernelShape,
+    genotype: Option<&Genotype>,
+) -> Vec<Launches> {
+    let mut all = forward_backward(case, shape, false, genotype);
+    for (key, launches) in forward_backward(case, shape, true, genotype) {
         all.entry(key)
             .and_modify(|l| l.count += launches.count)
             .or_insert(launches);
@@ -234,14 +245,16 @@ pub fn step_launches(case: &StepCase, shape: KernelShape) -> Vec<Launches> {
     sorted(all)
 }
 
-/// The distinct own launches of one forward and backward pass of the supernet with every op on
-/// every edge, with the weights' gradients when `weight_grads`, counted.
+/// The distinct own launches of one forward and backward pass of the supernet, every op on
+/// every edge or only `genotype`'s support, with the weights' gradients when `weight_grads`,
+/// counted.
 pub fn forward_backward_launches(
     case: &StepCase,
     shape: KernelShape,
     weight_grads: bool,
+    genotype: Option<&Genotype>,
 ) -> Vec<Launches> {
-    sorted(forward_backward(case, shape, weight_grads))
+    sorted(forward_backward(case, shape, weight_grads, genotype))
 }
 
 fn sorted(walk: BTreeMap<String, Launches>) -> Vec<Launches> {
@@ -254,6 +267,7 @@ fn forward_backward(
     case: &StepCase,
     shape: KernelShape,
     weight_grads: bool,
+    genotype: Option<&Genotype>,
 ) -> BTreeMap<String, Launches> {
     let mut walk = Walk {
         shape,
@@ -278,16 +292,22 @@ fn forward_backward(
         }
         walk.relu_conv_bn([b, c_p, side, side], c);
         let out = if cell.reduction { side / 2 } else { side };
+        let supports = genotype.map(|g| g.supports(cell.reduction));
         for node in 0..STEPS {
-            for input in 0..2 + node {
+            // coefficient k is op k % |O| on input k / |O|
+            let support: Vec<usize> = match &supports {
+                Some(s) => s[node].clone(),
+                None => (0..(2 + node) * PRIMITIVES.len()).collect(),
+            };
+            for &k in &support {
+                let input = k / PRIMITIVES.len();
                 let stride = if cell.reduction && input < 2 { 2 } else { 1 };
                 let from = if input < 2 { side } else { out };
-                for name in PRIMITIVES {
-                    walk.op(name, [b, c, from, from], stride);
-                }
+                walk.op(PRIMITIVES[k % PRIMITIVES.len()], [b, c, from, from], stride);
             }
-            let support = (2 + node) * PRIMITIVES.len();
-            walk.add(plan::masked_mixed_op(b * c * out * out, support));
+            if !support.is_empty() {
+                walk.add(plan::masked_mixed_op(b * c * out * out, support.len()));
+            }
         }
         (side_prev_prev, side) = (side, out);
     }

@@ -66,7 +66,7 @@ pub struct BenchArgs {
     /// Folder for bench.csv, bench.svg, bench.md and recovery.csv (default: runs/bench-<unix time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Run nothing: print, per own kernel, the launches of one ISTA-NAS search step at --channels, --layers, --batch-sizes and --image-size, with threads, the longest serial loop and bytes moved, as planned for a GPU (ISTA_NAS_KERNELS=software: for a software adapter); writes shapes.csv and shapes.md.
+    /// Run nothing: print, per own kernel, the launches of one ISTA-NAS search step at --channels, --layers, --batch-sizes and --image-size, with threads, the longest serial loop and bytes moved, as planned for a GPU (ISTA_NAS_KERNELS=software: for a software adapter), for the supernet with every op on every edge and for the ISTA-NAS step on --genotype's support, with the estimate bytes / 3 TB/s + launches × 5 µs; writes shapes.csv, shapes-support.csv and shapes.md.
     #[arg(long)]
     pub shapes: bool,
     /// Side of the square images of --shapes.

@@ -8,11 +8,12 @@ use ista_nas::bench::shapes_table::{
     SHAPES_CSV_HEADER, estimate_ms, shapes_csv_rows, shapes_table,
 };
 use ista_nas::bench::step_shapes::{
-    StepCase, first_unfit, largest_binding, largest_fitting_batch, step_launches,
+    StepCase, first_unfit, largest_binding, largest_fitting_batch, step_launches, step_launches_on,
 };
 use ista_nas::kernels::launch_plan::MAX_BINDING;
 use ista_nas::kernels::variant::{KernelShape, current};
 use ista_nas::model::skeleton::CellPlan;
+use ista_nas::search_space::genotype::Genotype;
 use ista_nas::search_space::primitives::STEPS;
 use ista_nas::storage::run_dir::RunDir;
 
@@ -36,7 +37,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from(format!("runs/shapes-{}", run_folder::unix_time())));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let run = RunDir { path: out.clone() };
+    let genotype = Genotype::load(&args.input.genotype)?;
     let (mut csv, mut md) = (format!("{SHAPES_CSV_HEADER}\n"), String::new());
+    let mut support_csv = csv.clone();
     for &batch in &args.batch_sizes {
         let case = StepCase {
             kind: args.net,
@@ -75,16 +78,35 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             "estimate: {:.1} ms per step for these launches (bytes / 3 TB/s + launches × 5 µs)",
             estimate_ms(&launches)
         );
+        // the step `bench` times for ISTA-NAS: only the genotype's support runs
+        let ista = step_launches_on(&case, shape, Some(&genotype));
+        let (count, bytes) = ista.iter().fold((0, 0), |(n, b), l| {
+            (
+                n + l.count,
+                b + l.count * (l.plan.bytes_read + l.plan.bytes_written),
+            )
+        });
+        let support = format!(
+            "ISTA-NAS on the support of {}: {count} launches per step, {:.1} GB moved, estimate {:.1} ms",
+            args.input.genotype,
+            bytes as f64 / 1e9,
+            estimate_ms(&ista)
+        );
         let section = format!(
-            "{title}\n\n{}{verdict}\n{estimate}\n\n",
+            "{title}\n\n{}{verdict}\n{estimate}\n{support}\n\n",
             shapes_table(&launches)
         );
         print!("{section}");
         md.push_str(&section);
         csv.push_str(&shapes_csv_rows(batch, &launches));
+        support_csv.push_str(&shapes_csv_rows(batch, &ista));
     }
+    run.write("shapes-support.csv", support_csv.as_bytes())?;
     run.write("shapes.csv", csv.as_bytes())?;
     run.write("shapes.md", md.as_bytes())?;
-    println!("results in {}: shapes.csv, shapes.md", out.display());
+    println!(
+        "results in {}: shapes.csv, shapes-support.csv (ISTA-NAS's support), shapes.md",
+        out.display()
+    );
     Ok(())
 }
