@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::step_case as case;
+
 use common::{assert_clean_failure, run};
 use ista_nas::bench::step_shapes::{
     StepCase, first_unfit, largest_binding, largest_fitting_batch, oversized, step_launches,
@@ -11,17 +13,6 @@ use ista_nas::bench::step_shapes::{
 use ista_nas::kernels::launch_plan::MAX_BINDING;
 use ista_nas::kernels::variant::KernelShape;
 use ista_nas::model::heads::NetKind;
-
-fn case(kind: NetKind, channels: usize, layers: usize, batch: usize, image: usize) -> StepCase {
-    StepCase {
-        kind,
-        channels,
-        layers,
-        batch,
-        image,
-        in_channels: 3,
-    }
-}
 
 /// The ImageNet supernet at batch 1024 stacks 5.4 GB of op outputs for one mixed op: the walk
 /// catches it, and the batch it names fits while one more image does not.

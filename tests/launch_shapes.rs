@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::step_case as case;
+
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ista_nas::bench::dispatches::count_dispatches;
@@ -19,17 +21,6 @@ use ista_nas::model::sparse_cell::{NodeWeights, SparseNetwork};
 use ista_nas::search_space::genotype::Genotype;
 use ista_nas::search_space::primitives::{PRIMITIVES, STEPS};
 use ista_nas::sparse::measurement::node_width;
-
-fn case(kind: NetKind, channels: usize, layers: usize, batch: usize, image: usize) -> StepCase {
-    StepCase {
-        kind,
-        channels,
-        layers,
-        batch,
-        image,
-        in_channels: 3,
-    }
-}
 
 fn total(launches: &[Launches]) -> usize {
     launches.iter().map(|l| l.count).sum()

@@ -260,3 +260,22 @@ pub fn tiny_training(out: &std::path::Path, extra: &[&str]) {
     let done = run(&args);
     assert!(done.status.success(), "{}", text(&done.stderr));
 }
+
+/// A step of `kind` at C = `channels`, L = `layers`, `batch` images of `image`² with 3 channels,
+/// for the walk of `bench --shapes`.
+pub fn step_case(
+    kind: ista_nas::model::heads::NetKind,
+    channels: usize,
+    layers: usize,
+    batch: usize,
+    image: usize,
+) -> ista_nas::bench::step_shapes::StepCase {
+    ista_nas::bench::step_shapes::StepCase {
+        kind,
+        channels,
+        layers,
+        batch,
+        image,
+        in_channels: 3,
+    }
+}
