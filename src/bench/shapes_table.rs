@@ -38,15 +38,20 @@ pub const ESTIMATE_BYTES_PER_S: f64 = 3e12;
 /// Host and launch cost per dispatch of the step estimate.
 pub const ESTIMATE_S_PER_LAUNCH: f64 = 5e-6;
 
-/// The step's estimate in ms: bytes moved / [`ESTIMATE_BYTES_PER_S`] + launches ×
-/// [`ESTIMATE_S_PER_LAUNCH`] (the figure `scripts/host_compare.sh` sets beside PyTorch's).
-pub fn estimate_ms(launches: &[Launches]) -> f64 {
-    let (count, bytes) = launches.iter().fold((0, 0), |(n, b), l| {
+/// Launches per step and the bytes they move (read and written).
+pub fn step_totals(launches: &[Launches]) -> (usize, usize) {
+    launches.iter().fold((0, 0), |(n, b), l| {
         (
             n + l.count,
             b + l.count * (l.plan.bytes_read + l.plan.bytes_written),
         )
-    });
+    })
+}
+
+/// The step's estimate in ms: bytes moved / [`ESTIMATE_BYTES_PER_S`] + launches ×
+/// [`ESTIMATE_S_PER_LAUNCH`] (the figure `scripts/host_compare.sh` sets beside PyTorch's).
+pub fn estimate_ms(launches: &[Launches]) -> f64 {
+    let (count, bytes) = step_totals(launches);
     1e3 * (bytes as f64 / ESTIMATE_BYTES_PER_S + count as f64 * ESTIMATE_S_PER_LAUNCH)
 }
 
@@ -88,7 +93,7 @@ pub fn shapes_table(launches: &[Launches]) -> String {
             r.bytes as f64 / 1e6
         );
     }
-    let total: usize = launches.iter().map(|l| l.count).sum();
+    let (total, _) = step_totals(launches);
     let longest = launches
         .iter()
         .map(|l| l.plan.serial_loop)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use ista_nas::bench::shapes_table::{
-    SHAPES_CSV_HEADER, estimate_ms, shapes_csv_rows, shapes_table,
+    SHAPES_CSV_HEADER, estimate_ms, shapes_csv_rows, shapes_table, step_totals,
 };
 use ista_nas::bench::step_shapes::{
     StepCase, first_unfit, largest_binding, largest_fitting_batch, step_launches, step_launches_on,
@@ -80,12 +80,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         );
         // the step `bench` times for ISTA-NAS: only the genotype's support runs
         let ista = step_launches_on(&case, shape, Some(&genotype));
-        let (count, bytes) = ista.iter().fold((0, 0), |(n, b), l| {
-            (
-                n + l.count,
-                b + l.count * (l.plan.bytes_read + l.plan.bytes_written),
-            )
-        });
+        let (count, bytes) = step_totals(&ista);
         let support = format!(
             "ISTA-NAS on the support of {}: {count} launches per step, {:.1} GB moved, estimate {:.1} ms",
             args.input.genotype,

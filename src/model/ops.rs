@@ -6,14 +6,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor};
 
-use super::conv::{conv_forward, relu_conv_forward};
+use super::conv::{conv_forward, relu_conv_forward, timed_relu};
 use super::norm::Norm;
 use crate::profile::scope;
-
-/// ReLU, timed as its own scope when profiling.
-pub fn timed_relu(x: Tensor<4>) -> Tensor<4> {
-    scope("relu", || crate::kernels::relu(x))
-}
 
 /// A bias-free convolution.
 pub fn conv(
