@@ -5,20 +5,77 @@
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::Tensor;
+use burn::optim::{
+    AdamConfig, GradientsParams, LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink,
+    StateSource,
+};
+use burn::tensor::{Device, Tensor};
 
-/// SGD with momentum (dampening 0, as PyTorch; Burn defaults to 0.1) and weight decay.
+use crate::kernels::sgd_step::{SgdSettings, sgd_step};
+
+/// SGD with momentum (dampening 0, as PyTorch; Burn defaults to 0.1) and weight decay, one
+/// kernel launch per parameter on wgpu devices; its states are recorded as Burn's `Sgd` records
+/// them, so checkpoints of either load in the other.
 pub fn sgd(momentum: f64, weight_decay: f64) -> ModuleOptimizer {
-    SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(momentum)
-                .with_dampening(0.0),
-        ))
-        .with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)))
-        .init()
+    FusedSgd {
+        momentum,
+        weight_decay: weight_decay as f32,
+    }
+    .into()
+}
+
+/// SGD with undampened momentum and weight decay as one op per parameter
+/// ([`crate::kernels::sgd_step`]); the same arithmetic, in the same order, as Burn's `Sgd`.
+#[derive(Clone, Debug)]
+struct FusedSgd {
+    momentum: f64,
+    weight_decay: f32,
+}
+
+/// The velocity of one parameter (none before its first step).
+#[derive(Clone)]
+pub struct Velocity<const D: usize>(Option<Tensor<D>>);
+
+/// Where Burn's `SgdState` keeps its momentum's velocity, below the parameter's prefix.
+const VELOCITY: &str = "momentum.velocity";
+
+impl<const D: usize> RecordState for Velocity<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        if let Some(v) = &self.0 {
+            out.push_tensor(prefix, VELOCITY, v.clone().into_data());
+        }
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
+        let velocity = src.take_tensor(prefix, VELOCITY);
+        Some(Self(velocity.map(|data| Tensor::from_data(data, device))))
+    }
+}
+
+impl Optimizer for FusedSgd {
+    type State<const D: usize> = Velocity<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let settings = SgdSettings {
+            lr,
+            weight_decay: self.weight_decay,
+            momentum: self.momentum,
+            dampening: 0.0,
+        };
+        let velocity = state.and_then(|s| s.0);
+        let (tensor, velocity) = sgd_step(tensor, grad, velocity, settings);
+        (tensor, Some(Velocity(Some(velocity))))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        Velocity(state.0.map(|v| v.to_device(device)))
+    }
 }
 
 /// Adam on architecture parameters (b, α, β) with β₁, β₂ and weight decay, ε = 1e-8 as PyTorch.

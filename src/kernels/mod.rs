@@ -1,5 +1,6 @@
-//! The project's kernels: soft-thresholding, the masked mixed op, the batched LASSO solver and
-//! training-mode batch norm on the GPU; depthwise convolution and batch norm on the CPU.
+//! The project's kernels: soft-thresholding, the masked mixed op, the batched LASSO solver,
+//! training-mode batch norm and the SGD step on the GPU; depthwise convolution and batch norm on
+//! the CPU.
 //!
 //! Each kernel is a raw WGSL file under `shaders/`, launched through Burn's template path on
 //! wgpu devices. On other devices (Burn's CPU backend) the same functions run the plain
@@ -19,6 +20,7 @@ pub mod launch_plan;
 pub mod pointwise;
 mod pointwise_wgsl;
 pub mod reference;
+pub mod sgd_step;
 pub mod variant;
 pub mod wgsl;
 pub mod wgsl_variants;

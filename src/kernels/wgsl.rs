@@ -30,6 +30,7 @@ const BN_GRAD_MERGE: &str = include_str!("../../shaders/batch_norm_grad_merge.wg
 const BN_INPUT_GRAD: &str = include_str!("../../shaders/batch_norm_input_grad.wgsl");
 const BN_PIXEL: &str = include_str!("../../shaders/batch_norm_pixel.wgsl");
 const RELU: &str = include_str!("../../shaders/relu.wgsl");
+const SGD_STEP: &str = include_str!("../../shaders/sgd_step.wgsl");
 const DW_GEOMETRY: &str = include_str!("../../shaders/depthwise_geometry.wgsl");
 const DW_FORWARD: &str = include_str!("../../shaders/depthwise_forward.wgsl");
 const DW_INPUT_GRAD: &str = include_str!("../../shaders/depthwise_input_grad.wgsl");
@@ -62,6 +63,10 @@ pub(super) enum Program {
     MaskedMixedOp,
     /// Four elements per thread when `quads`.
     Relu {
+        quads: bool,
+    },
+    /// Four values per thread when `quads`.
+    SgdStep {
         quads: bool,
     },
     LassoFista {
@@ -142,6 +147,7 @@ impl KernelSource for WgslKernel {
             Program::Relu { quads } => plain(RELU)
                 .register("elem", elem(quads))
                 .register("bits", if quads { "vec4<u32>" } else { "u32" }),
+            Program::SgdStep { quads } => plain(SGD_STEP).register("elem", elem(quads)),
             Program::LassoFista { m, n } => {
                 let polish = m <= MAX_POLISH_ROWS;
                 SourceTemplate::new(format!("{SOFT_THRESHOLD_FN}\n{LASSO_FISTA}"))

@@ -51,6 +51,7 @@ fn programs() -> Vec<Program> {
     ];
     for quads in [false, true] {
         all.push(Program::Relu { quads });
+        all.push(Program::SgdStep { quads });
         for flat in [false, true] {
             all.push(Program::BatchNormNormalise { quads, flat });
             all.push(Program::BatchNormInputGrad { quads, flat });
