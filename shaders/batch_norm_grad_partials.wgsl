@@ -3,7 +3,7 @@
 // x̂ = (x − mean) / sqrt(var + ε). `batch_norm_grad_merge.wgsl` adds the K chunks of a channel.
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;        // [B, C, P]
 @group(0) @binding(1) var<storage, read_write> dy: array<f32>;       // [B, C, P]
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;    // [4, C]
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;    // [2, C]
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>; // [C, K, 2]
 @group(0) @binding(4) var<uniform> params: array<vec4<u32>, 4>;   // [B, C, P, L], [bits(ε)]
 

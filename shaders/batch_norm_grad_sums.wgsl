@@ -2,7 +2,7 @@
 // sums[0, c] = Σ dy (= dβ), sums[1, c] = Σ dy · x̂ (= dγ), x̂ = (x − mean) / sqrt(var + ε), over B·P.
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;      // [B, C, P]
 @group(0) @binding(1) var<storage, read_write> dy: array<f32>;     // [B, C, P]
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [4, C]
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [2, C]
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;   // [2, C]
 @group(0) @binding(4) var<uniform> params: array<vec4<u32>, 4>; // [B, C, P, bits(ε)]
 

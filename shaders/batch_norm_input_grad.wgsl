@@ -5,7 +5,7 @@
 // Launch: see batch_norm_pixel.wgsl.
 @group(0) @binding(0) var<storage, read_write> x: array<{{ elem }}>;      // [B, C, P]
 @group(0) @binding(1) var<storage, read_write> dy: array<{{ elem }}>;     // [B, C, P]
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [4, C]
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [2, C]
 @group(0) @binding(3) var<storage, read_write> sums: array<f32>;   // [2, C]
 @group(0) @binding(4) var<storage, read_write> gamma: array<f32>;  // [C]
 @group(0) @binding(5) var<storage, read_write> dx: array<{{ elem }}>;     // [B, C, P]

@@ -5,8 +5,10 @@
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;            // [B, C, P]
 @group(0) @binding(2) var<storage, read_write> running_mean: array<f32>; // [C]
 @group(0) @binding(3) var<storage, read_write> running_var: array<f32>;  // [C]
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;        // [4, C]
-@group(0) @binding(5) var<uniform> params: array<vec4<u32>, 4>;       // [C, K, n, bits(m)], [P]
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;        // [2, C]
+@group(0) @binding(5) var<storage, read_write> mean_out: array<f32>;     // [C]
+@group(0) @binding(6) var<storage, read_write> var_out: array<f32>;      // [C]
+@group(0) @binding(7) var<uniform> params: array<vec4<u32>, 4>;       // [C, K, n, bits(m)], [P]
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {

@@ -1,9 +1,9 @@
 // y = (x − mean) / sqrt(var + ε) · γ + β, elementwise over x [B, C, P], with the batch mean and
-// variance from rows 0 and 1 of stats [4, C]; γ = 1 and β = 0 (not read) unless `affine`.
+// variance from the rows of stats [2, C]; γ = 1 and β = 0 (not read) unless `affine`.
 // `elem` is f32, or vec4<f32> (four pixels per thread; P counted in fours) when 4 divides P.
 // Launch: see batch_norm_pixel.wgsl.
 @group(0) @binding(0) var<storage, read_write> x: array<{{ elem }}>;      // [B, C, P]
-@group(0) @binding(1) var<storage, read_write> stats: array<f32>;  // [4, C]
+@group(0) @binding(1) var<storage, read_write> stats: array<f32>;  // [2, C]
 @group(0) @binding(2) var<storage, read_write> gamma: array<f32>;  // [C]
 @group(0) @binding(3) var<storage, read_write> beta: array<f32>;   // [C]
 @group(0) @binding(4) var<storage, read_write> output: array<{{ elem }}>; // [B, C, P]

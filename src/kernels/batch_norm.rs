@@ -21,15 +21,15 @@ use crate::profile::scope;
 /// Batch statistics, normalisation and the backward kernels of training-mode batch norm.
 #[backend_extension(Cube, Flex: cfg(all()), Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait BatchNormOps: Backend {
-    /// `[4, C]` of `[B, C, H, W]`: batch mean, biased batch variance, and the running mean and
-    /// (unbiased) variance moved towards them by `momentum`; a constant.
-    #[fusion(dtype = x, shape = channel_rows(x, 4))]
+    /// Of `[B, C, H, W]`: `[2, C]` batch mean and biased batch variance, and the running mean
+    /// and (unbiased) variance `[C]` moved towards them by `momentum`; constants.
+    #[fusion(meta = |x, running_mean, _running_var, _momentum| statistics_meta(x, running_mean))]
     fn batch_norm_statistics(
         x: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
         momentum: f32,
-    ) -> FloatTensor<Self>;
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
     /// (x − mean) / sqrt(var + ε) · γ + β, with the batch mean and variance of `stats`; without
     /// `affine`, γ = 1 and β = 0 and the tensors passed for them are not read.
@@ -70,6 +70,21 @@ pub trait BatchNormOps: Backend {
 #[cfg(feature = "fusion")]
 fn channel_rows(x: &Shape, rows: usize) -> Shape {
     Shape::new([rows, x[1]])
+}
+
+/// What Fusion records for the statistics: `[2, C]` and two tensors like the running mean.
+#[cfg(feature = "fusion")]
+fn statistics_meta(
+    x: &burn::backend::fusion::custom::TensorSpec,
+    running: &burn::backend::fusion::custom::TensorSpec,
+) -> (
+    burn::backend::fusion::custom::TensorSpec,
+    burn::backend::fusion::custom::TensorSpec,
+    burn::backend::fusion::custom::TensorSpec,
+) {
+    use burn::backend::fusion::custom::TensorSpec;
+    let stats = TensorSpec::new(channel_rows(&x.shape, 2), x.dtype);
+    (stats, running.clone(), running.clone())
 }
 
 /// Row `row` of a `[rows, C]` tensor, as `[C]`.
@@ -114,14 +129,15 @@ impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
         momentum: f32,
-    ) -> FloatTensor<Self> {
-        let stats = B::batch_norm_statistics(
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (stats, mean, var) = B::batch_norm_statistics(
             x.clone().into_primitive(),
             running_mean.into_primitive(),
             running_var.into_primitive(),
             momentum,
         );
-        untracked::<B, C>(&x, stats)
+        let [stats, mean, var] = [stats, mean, var].map(|t| untracked::<B, C>(&x, t));
+        (stats, mean, var)
     }
 
     fn batch_norm_normalise(
@@ -204,7 +220,6 @@ pub fn batch_norm_train_fused(
     momentum: f64,
     epsilon: f64,
 ) -> Option<BatchNormTrain> {
-    let [_, channels, _, _] = x.dims();
     let wgsl = runs_wgsl(&x.device()) && x.dtype() == DType::F32 && fits_planes(x.dims());
     if !(on_cpu(&x) || wgsl) || x.shape().num_elements() == 0 {
         return None;
@@ -213,12 +228,13 @@ pub fn batch_norm_train_fused(
     let is_affine = affine.is_some();
     // Without γ and β, the kernels get a tensor they never read in their place.
     let (gamma, beta) = affine.unwrap_or_else(|| (running_mean.clone(), running_mean.clone()));
-    let stats: Tensor<2> = Tensor::from_dispatch(Dispatch::batch_norm_statistics(
+    let (stats, running_mean, running_var) = Dispatch::batch_norm_statistics(
         x.clone().detach().into_dispatch(),
         running_mean.detach().into_dispatch(),
         running_var.detach().into_dispatch(),
         momentum as f32,
-    )); // [4, C]
+    );
+    let stats: Tensor<2> = Tensor::from_dispatch(stats); // [2, C]
     let output = Tensor::from_dispatch(Dispatch::batch_norm_normalise(
         x.into_dispatch(),
         stats.clone().into_dispatch(),
@@ -227,11 +243,9 @@ pub fn batch_norm_train_fused(
         epsilon as f32,
         is_affine,
     ));
-    let [running_mean, running_var] =
-        [2, 3].map(|i| stats.clone().narrow(0, i, 1).reshape([channels]));
     Some(BatchNormTrain {
         output,
-        running_mean,
-        running_var,
+        running_mean: Tensor::from_dispatch(running_mean), // [C]
+        running_var: Tensor::from_dispatch(running_var),   // [C]
     })
 }

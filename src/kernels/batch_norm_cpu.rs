@@ -98,7 +98,7 @@ pub fn input_grad(
     dx
 }
 
-/// The normalisation constants from `stats` (`[4, C]`, rows mean and variance first).
+/// The normalisation constants from `stats` (`[2, C]`: mean and biased variance).
 fn affine(
     stats: &FlexTensor,
     gamma: Option<FlexTensor>,
@@ -106,7 +106,7 @@ fn affine(
     epsilon: f32,
 ) -> Affine {
     let s = f32s(stats);
-    let channels = s.len() / 4;
+    let channels = s.len() / 2;
     let values = |t: Option<FlexTensor>| t.map(|t| f32s(&contiguous(t)).to_vec());
     Affine {
         mean: s[..channels].to_vec(),
@@ -125,7 +125,7 @@ impl BatchNormOps for Flex {
         running_mean: FlexTensor,
         running_var: FlexTensor,
         momentum: f32,
-    ) -> FlexTensor {
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let x = contiguous(x);
         let [b, c, h, w] = dims4(&x);
         let (mean, var) = moments(f32s(&x), b, c, h * w);
@@ -145,7 +145,11 @@ impl BatchNormOps for Flex {
         };
         let new_mean = moved(running_mean, &mean, 1.0);
         let new_var = moved(running_var, &var, unbiased);
-        flex_tensor([mean, var, new_mean, new_var].concat(), &[4, c])
+        (
+            flex_tensor([mean, var].concat(), &[2, c]),
+            flex_tensor(new_mean, &[c]),
+            flex_tensor(new_var, &[c]),
+        )
     }
 
     fn batch_norm_normalise(

@@ -25,15 +25,15 @@ fn extents(x: &CubeTensor) -> [u32; 3] {
     [b as u32, c as u32, (h * w) as u32]
 }
 
-/// Writes `[rows, C]` with one workgroup per channel, in one launch (software adapters), as
-/// [`launch_plan::batch_norm_per_channel`] plans it.
+/// Writes `[rows, C]` (and `also` more outputs `[C]`) with one workgroup per channel, in one
+/// launch (software adapters), as [`launch_plan::batch_norm_per_channel`] plans it.
 fn per_channel_once(
     like: &CubeTensor,
     program: Program,
-    rows: usize,
+    (rows, also): (usize, usize),
     mut buffers: Vec<CubeTensor>,
     extra: u32,
-) -> CubeTensor {
+) -> (CubeTensor, Vec<CubeTensor>) {
     let [batch, channels, plane] = extents(like);
     let (kernel, inputs) = match program {
         Program::BatchNormStatistics => ("batch_norm_statistics", 1),
@@ -41,17 +41,21 @@ fn per_channel_once(
     };
     let plan = launch_plan::batch_norm_per_channel(kernel, dims(like), inputs);
     let out = empty_like(like, Shape::new([rows, channels as usize]));
+    let more: Vec<_> = (0..also)
+        .map(|_| empty_like(like, Shape::new([channels as usize])))
+        .collect();
     buffers.push(out.clone());
+    buffers.extend(more.iter().cloned());
     let handles = buffers.into_iter().map(|t| t.handle).collect();
     let params = [batch, channels, plane, extra];
     launch(like, program, plan_grid(&plan), handles, &params);
-    out
+    (out, more)
 }
 
 /// Reduces each channel of `like` `[B, C, H, W]` in two passes planned by `plans`: `partials`
 /// writes `width` values per chunk of `buffers` (`extra` after the sizes in its params), `merge`
 /// merges them per channel (`merge_inputs` bound after the partials, `merge_extra` after
-/// [C, K]) into `[rows, C]`.
+/// [C, K]) into `[rows, C]` and `also` more outputs `[C]`.
 #[allow(clippy::too_many_arguments)]
 fn per_channel(
     like: &CubeTensor,
@@ -60,8 +64,8 @@ fn per_channel(
     (mut buffers, extra): (Vec<CubeTensor>, &[u32]),
     width: usize,
     (merge_inputs, merge_extra): (Vec<CubeTensor>, &[u32]),
-    rows: usize,
-) -> CubeTensor {
+    (rows, also): (usize, usize),
+) -> (CubeTensor, Vec<CubeTensor>) {
     let [batch, channels, plane] = extents(like);
     let (chunk, chunks) = (
         plans[0].serial_loop * plans[0].workgroup,
@@ -74,14 +78,27 @@ fn per_channel(
     params.extend_from_slice(extra);
     launch(like, programs[0], plan_grid(&plans[0]), handles, &params);
     let out = empty_like(like, Shape::new([rows, channels as usize]));
+    let more: Vec<_> = (0..also)
+        .map(|_| empty_like(like, Shape::new([channels as usize])))
+        .collect();
     let mut merge = vec![partials];
     merge.extend(merge_inputs);
     merge.push(out.clone());
+    merge.extend(more.iter().cloned());
     let handles = merge.into_iter().map(|t| t.handle).collect();
     let mut params = vec![channels, chunks as u32];
     params.extend_from_slice(merge_extra);
     launch(like, programs[1], plan_grid(&plans[1]), handles, &params);
-    out
+    (out, more)
+}
+
+/// The statistics `[2, C]` and the two running statistics of a merge's outputs.
+fn statistics(
+    (stats, mut running): (CubeTensor, Vec<CubeTensor>),
+) -> (CubeTensor, CubeTensor, CubeTensor) {
+    let var = running.pop().expect("two running statistics");
+    let mean = running.pop().expect("two running statistics");
+    (stats, mean, var)
 }
 
 /// Whether the per-pixel kernels take four pixels per thread (4 divides the plane).
@@ -132,19 +149,20 @@ impl BatchNormOps for CubeBackend {
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
         momentum: f32,
-    ) -> FloatTensor<Self> {
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let x = into_contiguous(x);
         let (running_mean, running_var) =
             (into_contiguous(running_mean), into_contiguous(running_var));
         if current() == KernelShape::Software {
             let inputs = vec![x.clone(), running_mean, running_var];
             let program = Program::BatchNormStatistics;
-            return per_channel_once(&x, program, 4, inputs, momentum.to_bits());
+            let out = per_channel_once(&x, program, (2, 2), inputs, momentum.to_bits());
+            return statistics(out);
         }
         let [b, c, h, w] = dims(&x);
         let plans = launch_plan::batch_norm_statistics([b, c, h, w]);
         let count = (b * h * w) as u32;
-        per_channel(
+        statistics(per_channel(
             &x,
             &plans,
             [Program::BatchNormPartials, Program::BatchNormMerge],
@@ -154,8 +172,8 @@ impl BatchNormOps for CubeBackend {
                 vec![x.clone(), running_mean, running_var],
                 &[count, momentum.to_bits(), (h * w) as u32],
             ),
-            4,
-        )
+            (2, 2),
+        ))
     }
 
     fn batch_norm_normalise(
@@ -188,7 +206,7 @@ impl BatchNormOps for CubeBackend {
         let inputs = [x.clone(), dy, stats].map(into_contiguous).to_vec();
         if current() == KernelShape::Software {
             let program = Program::BatchNormGradSums;
-            return per_channel_once(&x, program, 2, inputs, epsilon.to_bits());
+            return per_channel_once(&x, program, (2, 0), inputs, epsilon.to_bits()).0;
         }
         let [b, c, h, w] = dims(&x);
         let plans = launch_plan::batch_norm_grad_sums([b, c, h, w]);
@@ -199,8 +217,9 @@ impl BatchNormOps for CubeBackend {
             (inputs, &[epsilon.to_bits()]),
             2,
             (Vec::new(), &[]),
-            2,
+            (2, 0),
         )
+        .0
     }
 
     fn batch_norm_input_grad(
