@@ -126,6 +126,52 @@ fn wgsl_batch_norm_matches_burns_on_lavapipe() {
     force_on_this_thread(None);
 }
 
+/// Output, running statistics and the gradients of x, γ and β of one affine batch norm of `dims`
+/// on `device` (the same values on every device), with the upstream gradient of `up`.
+fn forward_backward(device: &Device, dims: [usize; 4]) -> Vec<Vec<f32>> {
+    let channels = dims[1];
+    let len = dims.iter().product();
+    let data = |seed| burn::tensor::TensorData::new(common::uniform(len, seed), dims);
+    let x = (Tensor::<4>::from_data(data(1), device) * 3.0 + 0.5).require_grad();
+    let up = Tensor::<4>::from_data(data(2), device);
+    let gamma = (Tensor::<1>::ones([channels], device) * 1.5).require_grad();
+    let beta = (Tensor::<1>::ones([channels], device) * 0.25).require_grad();
+    let running = (
+        Tensor::zeros([channels], device),
+        Tensor::ones([channels], device),
+    );
+    let params = Some((gamma.clone(), beta.clone()));
+    let ours = batch_norm_train_fused(x.clone(), params, running, MOMENTUM, EPS).unwrap();
+    let grads = (ours.output.clone() * up).sum().backward();
+    vec![
+        host(ours.output),
+        host(ours.running_mean),
+        host(ours.running_var),
+        host(x.grad(&grads).unwrap()),
+        host(gamma.grad(&grads).unwrap()),
+        host(beta.grad(&grads).unwrap()),
+    ]
+}
+
+/// The GPU shape past 64 chunks per channel (2²⁰ values per channel make 69 chunks, so threads
+/// of the second pass merge two partials each where the cases above merge one) against the CPU
+/// backend's kernels, which match Burn's batch norm above (Burn's own batch norm on lavapipe
+/// disagrees with both at this size, so it is not the reference here).
+#[test]
+fn many_chunks_per_channel_match_the_cpu_backend() {
+    let dims = [256, 2, 64, 64];
+    let (chunk, chunks) = ista_nas::kernels::launch_plan::reduction_chunks(256 * 64 * 64);
+    assert!(chunks > 64, "{chunk} × {chunks}");
+    force_on_this_thread(Some(KernelShape::Gpu));
+    let gpu = forward_backward(&vulkan().autodiff(), dims);
+    force_on_this_thread(None);
+    let cpu = forward_backward(&Device::flex().autodiff(), dims);
+    let names = ["y", "running mean", "running var", "dx", "dγ", "dβ"];
+    for ((g, c), what) in gpu.iter().zip(&cpu).zip(names) {
+        close(g, c, 1e-4, what);
+    }
+}
+
 #[test]
 fn cpu_batch_norm_matches_burns_on_the_cpu_backend() {
     all_cases(&Device::flex().autodiff());

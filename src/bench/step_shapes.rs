@@ -74,39 +74,23 @@ impl Walk {
 
     /// Training-mode batch norm and its backward on `[B, C, H, W]`.
     fn batch_norm(&mut self, dims: [usize; 4]) {
-        let flat = self.shape == KernelShape::Gpu;
         match self.shape {
             KernelShape::Gpu => {
-                let plans = plan::batch_norm_statistics(dims);
-                for p in plans.into_iter().chain(plan::batch_norm_grad_sums(dims)) {
+                let plans = plan::batch_norm_forward(dims);
+                for p in plans.into_iter().chain(plan::batch_norm_backward(dims)) {
                     self.add(p);
                 }
             }
             KernelShape::Software => {
-                self.add(plan::batch_norm_per_channel(
-                    "batch_norm_statistics",
-                    dims,
-                    1,
-                ));
-                self.add(plan::batch_norm_per_channel(
-                    "batch_norm_grad_sums",
-                    dims,
-                    2,
-                ));
+                for (reduction, per_pixel, inputs) in [
+                    ("batch_norm_statistics", "batch_norm_normalise", 1),
+                    ("batch_norm_grad_sums", "batch_norm_input_grad", 2),
+                ] {
+                    self.add(plan::batch_norm_per_channel(reduction, dims, inputs));
+                    self.add(plan::batch_norm_per_pixel(per_pixel, dims, inputs));
+                }
             }
         }
-        self.add(plan::batch_norm_per_pixel(
-            "batch_norm_normalise",
-            dims,
-            1,
-            flat,
-        ));
-        self.add(plan::batch_norm_per_pixel(
-            "batch_norm_input_grad",
-            dims,
-            2,
-            flat,
-        ));
     }
 
     /// A channel mix `[B, K, P]` → `[B, R, P]` with its column sums when cut into pieces.

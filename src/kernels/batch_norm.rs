@@ -1,7 +1,7 @@
-//! Training-mode batch normalisation as a few custom ops (Burn's generic one is a chain of
-//! ~30 reductions, broadcasts and layout copies each way): the batch statistics with the
-//! running-statistics update, a differentiable normalisation whose hand-written backward is the
-//! full batch-norm gradient (through the mean and variance), and the two backward kernels.
+//! Training-mode batch normalisation as two custom ops (Burn's generic one is a chain of ~30
+//! reductions, broadcasts and layout copies each way): a differentiable forward that also gives
+//! the batch and running statistics, whose hand-written backward is the full batch-norm
+//! gradient (through the mean and variance), and that backward as one op.
 //! WGSL on wgpu devices (`batch_norm_wgsl.rs`), Rust on Burn's CPU backend (`batch_norm_cpu.rs`).
 
 use burn::backend::autodiff::Autodiff;
@@ -9,7 +9,7 @@ use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::Checkpoi
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension};
+use burn::backend::{AutodiffBackend, Backend, Dispatch, TensorMetadata, backend_extension};
 use burn::tensor::{DType, Shape, Slice, Tensor};
 
 use super::autodiff::untracked;
@@ -18,73 +18,54 @@ use super::wgsl::fits_planes;
 use crate::devices::adapter::runs_wgsl;
 use crate::profile::scope;
 
-/// Batch statistics, normalisation and the backward kernels of training-mode batch norm.
+/// Training-mode batch norm forward and backward.
 #[backend_extension(Cube, Flex: cfg(all()), Fusion: cfg(feature = "fusion"), Autodiff)]
 pub trait BatchNormOps: Backend {
-    /// Of `[B, C, H, W]`: `[2, C]` batch mean and biased batch variance, and the running mean
-    /// and (unbiased) variance `[C]` moved towards them by `momentum`; constants.
-    #[fusion(meta = |x, running_mean, _running_var, _momentum| statistics_meta(x, running_mean))]
-    fn batch_norm_statistics(
+    /// Of `x` `[B, C, H, W]`: the output (x − mean) / sqrt(var + ε) · γ + β (γ = 1 and β = 0,
+    /// not read, without `affine`), the batch mean and biased variance `[2, C]`, and the running
+    /// mean and (unbiased) variance `[C]` moved towards them by `momentum`; only the output is
+    /// differentiable (in x, γ and β, through the batch statistics too).
+    #[allow(clippy::too_many_arguments)]
+    #[fusion(meta = |x, running, _rv, _g, _b, _m, _e, _a| forward_meta(x, running))]
+    fn batch_norm_forward(
         x: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        momentum: f32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
-
-    /// (x − mean) / sqrt(var + ε) · γ + β, with the batch mean and variance of `stats`; without
-    /// `affine`, γ = 1 and β = 0 and the tensors passed for them are not read.
-    #[fusion(dtype = x, shape = x)]
-    fn batch_norm_normalise(
-        x: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        momentum: f32,
         epsilon: f32,
         affine: bool,
-    ) -> FloatTensor<Self>;
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    );
 
-    /// `[2, C]`: Σ dy (the gradient of β) and Σ dy·x̂ (of γ) per channel; not differentiable.
-    #[fusion(dtype = x, shape = channel_rows(x, 2))]
-    fn batch_norm_grad_sums(
+    /// The backward from dy: the input gradient (through the batch mean and variance; γ = 1
+    /// without `affine`) and `[2, C]` Σdy (the gradient of β) and Σdy·x̂ (of γ) per channel;
+    /// not differentiable.
+    #[fusion(meta = |x, _dy, stats, _g, _e, _a| (x.clone(), stats.clone()))]
+    fn batch_norm_backward(
         x: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         stats: FloatTensor<Self>,
-        epsilon: f32,
-    ) -> FloatTensor<Self>;
-
-    /// The input gradient from dy and the sums of [`BatchNormOps::batch_norm_grad_sums`]
-    /// (γ = 1 without `affine`).
-    #[fusion(dtype = x, shape = x)]
-    fn batch_norm_input_grad(
-        x: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
-        sums: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         epsilon: f32,
         affine: bool,
-    ) -> FloatTensor<Self>;
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// `[rows, C]` for an input `[B, C, …]` (the shape Fusion records).
 #[cfg(feature = "fusion")]
-fn channel_rows(x: &Shape, rows: usize) -> Shape {
-    Shape::new([rows, x[1]])
-}
+type Spec = burn::backend::fusion::custom::TensorSpec;
 
-/// What Fusion records for the statistics: `[2, C]` and two tensors like the running mean.
+/// What Fusion records for the forward: the output like `x`, `[2, C]`, two like the running
+/// mean.
 #[cfg(feature = "fusion")]
-fn statistics_meta(
-    x: &burn::backend::fusion::custom::TensorSpec,
-    running: &burn::backend::fusion::custom::TensorSpec,
-) -> (
-    burn::backend::fusion::custom::TensorSpec,
-    burn::backend::fusion::custom::TensorSpec,
-    burn::backend::fusion::custom::TensorSpec,
-) {
-    use burn::backend::fusion::custom::TensorSpec;
-    let stats = TensorSpec::new(channel_rows(&x.shape, 2), x.dtype);
-    (stats, running.clone(), running.clone())
+fn forward_meta(x: &Spec, running: &Spec) -> (Spec, Spec, Spec, Spec) {
+    let stats = Spec::new(Shape::new([2, x.shape[1]]), x.dtype);
+    (x.clone(), stats, running.clone(), running.clone())
 }
 
 /// Row `row` of a `[rows, C]` tensor, as `[C]`.
@@ -107,10 +88,8 @@ impl<B: BatchNormOps> Backward<B, 3> for NormaliseBackward {
         let dy = grads.consume::<B>(&ops.node);
         let [node_x, node_gamma, node_beta] = ops.parents;
         scope("batch norm backward", || {
-            let sums = B::batch_norm_grad_sums(x.clone(), dy.clone(), stats.clone(), epsilon);
+            let (dx, sums) = B::batch_norm_backward(x, dy, stats, gamma, epsilon, affine);
             if let Some(node) = node_x {
-                let dx =
-                    B::batch_norm_input_grad(x, dy, stats, sums.clone(), gamma, epsilon, affine);
                 grads.register::<B>(node.id, dx);
             }
             if let Some(node) = node_gamma {
@@ -124,79 +103,69 @@ impl<B: BatchNormOps> Backward<B, 3> for NormaliseBackward {
 }
 
 impl<B: BatchNormOps, C: CheckpointStrategy> BatchNormOps for Autodiff<B, C> {
-    fn batch_norm_statistics(
+    fn batch_norm_forward(
         x: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        momentum: f32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let (stats, mean, var) = B::batch_norm_statistics(
-            x.clone().into_primitive(),
-            running_mean.into_primitive(),
-            running_var.into_primitive(),
-            momentum,
-        );
-        let [stats, mean, var] = [stats, mean, var].map(|t| untracked::<B, C>(&x, t));
-        (stats, mean, var)
-    }
-
-    fn batch_norm_normalise(
-        x: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        momentum: f32,
         epsilon: f32,
         affine: bool,
-    ) -> FloatTensor<Self> {
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
         let prepared = NormaliseBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
             .stateful();
-        let (x, stats) = (x.into_primitive(), stats.into_primitive());
-        let (gamma, beta) = (gamma.into_primitive(), beta.into_primitive());
-        match prepared {
-            OpsKind::Tracked(prep) => {
-                let (s, g) = (stats.clone(), gamma.clone());
-                let y = B::batch_norm_normalise(x.clone(), s, g, beta, epsilon, affine);
-                prep.finish((x, stats, gamma, epsilon, affine), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::batch_norm_normalise(
-                x, stats, gamma, beta, epsilon, affine,
-            )),
-        }
-    }
-
-    fn batch_norm_grad_sums(
-        x: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
-        epsilon: f32,
-    ) -> FloatTensor<Self> {
-        let (xp, dy, stats) = (
-            x.clone().into_primitive(),
-            dy.into_primitive(),
-            stats.into_primitive(),
+        let (xp, gamma, beta) = (
+            x.into_primitive(),
+            gamma.into_primitive(),
+            beta.into_primitive(),
         );
-        untracked::<B, C>(&x, B::batch_norm_grad_sums(xp, dy, stats, epsilon))
+        let (running_mean, running_var) =
+            (running_mean.into_primitive(), running_var.into_primitive());
+        let (y, stats, mean, var) = B::batch_norm_forward(
+            xp.clone(),
+            running_mean,
+            running_var,
+            gamma.clone(),
+            beta,
+            momentum,
+            epsilon,
+            affine,
+        );
+        let y = match prepared {
+            OpsKind::Tracked(prep) => prep.finish((xp, stats.clone(), gamma, epsilon, affine), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        // constants outside any graph: the running statistics outlive this step's tape
+        let [stats, mean, var] = [stats, mean, var].map(<Self as AutodiffBackend>::from_inner);
+        (y, stats, mean, var)
     }
 
-    fn batch_norm_input_grad(
+    fn batch_norm_backward(
         x: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         stats: FloatTensor<Self>,
-        sums: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         epsilon: f32,
         affine: bool,
-    ) -> FloatTensor<Self> {
-        let (xp, dy, stats) = (
-            x.clone().into_primitive(),
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let like = x.clone();
+        let (dx, sums) = B::batch_norm_backward(
+            x.into_primitive(),
             dy.into_primitive(),
             stats.into_primitive(),
+            gamma.into_primitive(),
+            epsilon,
+            affine,
         );
-        let (sums, gamma) = (sums.into_primitive(), gamma.into_primitive());
-        let dx = B::batch_norm_input_grad(xp, dy, stats, sums, gamma, epsilon, affine);
-        untracked::<B, C>(&x, dx)
+        (untracked::<B, C>(&like, dx), untracked::<B, C>(&like, sums))
     }
 }
 
@@ -228,24 +197,19 @@ pub fn batch_norm_train_fused(
     let is_affine = affine.is_some();
     // Without γ and β, the kernels get a tensor they never read in their place.
     let (gamma, beta) = affine.unwrap_or_else(|| (running_mean.clone(), running_mean.clone()));
-    let (stats, running_mean, running_var) = Dispatch::batch_norm_statistics(
-        x.clone().detach().into_dispatch(),
+    let (output, _, running_mean, running_var) = Dispatch::batch_norm_forward(
+        x.into_dispatch(),
         running_mean.detach().into_dispatch(),
         running_var.detach().into_dispatch(),
-        momentum as f32,
-    );
-    let stats: Tensor<2> = Tensor::from_dispatch(stats); // [2, C]
-    let output = Tensor::from_dispatch(Dispatch::batch_norm_normalise(
-        x.into_dispatch(),
-        stats.clone().into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),
+        momentum as f32,
         epsilon as f32,
         is_affine,
-    ));
+    );
     Some(BatchNormTrain {
-        output,
+        output: Tensor::from_dispatch(output), // [B, C, H, W]
         running_mean: Tensor::from_dispatch(running_mean), // [C]
-        running_var: Tensor::from_dispatch(running_var),   // [C]
+        running_var: Tensor::from_dispatch(running_var), // [C]
     })
 }

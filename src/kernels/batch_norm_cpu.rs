@@ -120,89 +120,117 @@ fn affine(
 }
 
 impl BatchNormOps for Flex {
-    fn batch_norm_statistics(
+    fn batch_norm_forward(
         x: FlexTensor,
         running_mean: FlexTensor,
         running_var: FlexTensor,
-        momentum: f32,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let x = contiguous(x);
-        let [b, c, h, w] = dims4(&x);
-        let (mean, var) = moments(f32s(&x), b, c, h * w);
-        let n = b * h * w;
-        let unbiased = if n > 1 {
-            n as f32 / (n - 1) as f32
-        } else {
-            1.0
-        };
-        let moved = |running: FlexTensor, batch: &[f32], k: f32| -> Vec<f32> {
-            let running = contiguous(running);
-            let old = f32s(&running);
-            old.iter()
-                .zip(batch)
-                .map(|(&r, &v)| (1.0 - momentum) * r + momentum * k * v)
-                .collect()
-        };
-        let new_mean = moved(running_mean, &mean, 1.0);
-        let new_var = moved(running_var, &var, unbiased);
-        (
-            flex_tensor([mean, var].concat(), &[2, c]),
-            flex_tensor(new_mean, &[c]),
-            flex_tensor(new_var, &[c]),
-        )
-    }
-
-    fn batch_norm_normalise(
-        x: FlexTensor,
-        stats: FlexTensor,
         gamma: FlexTensor,
         beta: FlexTensor,
+        momentum: f32,
         epsilon: f32,
-        is_affine: bool,
-    ) -> FlexTensor {
-        let (gamma, beta) = (is_affine.then_some(gamma), is_affine.then_some(beta));
-        let a = affine(&contiguous(stats), gamma, beta, epsilon);
-        let x = contiguous(x);
-        let [b, c, h, w] = dims4(&x);
-        flex_tensor(normalise(f32s(&x), &a, h * w), &[b, c, h, w])
+        affine: bool,
+    ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
+        let (stats, mean, var) = statistics(x.clone(), running_mean, running_var, momentum);
+        let y = normalise_op(x, stats.clone(), gamma, beta, epsilon, affine);
+        (y, stats, mean, var)
     }
 
-    fn batch_norm_grad_sums(
+    fn batch_norm_backward(
         x: FlexTensor,
         dy: FlexTensor,
         stats: FlexTensor,
-        epsilon: f32,
-    ) -> FlexTensor {
-        let a = affine(&contiguous(stats), None, None, epsilon);
-        let (x, dy) = (contiguous(x), contiguous(dy));
-        let [b, c, h, w] = dims4(&x);
-        let sums = grad_sums(f32s(&x), f32s(&dy), &a, b, h * w);
-        let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
-        flex_tensor([dbeta, dgamma].concat(), &[2, c])
-    }
-
-    fn batch_norm_input_grad(
-        x: FlexTensor,
-        dy: FlexTensor,
-        stats: FlexTensor,
-        sums: FlexTensor,
         gamma: FlexTensor,
         epsilon: f32,
-        is_affine: bool,
-    ) -> FlexTensor {
-        let a = affine(
-            &contiguous(stats),
-            is_affine.then_some(gamma),
-            None,
-            epsilon,
-        );
-        let (x, dy, sums) = (contiguous(x), contiguous(dy), contiguous(sums));
-        let [b, c, h, w] = dims4(&x);
-        let s = f32s(&sums);
-        let pairs: Vec<(f32, f32)> = (0..c).map(|i| (s[i], s[c + i])).collect();
-        flex_tensor(
-            input_grad(f32s(&x), f32s(&dy), &a, &pairs, h * w),
-            &[b, c, h, w],
-        )
+        affine: bool,
+    ) -> (FlexTensor, FlexTensor) {
+        let sums = grad_sums_op(x.clone(), dy.clone(), stats.clone(), epsilon);
+        let dx = input_grad_op(x, dy, stats, sums.clone(), gamma, epsilon, affine);
+        (dx, sums)
     }
+}
+
+/// `[2, C]` batch mean and biased variance of `x` and the running statistics moved by
+/// `momentum` (unbiased variance, as PyTorch).
+fn statistics(
+    x: FlexTensor,
+    running_mean: FlexTensor,
+    running_var: FlexTensor,
+    momentum: f32,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    let x = contiguous(x);
+    let [b, c, h, w] = dims4(&x);
+    let (mean, var) = moments(f32s(&x), b, c, h * w);
+    let n = b * h * w;
+    let unbiased = if n > 1 {
+        n as f32 / (n - 1) as f32
+    } else {
+        1.0
+    };
+    let moved = |running: FlexTensor, batch: &[f32], k: f32| -> Vec<f32> {
+        let running = contiguous(running);
+        let old = f32s(&running);
+        old.iter()
+            .zip(batch)
+            .map(|(&r, &v)| (1.0 - momentum) * r + momentum * k * v)
+            .collect()
+    };
+    let new_mean = moved(running_mean, &mean, 1.0);
+    let new_var = moved(running_var, &var, unbiased);
+    (
+        flex_tensor([mean, var].concat(), &[2, c]),
+        flex_tensor(new_mean, &[c]),
+        flex_tensor(new_var, &[c]),
+    )
+}
+
+/// The normalised `x` with scale and shift (none without `is_affine`).
+fn normalise_op(
+    x: FlexTensor,
+    stats: FlexTensor,
+    gamma: FlexTensor,
+    beta: FlexTensor,
+    epsilon: f32,
+    is_affine: bool,
+) -> FlexTensor {
+    let (gamma, beta) = (is_affine.then_some(gamma), is_affine.then_some(beta));
+    let a = affine(&contiguous(stats), gamma, beta, epsilon);
+    let x = contiguous(x);
+    let [b, c, h, w] = dims4(&x);
+    flex_tensor(normalise(f32s(&x), &a, h * w), &[b, c, h, w])
+}
+
+/// `[2, C]`: Σdy and Σdy·x̂ per channel.
+fn grad_sums_op(x: FlexTensor, dy: FlexTensor, stats: FlexTensor, epsilon: f32) -> FlexTensor {
+    let a = affine(&contiguous(stats), None, None, epsilon);
+    let (x, dy) = (contiguous(x), contiguous(dy));
+    let [b, c, h, w] = dims4(&x);
+    let sums = grad_sums(f32s(&x), f32s(&dy), &a, b, h * w);
+    let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = sums.into_iter().unzip();
+    flex_tensor([dbeta, dgamma].concat(), &[2, c])
+}
+
+/// The input gradient from dy and the sums of [`grad_sums_op`].
+fn input_grad_op(
+    x: FlexTensor,
+    dy: FlexTensor,
+    stats: FlexTensor,
+    sums: FlexTensor,
+    gamma: FlexTensor,
+    epsilon: f32,
+    is_affine: bool,
+) -> FlexTensor {
+    let a = affine(
+        &contiguous(stats),
+        is_affine.then_some(gamma),
+        None,
+        epsilon,
+    );
+    let (x, dy, sums) = (contiguous(x), contiguous(dy), contiguous(sums));
+    let [b, c, h, w] = dims4(&x);
+    let s = f32s(&sums);
+    let pairs: Vec<(f32, f32)> = (0..c).map(|i| (s[i], s[c + i])).collect();
+    flex_tensor(
+        input_grad(f32s(&x), f32s(&dy), &a, &pairs, h * w),
+        &[b, c, h, w],
+    )
 }

@@ -1,8 +1,8 @@
-//! Launch code of the batch-norm WGSL kernels (`shaders/batch_norm_*.wgsl`): on GPUs two
-//! dispatches each for the statistics and the gradient sums (partials over a grid of chunks ×
-//! channels, then merged per channel, as [`launch_plan`](super::launch_plan) plans them), on
-//! software adapters one (a workgroup per channel; see [`variant`](super::variant)); one each for
-//! the normalisation and the input gradient.
+//! Launch code of the batch-norm WGSL kernels (`shaders/batch_norm_*.wgsl`). On GPUs two
+//! dispatches each way on a grid of chunks × channels, as [`launch_plan`](super::launch_plan)
+//! plans them: partials per chunk, then per chunk the channel's partials merged and the chunk's
+//! output written. On software adapters (see [`variant`](super::variant)) the per-channel
+//! statistics or gradient sums in one launch (a workgroup per channel), then a per-pixel launch.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeBackend, CubeTensor, into_contiguous};
@@ -25,12 +25,17 @@ fn extents(x: &CubeTensor) -> [u32; 3] {
     [b as u32, c as u32, (h * w) as u32]
 }
 
-/// Writes `[rows, C]` (and `also` more outputs `[C]`) with one workgroup per channel, in one
+/// An uninitialised `[C]` tensor for the channels of `like`.
+fn per_channel_values(like: &CubeTensor) -> CubeTensor {
+    empty_like(like, Shape::new([dims(like)[1]]))
+}
+
+/// Writes `[2, C]` (and `also` more outputs `[C]`) with one workgroup per channel, in one
 /// launch (software adapters), as [`launch_plan::batch_norm_per_channel`] plans it.
 fn per_channel_once(
     like: &CubeTensor,
     program: Program,
-    (rows, also): (usize, usize),
+    also: usize,
     mut buffers: Vec<CubeTensor>,
     extra: u32,
 ) -> (CubeTensor, Vec<CubeTensor>) {
@@ -40,10 +45,8 @@ fn per_channel_once(
         _ => ("batch_norm_grad_sums", 2),
     };
     let plan = launch_plan::batch_norm_per_channel(kernel, dims(like), inputs);
-    let out = empty_like(like, Shape::new([rows, channels as usize]));
-    let more: Vec<_> = (0..also)
-        .map(|_| empty_like(like, Shape::new([channels as usize])))
-        .collect();
+    let out = empty_like(like, Shape::new([2, channels as usize]));
+    let more: Vec<_> = (0..also).map(|_| per_channel_values(like)).collect();
     buffers.push(out.clone());
     buffers.extend(more.iter().cloned());
     let handles = buffers.into_iter().map(|t| t.handle).collect();
@@ -52,78 +55,24 @@ fn per_channel_once(
     (out, more)
 }
 
-/// Reduces each channel of `like` `[B, C, H, W]` in two passes planned by `plans`: `partials`
-/// writes `width` values per chunk of `buffers` (`extra` after the sizes in its params), `merge`
-/// merges them per channel (`merge_inputs` bound after the partials, `merge_extra` after
-/// [C, K]) into `[rows, C]` and `also` more outputs `[C]`.
-#[allow(clippy::too_many_arguments)]
-fn per_channel(
-    like: &CubeTensor,
-    plans: &[LaunchPlan; 2],
-    programs: [Program; 2],
-    (mut buffers, extra): (Vec<CubeTensor>, &[u32]),
-    width: usize,
-    (merge_inputs, merge_extra): (Vec<CubeTensor>, &[u32]),
-    (rows, also): (usize, usize),
-) -> (CubeTensor, Vec<CubeTensor>) {
-    let [batch, channels, plane] = extents(like);
-    let (chunk, chunks) = (
-        plans[0].serial_loop * plans[0].workgroup,
-        plans[0].groups[0],
-    );
-    let partials = empty_like(like, Shape::new([channels as usize, chunks, width]));
-    buffers.push(partials.clone());
-    let handles = buffers.into_iter().map(|t| t.handle).collect();
-    let mut params = vec![batch, channels, plane, chunk as u32];
-    params.extend_from_slice(extra);
-    launch(like, programs[0], plan_grid(&plans[0]), handles, &params);
-    let out = empty_like(like, Shape::new([rows, channels as usize]));
-    let more: Vec<_> = (0..also)
-        .map(|_| empty_like(like, Shape::new([channels as usize])))
-        .collect();
-    let mut merge = vec![partials];
-    merge.extend(merge_inputs);
-    merge.push(out.clone());
-    merge.extend(more.iter().cloned());
-    let handles = merge.into_iter().map(|t| t.handle).collect();
-    let mut params = vec![channels, chunks as u32];
-    params.extend_from_slice(merge_extra);
-    launch(like, programs[1], plan_grid(&plans[1]), handles, &params);
-    (out, more)
-}
-
-/// The statistics `[2, C]` and the two running statistics of a merge's outputs.
-fn statistics(
-    (stats, mut running): (CubeTensor, Vec<CubeTensor>),
-) -> (CubeTensor, CubeTensor, CubeTensor) {
-    let var = running.pop().expect("two running statistics");
-    let mean = running.pop().expect("two running statistics");
-    (stats, mean, var)
-}
-
-/// Whether the per-pixel kernels take four pixels per thread (4 divides the plane).
-fn quads(like: &CubeTensor) -> bool {
-    extents(like)[2].is_multiple_of(4)
-}
-
-/// Whether the per-pixel kernels run on a flat grid (GPUs) rather than a row per plane.
-fn flat() -> bool {
-    current() == KernelShape::Gpu
-}
-
-/// Writes a tensor shaped like `like` with a per-pixel `program` (one thread per element, four
-/// when `quads`) as [`launch_plan::batch_norm_per_pixel`] plans it; `extra` after [C, P] in
-/// the params, padded to five words, then B.
-fn elementwise(
+/// Writes a tensor shaped like `like` with a per-pixel `program` on a row of workgroups per
+/// plane (software adapters; four pixels per thread where 4 divides the plane), as
+/// [`launch_plan::batch_norm_per_pixel`] plans it; `extra` after [C, P] in the params, padded
+/// to five words, then B.
+fn per_pixel(
     like: &CubeTensor,
     program: Program,
     mut buffers: Vec<CubeTensor>,
     extra: &[u32],
 ) -> CubeTensor {
     let [batch, channels, plane] = extents(like);
-    let elems = if quads(like) { plane / 4 } else { plane };
-    let (name, inputs) = per_pixel_kernel(program);
-    let plan = launch_plan::batch_norm_per_pixel(name, dims(like), inputs, flat());
+    let quads = plane.is_multiple_of(4);
+    let elems = if quads { plane / 4 } else { plane };
+    let (name, inputs) = match program {
+        Program::BatchNormNormalise { .. } => ("batch_norm_normalise", 1),
+        _ => ("batch_norm_input_grad", 2),
+    };
+    let plan = launch_plan::batch_norm_per_pixel(name, dims(like), inputs);
     let out = empty_like(like, like.meta.shape().clone());
     let mut values = vec![channels, elems];
     values.extend_from_slice(extra);
@@ -135,112 +84,134 @@ fn elementwise(
     out
 }
 
-/// The shader a per-pixel program runs, and how many `[B, C, H, W]` tensors it reads.
-fn per_pixel_kernel(program: Program) -> (&'static str, usize) {
-    match program {
-        Program::BatchNormNormalise { .. } => ("batch_norm_normalise", 1),
-        _ => ("batch_norm_input_grad", 2),
-    }
+/// Launches the GPU shape's two passes planned by `plans` over `like` `[B, C, H, W]`: the
+/// partials of `inputs` (`width` values per chunk, `extra` after [B, C, P, L] in the params),
+/// then the merge with its `reads` bound after the partials and `outputs` after them (`after`
+/// in the params' second row).
+fn two_passes(
+    like: &CubeTensor,
+    plans: &[LaunchPlan; 2],
+    programs: [Program; 2],
+    (inputs, extra, width): (Vec<CubeTensor>, &[u32], usize),
+    (reads, outputs, after): (Vec<CubeTensor>, &[CubeTensor], &[u32]),
+) {
+    let [batch, channels, plane] = extents(like);
+    let (chunk, chunks) = (
+        plans[0].serial_loop * plans[0].workgroup,
+        plans[0].groups[0],
+    );
+    let partials = empty_like(like, Shape::new([channels as usize, chunks, width]));
+    let mut handles: Vec<_> = inputs.into_iter().map(|t| t.handle).collect();
+    handles.push(partials.handle.clone());
+    let mut params = vec![batch, channels, plane, chunk as u32];
+    params.extend_from_slice(extra);
+    launch(like, programs[0], plan_grid(&plans[0]), handles, &params);
+    let mut handles = vec![partials.handle];
+    handles.extend(reads.into_iter().map(|t| t.handle));
+    handles.extend(outputs.iter().map(|t| t.handle.clone()));
+    let mut params = vec![batch, channels, plane, chunk as u32];
+    params.extend_from_slice(after);
+    launch(like, programs[1], plan_grid(&plans[1]), handles, &params);
+}
+
+/// Whether this thread's kernels take the software adapters' shape.
+fn software() -> bool {
+    current() == KernelShape::Software
 }
 
 impl BatchNormOps for CubeBackend {
-    fn batch_norm_statistics(
+    fn batch_norm_forward(
         x: FloatTensor<Self>,
         running_mean: FloatTensor<Self>,
         running_var: FloatTensor<Self>,
-        momentum: f32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let x = into_contiguous(x);
-        let (running_mean, running_var) =
-            (into_contiguous(running_mean), into_contiguous(running_var));
-        if current() == KernelShape::Software {
-            let inputs = vec![x.clone(), running_mean, running_var];
-            let program = Program::BatchNormStatistics;
-            let out = per_channel_once(&x, program, (2, 2), inputs, momentum.to_bits());
-            return statistics(out);
-        }
-        let [b, c, h, w] = dims(&x);
-        let plans = launch_plan::batch_norm_statistics([b, c, h, w]);
-        let count = (b * h * w) as u32;
-        statistics(per_channel(
-            &x,
-            &plans,
-            [Program::BatchNormPartials, Program::BatchNormMerge],
-            (vec![x.clone()], &[]),
-            3,
-            (
-                vec![x.clone(), running_mean, running_var],
-                &[count, momentum.to_bits(), (h * w) as u32],
-            ),
-            (2, 2),
-        ))
-    }
-
-    fn batch_norm_normalise(
-        x: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        momentum: f32,
         epsilon: f32,
         affine: bool,
-    ) -> FloatTensor<Self> {
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
         let x = into_contiguous(x);
-        let inputs = [x.clone(), stats, gamma, beta]
-            .map(into_contiguous)
-            .to_vec();
-        let extra = [epsilon.to_bits(), affine as u32];
-        let program = Program::BatchNormNormalise {
-            quads: quads(&x),
-            flat: flat(),
-        };
-        elementwise(&x, program, inputs, &extra)
-    }
-
-    fn batch_norm_grad_sums(
-        x: FloatTensor<Self>,
-        dy: FloatTensor<Self>,
-        stats: FloatTensor<Self>,
-        epsilon: f32,
-    ) -> FloatTensor<Self> {
-        let x = into_contiguous(x);
-        let inputs = [x.clone(), dy, stats].map(into_contiguous).to_vec();
-        if current() == KernelShape::Software {
-            let program = Program::BatchNormGradSums;
-            return per_channel_once(&x, program, (2, 0), inputs, epsilon.to_bits()).0;
+        let [running_mean, running_var, gamma, beta] =
+            [running_mean, running_var, gamma, beta].map(into_contiguous);
+        if software() {
+            let inputs = vec![x.clone(), running_mean, running_var];
+            let program = Program::BatchNormStatistics;
+            let (stats, mut running) = per_channel_once(&x, program, 2, inputs, momentum.to_bits());
+            let var = running.pop().expect("two running statistics");
+            let mean = running.pop().expect("two running statistics");
+            let program = Program::BatchNormNormalise {
+                quads: extents(&x)[2].is_multiple_of(4),
+            };
+            let inputs = vec![x.clone(), stats.clone(), gamma, beta];
+            let y = per_pixel(&x, program, inputs, &[epsilon.to_bits(), affine as u32]);
+            return (y, stats, mean, var);
         }
-        let [b, c, h, w] = dims(&x);
-        let plans = launch_plan::batch_norm_grad_sums([b, c, h, w]);
-        per_channel(
+        let plans = launch_plan::batch_norm_forward(dims(&x));
+        let y = empty_like(&x, x.meta.shape().clone());
+        let stats = empty_like(&x, Shape::new([2, dims(&x)[1]]));
+        let (mean, var) = (per_channel_values(&x), per_channel_values(&x));
+        let outputs = [y.clone(), stats.clone(), mean.clone(), var.clone()];
+        two_passes(
             &x,
             &plans,
-            [Program::BatchNormGradPartials, Program::BatchNormGradMerge],
-            (inputs, &[epsilon.to_bits()]),
-            2,
-            (Vec::new(), &[]),
-            (2, 0),
-        )
-        .0
+            [Program::BatchNormPartials, Program::BatchNormMergeNormalise],
+            (vec![x.clone()], &[], 3),
+            (
+                vec![x.clone(), running_mean, running_var, gamma, beta],
+                &outputs,
+                &[momentum.to_bits(), epsilon.to_bits(), affine as u32],
+            ),
+        );
+        (y, stats, mean, var)
     }
 
-    fn batch_norm_input_grad(
+    fn batch_norm_backward(
         x: FloatTensor<Self>,
         dy: FloatTensor<Self>,
         stats: FloatTensor<Self>,
-        sums: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         epsilon: f32,
         affine: bool,
-    ) -> FloatTensor<Self> {
-        let x = into_contiguous(x);
-        let [batch, _, plane] = extents(&x);
-        let inputs = [x.clone(), dy, stats, sums, gamma]
-            .map(into_contiguous)
-            .to_vec();
-        let extra = [batch * plane, epsilon.to_bits(), affine as u32];
-        let program = Program::BatchNormInputGrad {
-            quads: quads(&x),
-            flat: flat(),
-        };
-        elementwise(&x, program, inputs, &extra)
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [x, dy, stats, gamma] = [x, dy, stats, gamma].map(into_contiguous);
+        if software() {
+            let inputs = vec![x.clone(), dy.clone(), stats.clone()];
+            let program = Program::BatchNormGradSums;
+            let (sums, _) = per_channel_once(&x, program, 0, inputs, epsilon.to_bits());
+            let [batch, _, plane] = extents(&x);
+            let program = Program::BatchNormInputGrad {
+                quads: plane.is_multiple_of(4),
+            };
+            let inputs = vec![x.clone(), dy, stats, sums.clone(), gamma];
+            let extra = [batch * plane, epsilon.to_bits(), affine as u32];
+            return (per_pixel(&x, program, inputs, &extra), sums);
+        }
+        let plans = launch_plan::batch_norm_backward(dims(&x));
+        let dx = empty_like(&x, x.meta.shape().clone());
+        let sums = empty_like(&x, Shape::new([2, dims(&x)[1]]));
+        two_passes(
+            &x,
+            &plans,
+            [
+                Program::BatchNormGradPartials,
+                Program::BatchNormMergeInputGrad,
+            ],
+            (
+                vec![x.clone(), dy.clone(), stats.clone()],
+                &[epsilon.to_bits()],
+                2,
+            ),
+            (
+                vec![x.clone(), dy, stats, gamma],
+                &[dx.clone(), sums.clone()],
+                &[epsilon.to_bits(), affine as u32],
+            ),
+        );
+        (dx, sums)
     }
 }

@@ -78,71 +78,93 @@ impl LaunchPlan {
     }
 }
 
-/// Most partial values a merge pass reads, so that it stays a small launch.
-const MAX_PARTIALS: usize = 1 << 20;
+/// Most chunks per channel of the GPU batch norm where the loops allow: every workgroup of the
+/// second pass reads all of its channel's partials, so they stay few.
+pub const MAX_CHUNKS: usize = 64;
 
-/// How the `count` = B·P values of each of `channels` channels are split for a two-pass
-/// reduction that writes `width` values per chunk: (chunk length, chunks per channel). Chunks
-/// take [`VALUES_PER_THREAD`] values per thread, more where the merge pass would otherwise
-/// read [`MAX_PARTIALS`] values or more, or loop past [`MAX_SERIAL`] times.
-pub fn reduction_chunks(count: usize, channels: usize, width: usize) -> (usize, usize) {
+/// Loop iterations left to the merge of the second pass when a thread's chunk loop is longest.
+const MERGE_ROOM: usize = 16;
+
+/// How the `count` = B·P values of a channel are split for batch norm's two passes on GPUs:
+/// (chunk length, chunks per channel). A chunk is [`REDUCTION_WORKGROUP`] threads of
+/// [`VALUES_PER_THREAD`] values or more, as many as keep the chunks at [`MAX_CHUNKS`] per
+/// channel, at most [`MAX_SERIAL`] − [`MERGE_ROOM`] (more chunks past 983,040 values per
+/// channel).
+pub fn reduction_chunks(count: usize) -> (usize, usize) {
     let wg = REDUCTION_WORKGROUP;
-    let per_thread = VALUES_PER_THREAD
-        .max(count * channels * width / (wg * MAX_PARTIALS) + 1)
-        .max(count.div_ceil(wg * wg * MAX_SERIAL));
+    let per_thread = count
+        .div_ceil(wg * MAX_CHUNKS)
+        .clamp(VALUES_PER_THREAD, MAX_SERIAL - MERGE_ROOM);
     let chunk = wg * per_thread;
     (chunk, count.div_ceil(chunk).max(1))
 }
 
-/// A chunked per-channel reduction of `inputs` tensors `[B, C, H, W]` into `outputs` values per
-/// chunk, then merged per channel (`partials` and `merge` name the two kernels).
-fn chunked(
+/// Batch norm's two passes over `inputs` tensors `[B, C, H, W]` on a grid of chunks ×
+/// channels: `kernels[0]` reduces each chunk to `width` partial values, `kernels[1]` merges the
+/// partials of its channel (every workgroup all of them, so the merge needs no launch of its
+/// own), writes the channel's `[C]` results once (`results` rows) and then its chunk of the
+/// `[B, C, H, W]` output.
+fn two_passes(
     [b, c, h, w]: [usize; 4],
     kernels: [&'static str; 2],
     inputs: usize,
-    outputs: usize,
+    width: usize,
+    results: usize,
 ) -> [LaunchPlan; 2] {
     let count = b * h * w;
-    let (chunk, chunks) = reduction_chunks(count, c, outputs);
+    let (chunk, chunks) = reduction_chunks(count);
     let wg = REDUCTION_WORKGROUP;
-    let partial_bytes = c * chunks * outputs * 4;
+    let partial_bytes = c * chunks * width * 4;
+    let per_thread = chunk.div_ceil(wg);
     [
         LaunchPlan {
             kernel: kernels[0],
             groups: [chunks, c, 1],
             workgroup: wg,
-            serial_loop: chunk.div_ceil(wg),
+            serial_loop: per_thread,
             elements: count * c,
             bytes_read: inputs * count * c * 4,
             bytes_written: partial_bytes,
         },
         LaunchPlan {
             kernel: kernels[1],
-            groups: [c, 1, 1],
+            groups: [chunks, c, 1],
             workgroup: wg,
-            serial_loop: chunks.div_ceil(wg),
-            elements: c * chunks * outputs,
-            bytes_read: partial_bytes,
-            bytes_written: 4 * c * 4,
+            serial_loop: chunks.div_ceil(wg) + per_thread,
+            elements: count * c,
+            bytes_read: inputs * count * c * 4 + chunks * partial_bytes,
+            bytes_written: count * c * 4 + results * c * 4,
         },
     ]
 }
 
-/// Training-mode batch statistics of `x` `[B, C, H, W]`: Welford partials per chunk, merged per
-/// channel.
-pub fn batch_norm_statistics(dims: [usize; 4]) -> [LaunchPlan; 2] {
-    chunked(dims, ["batch_norm_partials", "batch_norm_merge"], 1, 3)
+/// Training-mode batch norm forward on GPUs: Welford partials per chunk, then per chunk the
+/// channel's partials merged (statistics and running statistics written once) and the chunk
+/// normalised.
+pub fn batch_norm_forward(dims: [usize; 4]) -> [LaunchPlan; 2] {
+    two_passes(
+        dims,
+        ["batch_norm_partials", "batch_norm_merge_normalise"],
+        1,
+        3,
+        4,
+    )
 }
 
-/// The batch-norm backward's per-channel sums of `x` and `dy` `[B, C, H, W]`.
-pub fn batch_norm_grad_sums(dims: [usize; 4]) -> [LaunchPlan; 2] {
-    chunked(
+/// The batch-norm backward on GPUs: partial Σdy and Σdy·x̂ per chunk of `x` and `dy`, then per
+/// chunk the channel's sums added (written once: dβ, dγ) and the chunk's input gradient.
+pub fn batch_norm_backward(dims: [usize; 4]) -> [LaunchPlan; 2] {
+    two_passes(
         dims,
-        ["batch_norm_grad_partials", "batch_norm_grad_merge"],
+        ["batch_norm_grad_partials", "batch_norm_merge_input_grad"],
+        2,
         2,
         2,
     )
 }
+
+/// Most partial values a column-sums pass writes, so that the next pass stays a small launch.
+const MAX_PARTIALS: usize = 1 << 20;
 
 /// One pass of the column sums of `[rows, n]` in groups of `per_group` rows.
 fn column_pass(rows: usize, n: usize, per_group: usize) -> (usize, LaunchPlan) {
@@ -259,29 +281,17 @@ pub fn masked_mixed_op(width: usize, support: usize) -> LaunchPlan {
     }
 }
 
-/// Batch norm's per-pixel kernels (`batch_norm_normalise`, `batch_norm_input_grad`) on
-/// `[B, C, H, W]`, reading `inputs` such tensors, four pixels per thread where 4 divides the
-/// plane: on GPUs a flat grid of [`COLUMN_WORKGROUP`] threads (planes of 8×8 would leave most
-/// of a workgroup idle), on software adapters a row of [`REDUCTION_WORKGROUP`] threads per
-/// plane (no division by the plane there, which llvmpipe runs one lane at a time).
+/// Batch norm's per-pixel kernels on software adapters (`batch_norm_normalise`,
+/// `batch_norm_input_grad`) on `[B, C, H, W]`, reading `inputs` such tensors: a row of
+/// [`REDUCTION_WORKGROUP`] threads per plane, four pixels per thread where 4 divides the plane
+/// (no division by the plane, which llvmpipe runs one lane at a time).
 pub fn batch_norm_per_pixel(
     kernel: &'static str,
     [b, c, h, w]: [usize; 4],
     inputs: usize,
-    flat: bool,
 ) -> LaunchPlan {
     let plane = h * w;
     let per_thread = if plane.is_multiple_of(4) { 4 } else { 1 };
-    if flat {
-        return elementwise(
-            kernel,
-            b * c * plane,
-            per_thread,
-            COLUMN_WORKGROUP,
-            (inputs, 1),
-            1,
-        );
-    }
     let n = b * c * plane;
     LaunchPlan {
         kernel,
@@ -300,14 +310,26 @@ mod tests {
 
     #[test]
     fn chunks_cover_the_channel() {
-        for count in [1, 63, 64, 1024, 1025, 262_144, 12_845_056, 300_000_000] {
-            let (chunk, chunks) = reduction_chunks(count, 3, 3);
+        for count in [
+            1,
+            63,
+            64,
+            1024,
+            1025,
+            262_144,
+            1 << 20,
+            12_845_056,
+            300_000_000,
+        ] {
+            let (chunk, chunks) = reduction_chunks(count);
             assert!(chunk * chunks >= count && chunk * (chunks - 1) < count.max(1));
-            assert!(
-                chunks.div_ceil(REDUCTION_WORKGROUP) <= MAX_SERIAL,
-                "{count}"
-            );
+            let merge = chunks.div_ceil(REDUCTION_WORKGROUP);
+            assert!(chunk / REDUCTION_WORKGROUP + merge <= MAX_SERIAL || count > 1 << 24);
+            let most = REDUCTION_WORKGROUP * MAX_CHUNKS * (MAX_SERIAL - MERGE_ROOM);
+            assert!(count > most || chunks <= MAX_CHUNKS, "{count}");
         }
+        assert_eq!(reduction_chunks(262_144), (4096, 64));
+        assert_eq!(reduction_chunks(16_384), (1024, 16));
     }
 
     #[test]

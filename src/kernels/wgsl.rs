@@ -23,10 +23,10 @@ const BN_STATISTICS: &str = include_str!("../../shaders/batch_norm_statistics.wg
 const BN_GRAD_SUMS: &str = include_str!("../../shaders/batch_norm_grad_sums.wgsl");
 const WELFORD: &str = include_str!("../../shaders/welford.wgsl");
 const BN_PARTIALS: &str = include_str!("../../shaders/batch_norm_partials.wgsl");
-const BN_MERGE: &str = include_str!("../../shaders/batch_norm_merge.wgsl");
+const BN_MERGE_NORMALISE: &str = include_str!("../../shaders/batch_norm_merge_normalise.wgsl");
 const BN_NORMALISE: &str = include_str!("../../shaders/batch_norm_normalise.wgsl");
 const BN_GRAD_PARTIALS: &str = include_str!("../../shaders/batch_norm_grad_partials.wgsl");
-const BN_GRAD_MERGE: &str = include_str!("../../shaders/batch_norm_grad_merge.wgsl");
+const BN_MERGE_INPUT_GRAD: &str = include_str!("../../shaders/batch_norm_merge_input_grad.wgsl");
 const BN_INPUT_GRAD: &str = include_str!("../../shaders/batch_norm_input_grad.wgsl");
 const BN_PIXEL: &str = include_str!("../../shaders/batch_norm_pixel.wgsl");
 const RELU: &str = include_str!("../../shaders/relu.wgsl");
@@ -79,21 +79,19 @@ pub(super) enum Program {
     BatchNormGradSums,
     /// Welford partials of the batch statistics per chunk of a channel.
     BatchNormPartials,
-    /// The partials of each channel merged into the statistics.
-    BatchNormMerge,
-    /// Four pixels per thread when `quads`; a flat grid when `flat`, else a row per plane.
+    /// Per chunk, the partials of its channel merged and the chunk normalised.
+    BatchNormMergeNormalise,
+    /// Four pixels per thread when `quads`, a row of workgroups per plane (software adapters).
     BatchNormNormalise {
         quads: bool,
-        flat: bool,
     },
     /// Partial gradient sums per chunk of a channel.
     BatchNormGradPartials,
-    /// The partial gradient sums of each channel added.
-    BatchNormGradMerge,
-    /// Four pixels per thread when `quads`; a flat grid when `flat`, else a row per plane.
+    /// Per chunk, the partial gradient sums of its channel added and the chunk's input gradient.
+    BatchNormMergeInputGrad,
+    /// Four pixels per thread when `quads`, a row of workgroups per plane (software adapters).
     BatchNormInputGrad {
         quads: bool,
-        flat: bool,
     },
     DepthwiseForward(Geometry),
     DepthwiseInputGrad(Geometry),
@@ -113,21 +111,16 @@ impl Program {
     /// Threads per workgroup.
     pub(super) fn workgroup(self) -> u32 {
         match self {
-            Program::BatchNormNormalise { flat, .. } | Program::BatchNormInputGrad { flat, .. } => {
-                if flat {
-                    WORKGROUP
-                } else {
-                    PLANE_WORKGROUP
-                }
-            }
-            Program::DepthwiseForward(_)
+            Program::BatchNormNormalise { .. }
+            | Program::BatchNormInputGrad { .. }
+            | Program::DepthwiseForward(_)
             | Program::DepthwiseInputGrad(_)
             | Program::BatchNormStatistics
             | Program::BatchNormGradSums
             | Program::BatchNormPartials
-            | Program::BatchNormMerge
+            | Program::BatchNormMergeNormalise
             | Program::BatchNormGradPartials
-            | Program::BatchNormGradMerge => PLANE_WORKGROUP,
+            | Program::BatchNormMergeInputGrad => PLANE_WORKGROUP,
             Program::LassoFista { .. } => SOLVER_WORKGROUP,
             _ => WORKGROUP,
         }
@@ -162,11 +155,13 @@ impl KernelSource for WgslKernel {
             }
             Program::BatchNormGradSums => with_workgroup_sum(BN_GRAD_SUMS),
             Program::BatchNormPartials => with_moments(BN_PARTIALS),
-            Program::BatchNormMerge => with_moments(&format!("{BN_WRITE_STATISTICS}\n{BN_MERGE}")),
+            Program::BatchNormMergeNormalise => {
+                with_moments(&format!("{BN_WRITE_STATISTICS}\n{BN_MERGE_NORMALISE}"))
+            }
             Program::BatchNormGradPartials => with_workgroup_sum(BN_GRAD_PARTIALS),
-            Program::BatchNormGradMerge => with_workgroup_sum(BN_GRAD_MERGE),
-            Program::BatchNormNormalise { quads, flat } => per_pixel(BN_NORMALISE, quads, flat),
-            Program::BatchNormInputGrad { quads, flat } => per_pixel(BN_INPUT_GRAD, quads, flat),
+            Program::BatchNormMergeInputGrad => with_workgroup_sum(BN_MERGE_INPUT_GRAD),
+            Program::BatchNormNormalise { quads } => per_pixel(BN_NORMALISE, quads),
+            Program::BatchNormInputGrad { quads } => per_pixel(BN_INPUT_GRAD, quads),
             Program::DepthwiseForward(g) => {
                 with_geometry(per_plane(&format!("{DW_GEOMETRY}\n{DW_FORWARD}")), g)
             }
@@ -221,16 +216,8 @@ fn plain(program: &str) -> SourceTemplate {
 }
 
 /// A per-pixel batch-norm program with its thread's place (`shaders/batch_norm_pixel.wgsl`).
-fn per_pixel(program: &str, quads: bool, flat: bool) -> SourceTemplate {
-    let source = format!("{BN_PIXEL}\n{program}");
-    let template = if flat {
-        plain(&source)
-    } else {
-        per_plane(&source)
-    };
-    template
-        .register("elem", elem(quads))
-        .register("flat", flat.to_string())
+fn per_pixel(program: &str, quads: bool) -> SourceTemplate {
+    per_plane(&format!("{BN_PIXEL}\n{program}")).register("elem", elem(quads))
 }
 
 /// A program on workgroups of [`PLANE_WORKGROUP`] threads.

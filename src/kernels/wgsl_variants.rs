@@ -44,18 +44,16 @@ fn programs() -> Vec<Program> {
         Program::BatchNormStatistics,
         Program::BatchNormGradSums,
         Program::BatchNormPartials,
-        Program::BatchNormMerge,
+        Program::BatchNormMergeNormalise,
         Program::BatchNormGradPartials,
-        Program::BatchNormGradMerge,
+        Program::BatchNormMergeInputGrad,
         Program::ColumnSums,
     ];
     for quads in [false, true] {
         all.push(Program::Relu { quads });
         all.push(Program::SgdStep { quads });
-        for flat in [false, true] {
-            all.push(Program::BatchNormNormalise { quads, flat });
-            all.push(Program::BatchNormInputGrad { quads, flat });
-        }
+        all.push(Program::BatchNormNormalise { quads });
+        all.push(Program::BatchNormInputGrad { quads });
     }
     for tile in [1, 4] {
         all.push(Program::PointwiseMix { tile });
