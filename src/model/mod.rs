@@ -10,6 +10,7 @@ pub mod heads;
 pub mod mixed_cell;
 pub mod norm;
 pub mod ops;
+pub mod running_stat;
 pub mod skeleton;
 pub mod sparse_cell;
 

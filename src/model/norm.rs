@@ -1,9 +1,10 @@
 //! Batch normalisation (eps 1e-5, momentum 0.1) that can be non-affine, as inside search cells.
 
-use burn::module::{Module, ModuleMapper, Param, RunningState};
+use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::running_stat::RunningStat;
 use crate::kernels::batch_norm::batch_norm_train_fused;
 use crate::profile::scope;
 
@@ -20,9 +21,9 @@ pub struct Norm {
     /// Shift β, when affine.
     pub beta: Option<Param<Tensor<1>>>,
     /// Running mean.
-    pub running_mean: RunningState<Tensor<1>>,
+    pub running_mean: RunningStat<1>,
     /// Running (unbiased) variance.
-    pub running_var: RunningState<Tensor<1>>,
+    pub running_var: RunningStat<1>,
     /// Channels.
     pub channels: usize,
 }
@@ -34,8 +35,8 @@ impl Norm {
         Self {
             gamma: affine.then(|| param(1.0)),
             beta: affine.then(|| param(0.0)),
-            running_mean: RunningState::new(Tensor::zeros([channels], device)),
-            running_var: RunningState::new(Tensor::ones([channels], device)),
+            running_mean: RunningStat::new(Tensor::zeros([channels], device)),
+            running_var: RunningStat::new(Tensor::ones([channels], device)),
             channels,
         }
     }
@@ -86,8 +87,8 @@ impl Norm {
             return batch_norm(input, gamma, beta, mean, var, BN_EPSILON);
         }
         let running = (
-            self.running_mean.value_sync().to_device(&device),
-            self.running_var.value_sync().to_device(&device),
+            self.running_mean.value().to_device(&device),
+            self.running_var.value().to_device(&device),
         );
         let affine = self.gamma.as_ref().zip(self.beta.as_ref());
         let affine = affine.map(|(g, b)| (g.val(), b.val()));
@@ -145,12 +146,8 @@ pub fn with_affine_trainable<M: Module>(module: M, trainable: bool) -> M {
 
 /// `module` with `f` applied to the running mean and running variance of every BN in it, in
 /// the module's visiting order (mean before variance); its parameters are left as they are.
-/// Updates that forward passes left pending are folded in first, so `f` sees current values.
 /// The running states are shared with every clone of `module`, which sees the new values too.
 pub fn map_running_stats<M: Module>(module: M, f: &mut dyn FnMut(Tensor<1>) -> Tensor<1>) -> M {
-    // Burn keeps a forward pass's update aside until the state is read in sync; `valid`
-    // settles every state of the module.
-    let _ = module.valid();
     struct Running<'a> {
         f: &'a mut dyn FnMut(Tensor<1>) -> Tensor<1>,
         path: Vec<String>,

@@ -154,9 +154,6 @@ pub fn safetensors_bytes(header: &ModelHeader, model: &EvalNetwork) -> Result<Ve
 /// The tensors of any module (BN running statistics included) as SafeTensors under its module
 /// paths.
 pub fn module_safetensors<M: Module>(module: &M) -> Result<Vec<u8>> {
-    // BN running statistics keep their last update aside until read in sync (Burn's
-    // RunningState); `valid` folds it in.
-    let _ = module.valid();
     snapshot(module, None)
 }
 

@@ -14,9 +14,6 @@ fn record_error(what: &str) -> impl Fn(RecordError) -> IstaError + '_ {
 
 /// The record of `module` (parameters and BN statistics) as bytes.
 pub fn module_bytes<M: Module>(module: &M, what: &str) -> Result<Vec<u8>> {
-    // BN running statistics keep their last update aside until the next one (Burn's
-    // RunningState); `valid` folds it in, so a record taken between steps holds it.
-    let _ = module.valid();
     let bytes = module.clone().into_record().into_bytes();
     Ok(bytes.map_err(record_error(what))?.to_vec())
 }
