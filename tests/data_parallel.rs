@@ -97,7 +97,7 @@ fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
         let out = parallel
             .gradients(&parallel_model, (x.clone(), y.clone()), &share)
             .unwrap();
-        parallel_model = optim_p.step(0.1, parallel_model, out.grads);
+        parallel_model = optim_p.step(0.1, parallel_model, out.grads, None).0;
         let (kept, first_only) = (running_stats(&parallel_model), running_stats(&copy));
         assert!(
             !kept.is_empty() && kept == first_only,
@@ -121,7 +121,7 @@ fn compare(devices: Vec<Device>, batch: usize, steps: usize) -> (f64, f32) {
         let total = total.unwrap();
         let value = total.clone().into_scalar::<f32>() as f64;
         let grads = GradientsParams::from_grads(total.backward(), &reference);
-        reference = optim_r.step(0.1, reference, grads);
+        reference = optim_r.step(0.1, reference, grads, None).0;
         let got = out.loss.into_scalar::<f32>() as f64;
         worst_loss = worst_loss.max((got - value).abs() / value.abs());
     }

@@ -150,7 +150,6 @@ fn one_stage_search_on_two_replicas_steps_as_one_device() {
     let _alone = alone();
     use burn::optim::GradientsParams;
     use ista_nas::model::drop_path::DropPath;
-    use ista_nas::optim::clip_global_norm;
     use ista_nas::search::one_stage::config::OneStageConfig;
     use ista_nas::search::one_stage::trainer::OneStageSearch;
     use ista_nas::storage::records::{load_module, module_bytes};
@@ -218,12 +217,15 @@ fn one_stage_search_on_two_replicas_steps_as_one_device() {
         let expected = total.clone().into_scalar::<f32>() as f64;
         let mut grads = total.backward();
         let b = GradientsParams::from_module(&mut grads, &reference.net.arch);
-        let mut w = GradientsParams::from_module(&mut grads, &reference.net.model);
-        clip_global_norm(&mut w, &reference.net.model, config.sgd.grad_clip);
+        let w = GradientsParams::from_module(&mut grads, &reference.net.model);
         let arch = reference.net.arch.clone();
-        reference.net.arch = reference.arch_optim.step(config.arch.arch_lr, arch, b);
+        reference.net.arch = reference
+            .arch_optim
+            .step(config.arch.arch_lr, arch, b, None)
+            .0;
         let model = reference.net.model.clone();
-        reference.net.model = reference.weight_optim.step(lr, model, w);
+        let clip = Some(config.sgd.grad_clip);
+        reference.net.model = reference.weight_optim.step(lr, model, w, clip).0;
         assert!(
             (value - expected).abs() / expected < 1e-5,
             "step {step}: {value} vs {expected}"

@@ -104,7 +104,7 @@ fn trained_supernet(normal: &[FixedNode], reduce: &[FixedNode]) -> SparseNetwork
             .unwrap();
         let l = loss.forward(logits, y.clone()) + loss.forward(aux.unwrap(), y) * 0.4;
         let grads = GradientsParams::from_grads(l.backward(), &model);
-        model = optim.step(0.5, model, grads);
+        model = optim.step(0.5, model, grads, None).0;
     }
     model.valid()
 }

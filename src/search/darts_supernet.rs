@@ -3,7 +3,9 @@
 //! trained by Adam on val batches, the weights by SGD on train batches.
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
+
+use crate::optim::Optimiser;
 use burn::tensor::{Device, Tensor};
 
 use super::alphas::ArchAlphas;
@@ -56,14 +58,14 @@ impl Supernet for DartsSupernet {
         }
     }
 
-    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {
+    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut Optimiser, lr: f64) {
         module_step(&mut self.alphas, loss, optim, lr, None);
     }
 
     fn step_weights(
         &mut self,
         loss: Tensor<1>,
-        optim: &mut ModuleOptimizer,
+        optim: &mut Optimiser,
         lr: f64,
         clip: f32,
     ) -> Option<Tensor<1>> {
@@ -134,7 +136,7 @@ impl Supernet for DartsSupernet {
         &mut self,
         grads: GradientsParams,
         arch: bool,
-        optim: &mut ModuleOptimizer,
+        optim: &mut Optimiser,
         lr: f64,
         clip: Option<f32>,
     ) -> Option<Tensor<1>> {

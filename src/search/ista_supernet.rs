@@ -2,7 +2,9 @@
 //! w = bᵀA_S − bias; b is recovered into the next supports after every epoch.
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
+
+use crate::optim::Optimiser;
 use burn::tensor::{Device, Tensor};
 
 use super::ista_arch::{ArchParams, Architect, EpochSupports};
@@ -61,14 +63,14 @@ impl Supernet for IstaSupernet {
         }
     }
 
-    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64) {
+    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut Optimiser, lr: f64) {
         module_step(&mut self.arch, loss, optim, lr, None);
     }
 
     fn step_weights(
         &mut self,
         loss: Tensor<1>,
-        optim: &mut ModuleOptimizer,
+        optim: &mut Optimiser,
         lr: f64,
         clip: f32,
     ) -> Option<Tensor<1>> {
@@ -176,7 +178,7 @@ impl Supernet for IstaSupernet {
         &mut self,
         grads: GradientsParams,
         arch: bool,
-        optim: &mut ModuleOptimizer,
+        optim: &mut Optimiser,
         lr: f64,
         clip: Option<f32>,
     ) -> Option<Tensor<1>> {

@@ -4,7 +4,7 @@
 //! PC-DARTS in [`super::darts_supernet`].
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 
 use super::supernet_file::ReferenceTensors;
@@ -12,7 +12,7 @@ use crate::devices::parallel::add_keyed;
 use crate::error::Result;
 #[cfg(doc)]
 use crate::model::norm::map_running_stats;
-use crate::optim::clip_global_norm;
+use crate::optim::Optimiser;
 use crate::profile::scope;
 use crate::search_space::genotype::Genotype;
 
@@ -36,13 +36,13 @@ pub trait Supernet {
     /// Logits `[B, classes]` of `images`; the gradient reaches the architecture unless `fixed_arch`.
     fn logits(&self, images: Tensor<4>, fixed_arch: bool) -> Result<Tensor<2>>;
     /// Steps the architecture parameters on the gradient of `loss`.
-    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut ModuleOptimizer, lr: f64);
+    fn step_arch(&mut self, loss: Tensor<1>, optim: &mut Optimiser, lr: f64);
     /// Steps the network weights on the gradient of `loss`, clipped to global norm `clip`;
     /// returns the norm before clipping, on the device.
     fn step_weights(
         &mut self,
         loss: Tensor<1>,
-        optim: &mut ModuleOptimizer,
+        optim: &mut Optimiser,
         lr: f64,
         clip: f32,
     ) -> Option<Tensor<1>>;
@@ -87,7 +87,7 @@ pub trait Supernet {
         &mut self,
         grads: GradientsParams,
         arch: bool,
-        optim: &mut ModuleOptimizer,
+        optim: &mut Optimiser,
         lr: f64,
         clip: Option<f32>,
     ) -> Option<Tensor<1>>;
@@ -103,7 +103,7 @@ pub trait Supernet {
 pub fn module_step<M: Module>(
     module: &mut M,
     loss: Tensor<1>,
-    optim: &mut ModuleOptimizer,
+    optim: &mut Optimiser,
     lr: f64,
     clip: Option<f32>,
 ) -> Option<Tensor<1>> {
@@ -115,13 +115,13 @@ pub fn module_step<M: Module>(
 /// One optimiser step of `module` on `grads`, clipped as in [`module_step`].
 pub fn apply_step<M: Module>(
     module: &mut M,
-    mut grads: GradientsParams,
-    optim: &mut ModuleOptimizer,
+    grads: GradientsParams,
+    optim: &mut Optimiser,
     lr: f64,
     clip: Option<f32>,
 ) -> Option<Tensor<1>> {
-    let norm = clip.and_then(|clip| scope("clip", || clip_global_norm(&mut grads, module, clip)));
-    *module = scope("optimiser", || optim.step(lr, module.clone(), grads));
+    let (stepped, norm) = optim.step(lr, module.clone(), grads, clip);
+    *module = stepped;
     norm
 }
 

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +25,7 @@ use crate::devices::adapter::peak_pool_bytes;
 use crate::error::{IstaError, Result};
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
-use crate::optim::{StepReport, arch_adam, sgd};
+use crate::optim::{Optimiser, StepReport, arch_adam, sgd};
 use crate::profile::scope;
 use crate::search_space::genotype::Genotype;
 use crate::step_metrics::{
@@ -78,9 +77,9 @@ pub struct Searcher {
     /// The method's supernet and architecture parameters.
     pub net: Box<dyn Supernet>,
     /// SGD on the weights.
-    pub weight_optim: ModuleOptimizer,
+    pub weight_optim: Optimiser,
     /// Adam on the architecture parameters.
-    pub arch_optim: ModuleOptimizer,
+    pub arch_optim: Optimiser,
     /// Epochs completed.
     pub epochs_done: usize,
     /// Position of the val iterator.

@@ -2,11 +2,11 @@
 //! files), with failures as typed errors naming what was being saved or restored.
 
 use burn::module::Module;
-use burn::optim::ModuleOptimizer;
 use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::Bytes;
 
 use crate::error::{IstaError, Result};
+use crate::optim::Optimiser;
 
 fn record_error(what: &str) -> impl Fn(RecordError) -> IstaError + '_ {
     move |e| IstaError::Checkpoint(format!("{what}: {e:?}"))
@@ -33,18 +33,16 @@ pub fn check_record(bytes: &[u8], what: &str) -> Result<()> {
 }
 
 /// The state of `optimiser` (momentum or moment buffers) as bytes.
-pub fn optimiser_bytes(optimiser: &ModuleOptimizer, what: &str) -> Result<Vec<u8>> {
-    Ok(optimiser.into_bytes().map_err(record_error(what))?.to_vec())
+pub fn optimiser_bytes(optimiser: &Optimiser, what: &str) -> Result<Vec<u8>> {
+    let bytes = optimiser.module_optimizer().into_bytes();
+    Ok(bytes.map_err(record_error(what))?.to_vec())
 }
 
 /// `optimiser` with the state in `bytes`.
-pub fn load_optimiser(
-    optimiser: &ModuleOptimizer,
-    bytes: Vec<u8>,
-    what: &str,
-) -> Result<ModuleOptimizer> {
-    optimiser
-        .clone()
+pub fn load_optimiser(optimiser: &Optimiser, bytes: Vec<u8>, what: &str) -> Result<Optimiser> {
+    let inner = optimiser.module_optimizer().clone();
+    let loaded = inner
         .from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(record_error(what))
+        .map_err(record_error(what))?;
+    Ok(optimiser.with_module_optimizer(loaded))
 }

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +22,7 @@ use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::eval_network::{EvalConfig, EvalNetwork};
 use crate::model::heads::NetKind;
-use crate::optim::{StepReport, clip_global_norm, sgd};
+use crate::optim::{Optimiser, StepReport, sgd};
 use crate::step_metrics::{
     EpochEnd, EpochPosition, StepControl, StepMetrics, StepOutcome, right_on_device,
 };
@@ -59,7 +58,7 @@ pub struct Trainer {
     /// The network.
     pub model: EvalNetwork,
     /// SGD with momentum.
-    pub optim: ModuleOptimizer,
+    pub optim: Optimiser,
     /// Epochs completed.
     pub epochs_done: usize,
     /// The network's shape.
@@ -221,9 +220,9 @@ impl Trainer {
                 })
             };
             let step = self.parallel.gradients(&self.model, (x, y), &share)?;
-            let mut grads = step.grads;
-            let norm = clip_global_norm(&mut grads, &self.model, self.config.sgd.grad_clip);
-            self.model = self.optim.step(lr, self.model.clone(), grads);
+            let clip = Some(self.config.sgd.grad_clip);
+            let (model, norm) = self.optim.step(lr, self.model.clone(), step.grads, clip);
+            self.model = model;
             metrics.add(StepOutcome {
                 loss: step.loss,
                 count,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::model::drop_path::DropPath;
 use crate::model::skeleton::NetworkConfig;
 use crate::model::sparse_cell::SparseNetwork;
-use crate::optim::{StepReport, arch_adam, clip_global_norm, sgd};
+use crate::optim::{Optimiser, StepReport, arch_adam, sgd};
 use crate::search_space::genotype::Genotype;
 use crate::step_metrics::{
     EpochEnd, EpochPosition, StepControl, StepMetrics, StepOutcome, right_on_device,
@@ -97,9 +97,9 @@ pub struct OneStageSearch {
     /// Supernet, b and node states.
     pub net: OneStageSupernet,
     /// SGD on the weights.
-    pub weight_optim: ModuleOptimizer,
+    pub weight_optim: Optimiser,
     /// Adam on b.
-    pub arch_optim: ModuleOptimizer,
+    pub arch_optim: Optimiser,
     /// Epochs completed (search and training).
     pub epochs_done: usize,
     /// Of those, search epochs.
@@ -332,17 +332,17 @@ impl OneStageSearch {
         &mut self,
         lr: f64,
         b_grads: GradientsParams,
-        mut w_grads: GradientsParams,
+        w_grads: GradientsParams,
     ) -> Option<Tensor<1>> {
-        let norm = clip_global_norm(&mut w_grads, &self.net.model, self.config.sgd.grad_clip);
         if !b_grads.is_empty() {
             let arch = self.net.arch.clone();
-            self.net.arch = self
-                .arch_optim
-                .step(self.config.arch.arch_lr, arch, b_grads);
+            let lr = self.config.arch.arch_lr;
+            self.net.arch = self.arch_optim.step(lr, arch, b_grads, None).0;
         }
         let model = self.net.model.clone();
-        self.net.model = self.weight_optim.step(lr, model, w_grads);
+        let clip = Some(self.config.sgd.grad_clip);
+        let (model, norm) = self.weight_optim.step(lr, model, w_grads, clip);
+        self.net.model = model;
         norm
     }
 
