@@ -133,15 +133,18 @@ fn mix_grads(
 fn masked_mixed_op_backward_matches_reference() {
     let device = vulkan().autodiff();
     let support = [2, 9, 11];
-    let (ops_k, coeffs_k) = mix_grads(&device, &support, 5_003, true);
-    let (ops_r, coeffs_r) = mix_grads(&device, &support, 5_003, false);
-    assert!(max_abs_diff(&ops_k, &ops_r) <= 1e-6);
-    assert!(
-        max_abs_diff(&coeffs_k, &coeffs_r)
-            <= 1e-3 * coeffs_r.iter().fold(1.0f32, |m, v| m.max(v.abs()))
-    );
-    for (k, g) in coeffs_k.iter().enumerate() {
-        assert_eq!(*g == 0.0, !support.contains(&k), "d coeffs[{k}] = {g}");
+    // one value per thread of the ops' gradient kernel, and four
+    for width in [5_003, 4_100] {
+        let (ops_k, coeffs_k) = mix_grads(&device, &support, width, true);
+        let (ops_r, coeffs_r) = mix_grads(&device, &support, width, false);
+        assert!(max_abs_diff(&ops_k, &ops_r) <= 1e-6, "{width}");
+        assert!(
+            max_abs_diff(&coeffs_k, &coeffs_r)
+                <= 1e-3 * coeffs_r.iter().fold(1.0f32, |m, v| m.max(v.abs()))
+        );
+        for (k, g) in coeffs_k.iter().enumerate() {
+            assert_eq!(*g == 0.0, !support.contains(&k), "d coeffs[{k}] = {g}");
+        }
     }
 }
 

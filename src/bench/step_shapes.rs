@@ -290,7 +290,9 @@ fn forward_backward(
                 walk.op(PRIMITIVES[k % PRIMITIVES.len()], [b, c, from, from], stride);
             }
             if !support.is_empty() {
-                walk.add(plan::masked_mixed_op(b * c * out * out, support.len()));
+                let width = b * c * out * out;
+                walk.add(plan::masked_mixed_op(width, support.len()));
+                walk.add(plan::masked_mixed_op_grad(width, support.len()));
             }
         }
         (side_prev_prev, side) = (side, out);

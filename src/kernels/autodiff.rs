@@ -2,8 +2,8 @@
 //!
 //! soft_threshold: dx = g · [y ≠ 0].
 //! relu: dx = g · [y > 0].
-//! masked_mixed_op: d ops[j] = coeffs[support[j]] · g; d coeffs[support[j]] = ⟨ops[j], g⟩,
-//! and zero for every coefficient outside the support.
+//! masked_mixed_op: d ops[j] = coeffs[support[j]] · g (one kernel); d coeffs[support[j]] =
+//! ⟨ops[j], g⟩, and zero for every coefficient outside the support.
 
 use burn::backend::Backend;
 use burn::backend::TensorMetadata;
@@ -79,7 +79,7 @@ impl<B: IstaOps> Backward<B, 2> for MaskedMixedOpBackward {
         let s = support.len();
         let width = outputs_shape.num_elements() / s.max(1);
         let device = coeffs.device();
-        // one_hot[j, k] = 1 where k = support[j]: gathers and scatters between [S] and [n].
+        // one_hot[j, k] = 1 where k = support[j]: scatters from [S] to [n].
         let mut one_hot = vec![0.0f32; s * n];
         for (j, &k) in support.iter().enumerate() {
             one_hot[j * n + k as usize] = 1.0;
@@ -93,12 +93,9 @@ impl<B: IstaOps> Backward<B, 2> for MaskedMixedOpBackward {
                 if s == 0 {
                     return outputs.clone();
                 }
-                let g = B::float_reshape(g, Shape::from(vec![1, width])); // [1, N]
-                let c = B::float_matmul(
-                    one_hot(),
-                    B::float_reshape(coeffs.clone(), Shape::from(vec![n, 1])),
-                ); // [S, 1]
-                B::float_reshape(B::float_mul(c, g), outputs_shape.clone()) // [S, N]
+                let g = B::float_reshape(g, Shape::from(vec![width])); // [N]
+                let d_ops = B::masked_mixed_op_grad(g, coeffs.clone(), support.clone()); // [S, N]
+                B::float_reshape(d_ops, outputs_shape.clone())
             },
             |g| {
                 if s == 0 {
@@ -187,5 +184,15 @@ impl<B: IstaOps, C: CheckpointStrategy> IstaOps for Autodiff<B, C> {
                 support,
             )),
         }
+    }
+
+    fn masked_mixed_op_grad(
+        g: FloatTensor<Self>,
+        coeffs: FloatTensor<Self>,
+        support: Support,
+    ) -> FloatTensor<Self> {
+        let like = g.clone();
+        let (g, coeffs) = (g.into_primitive(), coeffs.into_primitive());
+        untracked::<B, C>(&like, B::masked_mixed_op_grad(g, coeffs, support))
     }
 }

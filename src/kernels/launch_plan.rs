@@ -281,6 +281,20 @@ pub fn masked_mixed_op(width: usize, support: usize) -> LaunchPlan {
     }
 }
 
+/// The mixed op's gradient for its `support` op outputs from one of `width` values: a thread
+/// per four values (one where 4 does not divide the width), a loop over the ops.
+pub fn masked_mixed_op_grad(width: usize, support: usize) -> LaunchPlan {
+    let per_thread = if width.is_multiple_of(4) { 4 } else { 1 };
+    elementwise(
+        "masked_mixed_op_grad",
+        width,
+        per_thread,
+        COLUMN_WORKGROUP,
+        (1, support),
+        support,
+    )
+}
+
 /// Batch norm's per-pixel kernels on software adapters (`batch_norm_normalise`,
 /// `batch_norm_input_grad`) on `[B, C, H, W]`, reading `inputs` such tensors: a row of
 /// [`REDUCTION_WORKGROUP`] threads per plane, four pixels per thread where 4 divides the plane

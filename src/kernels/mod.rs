@@ -79,6 +79,15 @@ pub trait IstaOps: Backend {
         coeffs: FloatTensor<Self>,
         support: Support,
     ) -> FloatTensor<Self>;
+
+    /// The mixed op's gradient for its op outputs: `[S, N]`, row j = coeffs[support[j]] · g,
+    /// for `g` `[N]`; not differentiable.
+    #[fusion(dtype = g, shape = { Shape::new([support.len(), g[0]]) })]
+    fn masked_mixed_op_grad(
+        g: FloatTensor<Self>,
+        coeffs: FloatTensor<Self>,
+        support: Support,
+    ) -> FloatTensor<Self>;
 }
 
 /// Non-differentiable solver kernels (called on devices without autodiff).

@@ -16,6 +16,7 @@ use super::{FistaLaunch, IstaOps, SolverOps, Support};
 const SOFT_THRESHOLD_FN: &str = include_str!("../../shaders/soft_threshold.wgsl");
 const SOFT_THRESHOLD_MAP: &str = include_str!("../../shaders/soft_threshold_map.wgsl");
 const MASKED_MIXED_OP: &str = include_str!("../../shaders/masked_mixed_op.wgsl");
+const MASKED_MIXED_OP_GRAD: &str = include_str!("../../shaders/masked_mixed_op_grad.wgsl");
 const LASSO_FISTA: &str = include_str!("../../shaders/lasso_fista.wgsl");
 const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
 const BN_WRITE_STATISTICS: &str = include_str!("../../shaders/batch_norm_write_statistics.wgsl");
@@ -61,6 +62,10 @@ pub(super) const MAX_GROUPS: u32 = super::launch_plan::MAX_GROUPS as u32;
 pub(super) enum Program {
     SoftThreshold,
     MaskedMixedOp,
+    /// Four elements per thread when `quads`.
+    MaskedMixedOpGrad {
+        quads: bool,
+    },
     /// Four elements per thread when `quads`.
     Relu {
         quads: bool,
@@ -137,6 +142,9 @@ impl KernelSource for WgslKernel {
                     .register("workgroup_size", WORKGROUP.to_string())
             }
             Program::MaskedMixedOp => plain(MASKED_MIXED_OP),
+            Program::MaskedMixedOpGrad { quads } => {
+                plain(MASKED_MIXED_OP_GRAD).register("elem", elem(quads))
+            }
             Program::Relu { quads } => plain(RELU)
                 .register("elem", elem(quads))
                 .register("bits", if quads { "vec4<u32>" } else { "u32" }),
@@ -395,6 +403,34 @@ impl IstaOps for CubeBackend {
         ];
         let params = [width as u32, support.len() as u32];
         launch(&ops, Program::MaskedMixedOp, groups, handles, &params);
+        out
+    }
+
+    fn masked_mixed_op_grad(
+        g: FloatTensor<Self>,
+        coeffs: FloatTensor<Self>,
+        support: Support,
+    ) -> FloatTensor<Self> {
+        let (g, coeffs) = (into_contiguous(g), into_contiguous(coeffs));
+        let width = g.meta.shape().num_elements();
+        let shape = Shape::new([support.len(), width]);
+        if support.is_empty() || width == 0 {
+            return Self::float_zeros(shape, &g.device, FloatDType::F32);
+        }
+        let out = empty_like(&g, shape);
+        let support_buf = g.client.create_from_slice(&u32_bytes(&support));
+        let plan = launch_plan::masked_mixed_op_grad(width, support.len());
+        let quads = width.is_multiple_of(4);
+        let handles = vec![
+            g.handle.clone(),
+            coeffs.handle.clone(),
+            support_buf,
+            out.handle.clone(),
+        ];
+        let elems = if quads { width / 4 } else { width };
+        let params = [elems as u32, support.len() as u32];
+        let program = Program::MaskedMixedOpGrad { quads };
+        launch(&g, program, plan_grid(&plan), handles, &params);
         out
     }
 }

@@ -52,6 +52,7 @@ fn programs() -> Vec<Program> {
     for quads in [false, true] {
         all.push(Program::Relu { quads });
         all.push(Program::SgdStep { quads });
+        all.push(Program::MaskedMixedOpGrad { quads });
         all.push(Program::BatchNormNormalise { quads });
         all.push(Program::BatchNormInputGrad { quads });
     }
