@@ -15,7 +15,7 @@ use ista_nas::kernels::sgd_step::{SgdSettings, sgd_step, sgd_step_reference};
 use ista_nas::optim::{Optimiser, sgd};
 use ista_nas::storage::records::{load_optimiser, optimiser_bytes};
 
-use common::{close, host, random, trainable, vulkan};
+use common::{close, host, random, serial, trainable, vulkan};
 
 const MOMENTUM: f64 = 0.9;
 const DECAY: f64 = 3e-4;
@@ -110,6 +110,7 @@ fn the_cpu_backend_steps_exactly_as_burns_sgd() {
 
 #[test]
 fn the_kernel_steps_as_burns_sgd_on_lavapipe() {
+    let _serial = serial(); // launches are counted process-wide
     let device = vulkan().autodiff();
     for clip in [false, true] {
         let ours = train(tiny(&device), &mut sgd(MOMENTUM, DECAY), 0, 4, clip);
@@ -121,6 +122,7 @@ fn the_kernel_steps_as_burns_sgd_on_lavapipe() {
 
 #[test]
 fn the_kernel_matches_the_reference_on_first_and_later_steps() {
+    let _serial = serial(); // launches are counted process-wide
     let device = vulkan();
     let settings = SgdSettings {
         lr: 0.025,
@@ -190,6 +192,7 @@ fn step_launches(optim: &mut Optimiser, clip: bool) -> std::collections::BTreeMa
 
 #[test]
 fn a_step_launches_one_kernel_per_parameter() {
+    let _serial = serial(); // launches are counted process-wide
     let launches = step_launches(&mut sgd(MOMENTUM, DECAY), false);
     let total: u64 = launches.values().sum();
     assert_eq!(total, 2, "{launches:?}");
