@@ -14,6 +14,7 @@ use ista_nas::bench::step_shapes::{
     step_launches,
 };
 use ista_nas::kernels::launch_plan::MAX_BINDING;
+use ista_nas::kernels::launch_record::record_launches;
 use ista_nas::kernels::variant::{KernelShape, force_on_this_thread};
 use ista_nas::model::heads::NetKind;
 use ista_nas::model::skeleton::NetworkConfig;
@@ -24,6 +25,18 @@ use ista_nas::sparse::measurement::node_width;
 
 fn total(launches: &[Launches]) -> usize {
     launches.iter().map(|l| l.count).sum()
+}
+
+/// Launches by (kernel, grid), counted.
+type ByGrid = std::collections::BTreeMap<(&'static str, [usize; 3]), usize>;
+
+/// The walk's launches by kernel and grid.
+fn walk_by_grid(launches: &[Launches]) -> ByGrid {
+    let mut out = ByGrid::new();
+    for l in launches {
+        *out.entry((l.plan.kernel, l.plan.groups)).or_default() += l.count;
+    }
+    out
 }
 
 /// The paper's search (C=16, L=8, batch 256, 32×32), one-stage (C=36, L=20, batch 96) and
@@ -80,10 +93,51 @@ fn node_weights(device: &Device, genotype: Option<&Genotype>, reduction: bool) -
 
 /// A forward and backward pass of the supernet with every op supported, and with only the
 /// ISTA_NAS genotype's supports (the step `bench` times for ISTA-NAS), on lavapipe, issues
-/// exactly the WGSL launches the walk predicts, under both kernel shapes, with the weights'
-/// gradients (the weight step) and without (the architecture step).
+/// exactly the WGSL launches the walk predicts, kernel by kernel and grid by grid, under both
+/// kernel shapes, with the weights' gradients (the weight step) and without (the architecture
+/// step).
 #[test]
 fn the_walk_predicts_the_launches_of_a_real_pass() {
+    walk_matches(2, &[KernelShape::Software, KernelShape::Gpu]);
+}
+
+/// The same at a batch of 32, in the GPU shape: several chunks per channel in batch norm and
+/// several passes of the column sums.
+#[test]
+fn the_walk_predicts_the_multi_pass_launches() {
+    let walk = forward_backward_launches(&small_case(32), KernelShape::Gpu, true, None);
+    let kernels: Vec<_> = walk
+        .iter()
+        .map(|l| (l.plan.kernel, l.plan.groups))
+        .collect();
+    let several = |kernel: &str, at: usize| kernels.iter().any(|(k, g)| *k == kernel && g[at] > 1);
+    assert!(
+        several("batch_norm_partials", 0),
+        "several chunks per channel"
+    );
+    assert!(
+        kernels
+            .iter()
+            .filter(|(k, g)| *k == "column_sums" && g[2] > 1)
+            .count()
+            > 0,
+        "column sums in several passes"
+    );
+    assert!(several("batch_norm_merge_input_grad", 0));
+    walk_matches(32, &[KernelShape::Gpu]);
+}
+
+/// The walked step of the test network at `batch` images.
+fn small_case(batch: usize) -> StepCase {
+    let mut small = case(NetKind::Cifar, 4, 3, batch, 16);
+    small.in_channels = 1;
+    small
+}
+
+/// A real forward and backward pass of a C=4, L=3 network on `batch` images of 16×16, with
+/// every op and with the `ISTA_NAS` supports, against the walk, under each of `shapes`.
+fn walk_matches(batch: usize, shapes: &[KernelShape]) {
+    let _serial = common::serial(); // launches are counted process-wide
     let device = common::vulkan().autodiff();
     let config = NetworkConfig {
         channels: 4,
@@ -93,13 +147,13 @@ fn the_walk_predicts_the_launches_of_a_real_pass() {
     };
     let network = SparseNetwork::new(&config, &device);
     let ista = Genotype::builtin("ISTA_NAS").unwrap();
-    let pixels = common::uniform(2 * 16 * 16, 3);
+    let pixels = common::uniform(batch * 16 * 16, 3);
     for genotype in [None, Some(&ista)] {
         let normal = node_weights(&device, genotype, false);
         let reduce = node_weights(&device, genotype, true);
-        let cases = [KernelShape::Software, KernelShape::Gpu]
-            .into_iter()
-            .flat_map(|shape| [(shape, true), (shape, false)]);
+        let cases = shapes
+            .iter()
+            .flat_map(|&shape| [(shape, true), (shape, false)]);
         for (shape, weight_grads) in cases {
             // the architecture step's view: the weights constant
             let network = if weight_grads {
@@ -108,12 +162,14 @@ fn the_walk_predicts_the_launches_of_a_real_pass() {
                 network.clone().no_grad()
             };
             force_on_this_thread(Some(shape));
-            let (_, launches) = count_dispatches(|| {
-                let data = TensorData::new(pixels.clone(), [2, 1, 16, 16]);
-                let x = Tensor::<4>::from_data(data, &device).require_grad();
-                let logits = network.forward(x, &normal, &reduce, &mut 0).unwrap();
-                let grads = logits.powi_scalar(2).mean().backward();
-                drop(grads);
+            let ((_, launches), recorded) = record_launches(|| {
+                count_dispatches(|| {
+                    let data = TensorData::new(pixels.clone(), [batch, 1, 16, 16]);
+                    let x = Tensor::<4>::from_data(data, &device).require_grad();
+                    let logits = network.forward(x, &normal, &reduce, &mut 0).unwrap();
+                    let grads = logits.powi_scalar(2).mean().backward();
+                    drop(grads);
+                })
             });
             force_on_this_thread(None);
             let ran: u64 = launches
@@ -121,19 +177,27 @@ fn the_walk_predicts_the_launches_of_a_real_pass() {
                 .filter(|(name, _)| name.contains("WgslKernel"))
                 .map(|(_, n)| n)
                 .sum();
-            let mut small = case(NetKind::Cifar, 4, 3, 2, 16);
-            small.in_channels = 1;
-            let walk = forward_backward_launches(&small, shape, weight_grads, genotype);
-            assert_eq!(
-                ran as usize,
-                total(&walk),
-                "{shape:?}, weight gradients {weight_grads}, support {}: {launches:?}",
+            let walk = forward_backward_launches(&small_case(batch), shape, weight_grads, genotype);
+            let what = format!(
+                "batch {batch}, {shape:?}, weight gradients {weight_grads}, support {}",
                 if genotype.is_some() {
                     "ISTA_NAS"
                 } else {
                     "all ops"
                 }
             );
+            assert_eq!(ran as usize, total(&walk), "{what}: {launches:?}");
+            // launch by launch: the same kernels on the same grids, as many times each
+            let mut real = ByGrid::new();
+            for r in &recorded {
+                *real.entry((r.kernel, r.groups)).or_default() += 1;
+            }
+            assert_eq!(
+                recorded.len(),
+                ran as usize,
+                "{what}: every launch recorded"
+            );
+            assert_eq!(real, walk_by_grid(&walk), "{what}");
         }
     }
 }

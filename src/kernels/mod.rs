@@ -17,6 +17,7 @@ pub mod depthwise_cpu;
 mod depthwise_wgsl;
 mod flex_data;
 pub mod launch_plan;
+pub mod launch_record;
 pub mod pointwise;
 mod pointwise_wgsl;
 pub mod reference;
@@ -82,7 +83,7 @@ pub trait IstaOps: Backend {
 
     /// The mixed op's gradient for its op outputs: `[S, N]`, row j = coeffs[support[j]] · g,
     /// for `g` `[N]`; not differentiable.
-    #[fusion(dtype = g, shape = { Shape::new([support.len(), g[0]]) })]
+    #[fusion(dtype = g, shape = Shape::new([support.len(), g[0]]))]
     fn masked_mixed_op_grad(
         g: FloatTensor<Self>,
         coeffs: FloatTensor<Self>,
