@@ -302,3 +302,72 @@ fn eval_refuses_data_the_model_was_not_built_for() {
         "no test images to score",
     );
 }
+
+/// The start lines show each epoch's learning rate, and a run whose last epochs would train at
+/// under 1 % of the peak (every cosine run to lr_min 0: the schedule is stepped before each
+/// epoch) says which; a one-stage run steps after each epoch, so its first is at the peak.
+#[test]
+fn the_lr_plan_is_printed_and_epochs_at_lr_zero_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one");
+    let done = run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--train-images",
+        "16",
+        "--test-images",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(
+        text(&done.stdout).contains("lr by epoch: 0.0000\n"),
+        "{}",
+        text(&done.stdout)
+    );
+    let err = text(&done.stderr);
+    assert!(
+        err.contains("warning: epoch 1 of 1 trains at under 1 % of the peak lr"),
+        "{err}"
+    );
+
+    let out = dir.path().join("floor");
+    let done = run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--train-images",
+        "16",
+        "--test-images",
+        "8",
+        "--lr-min",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(
+        text(&done.stdout).contains("lr by epoch: 0.0550, 0.0100\n"),
+        "{}",
+        text(&done.stdout)
+    );
+    assert!(
+        !text(&done.stderr).contains("warning: epoch"),
+        "{}",
+        text(&done.stderr)
+    );
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ista_nas::curves::RunCurves;
 use ista_nas::optim::StepReport;
+use ista_nas::optim::lr_plan::{low_lr_warning, lr_plan_line};
 use ista_nas::search::one_stage::checkpoint::{
     OneStageHeader, one_stage_curves, write_epoch, write_folded,
 };
@@ -177,6 +178,16 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
         config.batch_size,
         run.path.display()
     );
+    let lr_at = |e| config.lr_at(e);
+    println!(
+        "training epochs' {} (lr {} while searching)",
+        lr_plan_line(lr_at, config.epochs),
+        config.sgd.lr
+    );
+    let why = "the cosine schedule runs from --lr to --lr-min over the training epochs";
+    if let Some(warning) = low_lr_warning(lr_at, config.epochs, config.sgd.lr, why) {
+        eprintln!("{warning}");
+    }
     run_driver::drive(&run, &mut search, &mut history)?;
     let header = write_folded(&run, &search.net, &search.header(&history))?;
     println!(

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use ista_nas::curves::RunCurves;
 use ista_nas::optim::StepReport;
+use ista_nas::optim::lr_plan::{low_lr_warning, lr_plan_line};
 use ista_nas::search::checkpoint::{CheckpointHeader, search_curves, write_epoch};
 use ista_nas::search::config::{Method, SearchConfig};
 use ista_nas::search::trainer::{EpochRecord, Searcher};
@@ -181,6 +182,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         config.batch_size,
         run.path.display()
     );
+    let lr_at = |e| config.lr_at(e);
+    println!("{}", lr_plan_line(lr_at, config.epochs));
+    let why = "the schedule is stepped before each epoch, as the reference does, so the last \
+               epoch trains at --lr-min";
+    if let Some(warning) = low_lr_warning(lr_at, config.epochs, config.peak_lr(), why) {
+        eprintln!("{warning}");
+    }
     run_driver::drive(&run, &mut search, &mut history)?;
     if let Some(last) = history.last() {
         println!("genotype: {}", serde_json::to_string(&last.genotype)?);

@@ -83,6 +83,9 @@ pub struct SearchArgs {
     /// Weight learning rate: the rate the run starts its cosine at, whatever the batch size (the paper's 0.1 at batch 256 is 0.025 at 64).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Weight learning rate the cosine schedule ends at (the reference's 0.001): two-stage searches step it before each epoch, so the last epoch trains at it; one-stage runs reach it over their training epochs.
+    #[arg(long)]
+    pub lr_min: Option<f64>,
     /// Adam learning rate of b.
     #[arg(long)]
     pub arch_lr: Option<f64>,
@@ -138,6 +141,7 @@ impl SearchArgs {
         put(settings, "lambda", self.lambda);
         put(settings, "measurement", self.measurement);
         put(settings, "lr", self.lr);
+        put(settings, "lr_min", self.lr_min);
         put(settings, "arch_lr", self.arch_lr);
         put(settings, "cutout", self.cutout);
         put(settings, "sparsity", self.sparsity);

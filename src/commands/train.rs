@@ -9,6 +9,7 @@ use clap::Args;
 use ista_nas::curves::RunCurves;
 use ista_nas::model::heads::NetKind;
 use ista_nas::optim::StepReport;
+use ista_nas::optim::lr_plan::{low_lr_warning, lr_plan_line};
 use ista_nas::search_space::genotype::Genotype;
 use ista_nas::settings::presets::PresetCommand;
 use ista_nas::step_metrics::{EpochEnd, StepControl};
@@ -16,7 +17,7 @@ use ista_nas::storage::run_dir::RunDir;
 use ista_nas::train::checkpoint::{
     TrainCheckpoint, TrainCheckpointHeader, best_epoch, train_curves, write_genotype,
 };
-use ista_nas::train::config::TrainConfig;
+use ista_nas::train::config::{Schedule, TrainConfig};
 use ista_nas::train::trainer::{TrainRecord, Trainer};
 use serde_json::{Map, Value};
 
@@ -59,6 +60,9 @@ pub struct TrainArgs {
     /// Learning rate: the schedule's peak, whatever the batch size.
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Learning rate the cosine schedule ends at (default 0, as the reference); it is stepped before each epoch, so the last epoch trains at it.
+    #[arg(long)]
+    pub lr_min: Option<f64>,
     /// Auxiliary-head loss weight (0 removes the head).
     #[arg(long)]
     pub auxiliary_weight: Option<f64>,
@@ -113,6 +117,7 @@ impl TrainArgs {
         put(c, "channels", self.channels);
         put(c, "layers", self.layers);
         put(c, "lr", self.lr);
+        put(c, "lr_min", self.lr_min);
         put(c, "auxiliary_weight", self.auxiliary_weight);
         put(c, "drop_path", self.drop_path);
         put(c, "cutout", self.cutout.map(|s| (s > 0).then_some(s)));
@@ -342,6 +347,18 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
         config.batch_size,
         run.path.display()
     );
+    let lr_at = |e| config.lr_at(e);
+    println!("{}", lr_plan_line(lr_at, config.epochs));
+    let why = match config.schedule {
+        Schedule::Cosine => {
+            "the cosine schedule is stepped before each epoch, as the reference does, so the \
+             last epoch trains at --lr-min"
+        }
+        Schedule::WarmupLinear => "the ImageNet protocol's schedule decays linearly to near 0",
+    };
+    if let Some(warning) = low_lr_warning(lr_at, config.epochs, config.sgd.lr, why) {
+        eprintln!("{warning}");
+    }
     run_driver::drive(&run, &mut trainer, &mut history)?;
     if let Some(best) = best_epoch(&history) {
         let r = &history[best];

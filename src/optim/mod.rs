@@ -4,6 +4,7 @@
 //! learning-rate schedule, and the running loss and accuracy of an epoch's steps.
 
 mod fused_sgd;
+pub mod lr_plan;
 mod optimiser;
 
 pub use fused_sgd::Velocity;
