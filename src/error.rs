@@ -39,6 +39,10 @@ pub enum IstaError {
         /// The holder's process id, where it could be read.
         pid: Option<u32>,
     },
+    /// A path given as a model file that is not one (a folder, another kind of file), with
+    /// which files are.
+    #[error("{0}")]
+    NotAModel(String),
     /// A model or optimiser record could not be written or restored.
     #[error("checkpoint record: {0}")]
     Checkpoint(String),

@@ -150,7 +150,7 @@ fn bad_train_and_eval_input_is_a_clear_error() {
     assert_clean_failure(&run(&["genotype", "show", bad]), "not valid JSON");
     assert_clean_failure(
         &run(&["train", "--genotype", "NO_SUCH_NAME"]),
-        "built-in names",
+        "NO_SUCH_NAME is neither a built-in genotype (DARTS_V2, ISTA_NAS",
     );
     assert_clean_failure(&run(&["train", "--drop-path", "1"]), "--drop-path");
     let model = dir.path().join("m.model");
@@ -161,8 +161,27 @@ fn bad_train_and_eval_input_is_a_clear_error() {
     );
     assert_clean_failure(
         &run(&["eval", "--model", "/no/such.model"]),
-        "cannot load --model",
+        "cannot load --model: /no/such.model: ",
     );
+    // a folder, or a file of another kind: which files are model files
+    for (path, what) in [
+        (
+            dir.path().to_path_buf(),
+            "is a folder, not a model file; model files are",
+        ),
+        (
+            dir.path().join("w.safetensors"),
+            "(a .safetensors file holds weights",
+        ),
+    ] {
+        std::fs::write(dir.path().join("w.safetensors"), b"{}").unwrap();
+        let p = path.to_str().unwrap();
+        assert_clean_failure(&run(&["eval", "--model", p]), what);
+        assert_clean_failure(&run(&["export", p, "--onnx", "x.onnx"]), what);
+    }
+    // built-in names with `-` for `_`
+    let shown = run(&["genotype", "show", "ista-nas"]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
     assert_clean_failure(
         &run(&["train", "--resume", "/no/such/run"]),
         "cannot resume",

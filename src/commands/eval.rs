@@ -11,7 +11,7 @@ use ista_nas::data::stream::ImageSet;
 use ista_nas::devices::adapter::DeviceChoice;
 use ista_nas::model::heads::NetKind;
 use ista_nas::storage::framed;
-use ista_nas::storage::model_file::{ModelHeader, build_model, parse_model};
+use ista_nas::storage::model_file::{ModelHeader, build_model, read_model};
 use ista_nas::train::evaluate::evaluate_with;
 
 use super::options::DataSource;
@@ -69,9 +69,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         (Some(path), None) => path.clone(),
         (None, None) => bail!("give --model FILE or --search RUN_DIR"),
     };
-    let cannot_load = || format!("cannot load --model {}", model_path.display());
-    let bytes = framed::read(&model_path).with_context(cannot_load)?;
-    let (header, record) = parse_model(&bytes, &model_path).with_context(cannot_load)?;
+    let cannot_load = || "cannot load --model";
+    let (header, record) = read_model(&model_path).with_context(cannot_load)?;
     let net = &header.network;
     let (data, source) = images_to_score(&args, &header)?;
     let selected = super::device::open(args.device)?;

@@ -10,7 +10,7 @@ use clap::Args;
 use ista_nas::model::heads::NetKind;
 use ista_nas::storage::framed;
 use ista_nas::storage::model_file::{
-    build_model, parse_model, safetensors_bytes, torch_safetensors,
+    build_model, read_model, safetensors_bytes, torch_safetensors,
 };
 use ista_nas::storage::onnx_export::{OPSET, onnx_bytes};
 
@@ -38,9 +38,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     if args.batch == Some(0) {
         bail!("--batch must be at least 1");
     }
-    let cannot_load = || format!("cannot load {}", args.model.display());
-    let bytes = framed::read(&args.model).with_context(cannot_load)?;
-    let (header, record) = parse_model(&bytes, &args.model).with_context(cannot_load)?;
+    let cannot_load = || "cannot load the model to export";
+    let (header, record) = read_model(&args.model).with_context(cannot_load)?;
     let model =
         build_model(&header, record, &args.model, &Device::flex()).with_context(cannot_load)?;
     let net = &header.network;

@@ -199,7 +199,8 @@ pub fn parse<H: DeserializeOwned>(
         )));
     }
     if bytes.len() < 16 || &bytes[..8] != kind.magic {
-        return Err(corrupt(format!("no ista-nas {} signature", kind.name)));
+        let name = kind.name.strip_prefix("ista-nas ").unwrap_or(kind.name);
+        return Err(corrupt(format!("no ista-nas {name} signature")));
     }
     let header_len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
     let body = &bytes[16..];

@@ -96,9 +96,36 @@ pub fn parse_model(bytes: &[u8], path: &Path) -> Result<(ModelHeader, Vec<u8>)> 
     Ok((header, record))
 }
 
+/// Which files are model files, for the messages about paths that are not.
+const MODEL_FILES: &str = "model files are what `train` writes (best.model, last.model) and \
+    what `fold RUN` writes (folded.model); a search's supernet is scored with `eval --search RUN`";
+
+/// Reads and checks a model file (see [`parse_model`]); a folder or a file of another kind is
+/// an error that says which files are model files.
+pub fn read_model(path: &Path) -> Result<(ModelHeader, Vec<u8>)> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(IstaError::NotAModel(format!(
+            "{shown} is a folder, not a model file; {MODEL_FILES}"
+        )));
+    }
+    let bytes = framed::read(path)?;
+    if !bytes.is_empty() && !is_model_file(path) {
+        let kind = match path.extension().and_then(|e| e.to_str()) {
+            Some("safetensors") => " (a .safetensors file holds weights for other tools)",
+            Some("bin") => " (checkpoint.bin is what `--resume` reads)",
+            _ => "",
+        };
+        return Err(IstaError::NotAModel(format!(
+            "{shown} is not a usable ista-nas model file{kind}; {MODEL_FILES}"
+        )));
+    }
+    parse_model(&bytes, path)
+}
+
 /// Reads a model file and builds its network on `device`.
 pub fn load_model(path: &Path, device: &Device) -> Result<(ModelHeader, EvalNetwork)> {
-    let (header, record) = parse_model(&framed::read(path)?, path)?;
+    let (header, record) = read_model(path)?;
     let model = build_model(&header, record, path, device)?;
     Ok((header, model))
 }

@@ -49,6 +49,9 @@ pub enum GenotypeError {
         /// The parser's message, with line and column.
         source: serde_json::Error,
     },
+    /// A name that is no built-in genotype and no file.
+    #[error("{0} is neither a built-in genotype ({names}) nor a file", names = BUILTIN.join(", "))]
+    Unknown(String),
     /// Valid JSON that is no genotype of this search space.
     #[error("invalid genotype: {0}")]
     Invalid(String),
@@ -71,10 +74,10 @@ pub const BUILTIN: [&str; 4] = [
 ];
 
 impl Genotype {
-    /// A published genotype by name (case-insensitive): DARTS_V2, ISTA_NAS (two-stage),
+    /// A published genotype by name (case-insensitive, `-` for `_`): DARTS_V2, ISTA_NAS (two-stage),
     /// ISTA_NAS_ONE_STAGE, ISTA_NAS_IMAGENET (the cell the authors trained on ImageNet).
     pub fn builtin(name: &str) -> Option<Genotype> {
-        let (normal, reduce) = match name.to_ascii_uppercase().as_str() {
+        let (normal, reduce) = match name.to_ascii_uppercase().replace('-', "_").as_str() {
             "DARTS_V2" => (
                 [
                     ("sep_conv_3x3", 0),
@@ -306,6 +309,10 @@ impl Genotype {
             && !Path::new(spec).exists()
         {
             return literal::parse_named(&read(file)?, name, file);
+        }
+        let bare = !spec.contains(['/', '\\', '.']);
+        if bare && !Path::new(spec).exists() {
+            return Err(GenotypeError::Unknown(spec.to_string()));
         }
         let text = read(spec)?;
         match literal::is_literal(&text) {
