@@ -1,9 +1,8 @@
 //! The docs cannot drift from the command line: every `ista-nas` command quoted in README.md and
 //! docs/ (lines `$ ista-nas …`, `ista-nas …` and `cargo run --release -- …`, continued lines
-//! joined, comments dropped, shell variables given example values; synopses with `[`, `|` or `...` left out)
-//! parses with today's flags.
-//! Each is given with `--help` at its end, which clap answers only when every argument before it
-//! is known and valid, so nothing runs.
+//! joined, comments dropped, shell variables given example values; synopses with `[`, `|` or
+//! `...` left out) parses with today's flags. Each is given with `--help` at its end, which clap
+//! answers only when every argument before it is known and valid, so nothing runs.
 
 mod common;
 
