@@ -5,8 +5,6 @@ use std::cell::RefCell;
 
 use burn::cubecl::CubeCount;
 
-use super::wgsl::Program;
-
 /// One launch: the kernel (its shader's file name, as launch plans name it) and its grid.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Recorded {
@@ -28,46 +26,15 @@ pub fn record_launches<T>(f: impl FnOnce() -> T) -> (T, Vec<Recorded>) {
     (out, recorded.unwrap_or_default())
 }
 
-/// Notes a launch of `program` on `count` workgroups, when a recording is open.
-pub(super) fn note(program: Program, count: &CubeCount) {
+/// Notes a launch of `kernel` on `count` workgroups, when a recording is open.
+pub(super) fn note(kernel: &'static str, count: &CubeCount) {
     RECORD.with(|r| {
         if let Some(record) = r.borrow_mut().as_mut() {
             let groups = match count {
                 CubeCount::Static(x, y, z) => [*x, *y, *z].map(|g| g as usize),
                 _ => [0; 3],
             };
-            record.push(Recorded {
-                kernel: program.kernel(),
-                groups,
-            });
+            record.push(Recorded { kernel, groups });
         }
     });
-}
-
-impl Program {
-    /// The shader's file name without `.wgsl`, as launch plans name the kernel.
-    pub(super) fn kernel(self) -> &'static str {
-        match self {
-            Program::SoftThreshold => "soft_threshold",
-            Program::MaskedMixedOp => "masked_mixed_op",
-            Program::MaskedMixedOpGrad { .. } => "masked_mixed_op_grad",
-            Program::Relu { .. } => "relu",
-            Program::SgdStep { .. } => "sgd_step",
-            Program::LassoFista { .. } => "lasso_fista",
-            Program::BatchNormStatistics => "batch_norm_statistics",
-            Program::BatchNormGradSums => "batch_norm_grad_sums",
-            Program::BatchNormPartials => "batch_norm_partials",
-            Program::BatchNormMergeNormalise => "batch_norm_merge_normalise",
-            Program::BatchNormNormalise { .. } => "batch_norm_normalise",
-            Program::BatchNormGradPartials => "batch_norm_grad_partials",
-            Program::BatchNormMergeInputGrad => "batch_norm_merge_input_grad",
-            Program::BatchNormInputGrad { .. } => "batch_norm_input_grad",
-            Program::DepthwiseForward(_) => "depthwise_forward",
-            Program::DepthwiseInputGrad(_) => "depthwise_input_grad",
-            Program::DepthwiseWeightGrad(_) => "depthwise_weight_grad",
-            Program::PointwiseMix { .. } => "pointwise_mix",
-            Program::PointwiseWeightGrad { .. } => "pointwise_weight_grad",
-            Program::ColumnSums => "column_sums",
-        }
-    }
 }

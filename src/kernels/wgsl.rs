@@ -290,7 +290,7 @@ fn launch_solver(like: &CubeTensor, program: Program, count: CubeCount, buffers:
     let arguments = buffers.into_iter().fold(KernelArguments::new(), |args, h| {
         args.with_buffer(h.binding())
     });
-    super::launch_record::note(program, &count);
+    super::launch_record::note(program.kernel(), &count);
     let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(SOLVER_WORKGROUP));
     like.client.launch(Box::new(kernel), count, arguments);
 }
@@ -322,7 +322,7 @@ pub(super) fn launch(
         args.with_buffer(h.binding())
     });
     let arguments = arguments.with_info(MetadataBindingInfo::custom(packed));
-    super::launch_record::note(program, &count);
+    super::launch_record::note(program.kernel(), &count);
     let kernel = SourceKernel::new(WgslKernel(program), CubeDim::new_1d(program.workgroup()));
     like.client.launch(Box::new(kernel), count, arguments);
 }

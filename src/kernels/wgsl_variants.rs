@@ -1,6 +1,7 @@
 //! Every WGSL program the host renders, with its template values filled in, so that shader
 //! compilers can check them all (`tests/shaders.rs`): each program with each geometry, tile and
-//! element type the launch code can choose, and the solver at the sizes that bound its range.
+//! element type the launch code can choose, and the solver at the sizes that bound its range;
+//! and each program's kernel name, as launch plans and the launch record give it.
 
 use super::depthwise_cpu::Geometry;
 use super::wgsl::{MAX_POLISH_ROWS, Program, render};
@@ -77,4 +78,32 @@ pub fn all_programs() -> Vec<(String, String)> {
         .into_iter()
         .map(|p| (format!("{p:?}"), render(p)))
         .collect()
+}
+
+impl Program {
+    /// The shader's file name without `.wgsl`, as launch plans name the kernel.
+    pub(super) fn kernel(self) -> &'static str {
+        match self {
+            Program::SoftThreshold => "soft_threshold",
+            Program::MaskedMixedOp => "masked_mixed_op",
+            Program::MaskedMixedOpGrad { .. } => "masked_mixed_op_grad",
+            Program::Relu { .. } => "relu",
+            Program::SgdStep { .. } => "sgd_step",
+            Program::LassoFista { .. } => "lasso_fista",
+            Program::BatchNormStatistics => "batch_norm_statistics",
+            Program::BatchNormGradSums => "batch_norm_grad_sums",
+            Program::BatchNormPartials => "batch_norm_partials",
+            Program::BatchNormMergeNormalise => "batch_norm_merge_normalise",
+            Program::BatchNormNormalise { .. } => "batch_norm_normalise",
+            Program::BatchNormGradPartials => "batch_norm_grad_partials",
+            Program::BatchNormMergeInputGrad => "batch_norm_merge_input_grad",
+            Program::BatchNormInputGrad { .. } => "batch_norm_input_grad",
+            Program::DepthwiseForward(_) => "depthwise_forward",
+            Program::DepthwiseInputGrad(_) => "depthwise_input_grad",
+            Program::DepthwiseWeightGrad(_) => "depthwise_weight_grad",
+            Program::PointwiseMix { .. } => "pointwise_mix",
+            Program::PointwiseWeightGrad { .. } => "pointwise_weight_grad",
+            Program::ColumnSums => "column_sums",
+        }
+    }
 }
