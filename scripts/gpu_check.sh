@@ -103,8 +103,9 @@ export BIN
 
 step "smoke: loader, adapter, one step" | tee "$OUT/device.log"
 # The loader is opened at run time (dlopen), so ldd would not show it: ask ldconfig, or look in
-# the unpacked root.
-if ldconfig -p | grep -q 'libvulkan\.so\.1' ||
+# the unpacked root. (grep reads all of ldconfig's list: `grep -q` stops at the first match, and
+# under pipefail ldconfig's SIGPIPE would then fail the test now and then.)
+if ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null ||
     ls "${LD_LIBRARY_PATH%%:*}"/libvulkan.so.1 >/dev/null 2>&1; then
     echo "Vulkan loader: found" | tee -a "$OUT/device.log"
 else
