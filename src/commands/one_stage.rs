@@ -125,6 +125,7 @@ impl EpochRun for OneStageSearch {
 pub fn run(args: &SearchArgs) -> anyhow::Result<()> {
     let start = run_driver::start::<OneStageHeader, 4>(
         &args.run,
+        args.epochs,
         || args.one_stage_config(),
         OneStageConfig::problem,
     )?;

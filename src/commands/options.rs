@@ -79,7 +79,7 @@ pub struct RunOptions {
     /// Run folder for config, metrics, curves, results and checkpoints (default: runs/<kind>-<seed>-<unix time>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue the stopped run in this folder (its settings come from its checkpoint).
+    /// Continue the stopped or finished run in this folder (its settings come from its checkpoint; with --epochs N it is extended to N epochs, the schedule then over N).
     #[arg(long, conflicts_with_all = ["out", "config", "preset"])]
     pub resume: Option<PathBuf>,
     /// Start from a saved run's settings (RUN_DIR or RUN_DIR/config.json) instead of a preset; the options given override them.
@@ -116,11 +116,13 @@ impl RunOptions {
     }
 
     /// Refuses the settings options `given` (as settings keys) when resuming: a resumed run
-    /// keeps its checkpoint's settings.
+    /// keeps its checkpoint's settings, but for `--epochs`, which extends it.
     pub fn refuse_with_resume(&self, given: &Map<String, Value>) -> anyhow::Result<()> {
-        if self.resume.is_some() && !given.is_empty() {
-            let flags: Vec<String> = given
-                .keys()
+        // --epochs extends a resumed run
+        let refused: Vec<_> = given.keys().filter(|k| *k != "epochs").collect();
+        if self.resume.is_some() && !refused.is_empty() {
+            let flags: Vec<String> = refused
+                .iter()
                 .map(|k| format!("--{}", k.replace('_', "-")))
                 .collect();
             anyhow::bail!(

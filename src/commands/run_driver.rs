@@ -127,12 +127,16 @@ pub struct Start<H: RunHeader, const N: usize> {
     /// The resumed run's folder (held) and checkpoint.
     pub resumed: Option<(RunDir, RunCheckpoint<H, N>)>,
     out: Option<std::path::PathBuf>,
+    /// Whether `--epochs` changed a resumed run's settings (config.json is rewritten).
+    extended: bool,
 }
 
-/// Resumes `--resume`'s run or checks a new run's settings (`new_config`), with the folder
-/// claimed first, so that bad input or a held folder stops the run before anything is written.
+/// Resumes `--resume`'s run, extended to `epochs` when given, or checks a new run's settings
+/// (`new_config`), with the folder claimed first, so that bad input or a held folder stops the
+/// run before anything is written.
 pub fn start<H: RunHeader, const N: usize>(
     options: &RunOptions,
+    epochs: Option<usize>,
     new_config: impl FnOnce() -> anyhow::Result<H::Config>,
     problem: impl Fn(&H::Config) -> Option<String>,
 ) -> anyhow::Result<Start<H, N>> {
@@ -152,11 +156,12 @@ pub fn start<H: RunHeader, const N: usize>(
             config,
             resumed: None,
             out,
+            extended: false,
         });
     };
     run_lock::hold_existing(dir)?;
     let run = RunDir { path: dir.clone() };
-    let checkpoint =
+    let mut checkpoint =
         RunCheckpoint::<H, N>::load(&run.checkpoint_path()).context("cannot resume")?;
     let done = checkpoint.header.epochs_done();
     match checkpoint.header.position() {
@@ -168,6 +173,20 @@ pub fn start<H: RunHeader, const N: usize>(
         ),
         None => println!("resuming {} after epoch {done}", dir.display()),
     }
+    if let Some(epochs) = epochs {
+        let counted = checkpoint.header.counted_epochs_done();
+        if epochs <= counted {
+            bail!(
+                "--epochs {epochs} with --resume: the run has done {counted}; give more to \
+                 extend it"
+            );
+        }
+        checkpoint.header.set_epochs(epochs);
+        println!(
+            "extended to {epochs} epochs: the learning-rate schedule now runs over {epochs} \
+             (the {counted} done kept the rates they had); config.json records it"
+        );
+    }
     let config = checkpoint.header.config().clone();
     if let Some(problem) = problem(&config) {
         bail!("the checkpoint's settings: {problem}");
@@ -176,6 +195,7 @@ pub fn start<H: RunHeader, const N: usize>(
         config,
         resumed: Some((run, checkpoint)),
         out: None,
+        extended: epochs.is_some(),
     })
 }
 
@@ -198,6 +218,9 @@ impl<H: RunHeader, const N: usize> Start<H, N> {
     {
         Ok(match self.resumed {
             Some((run, checkpoint)) => {
+                if self.extended {
+                    run.write_config(config)?;
+                }
                 let history = checkpoint.header.history().to_vec();
                 Opened {
                     run,

@@ -131,6 +131,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
     // folder is created only once they are, so bad input leaves none.
     let start = run_driver::start::<CheckpointHeader, 4>(
         &args.run,
+        args.epochs,
         || args.config(),
         SearchConfig::problem,
     )?;

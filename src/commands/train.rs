@@ -298,6 +298,7 @@ pub fn run(mut args: TrainArgs) -> anyhow::Result<()> {
     // folder is created only once they are, so bad input leaves none.
     let start = run_driver::start::<TrainCheckpointHeader, 2>(
         &args.run,
+        args.epochs,
         || args.config(),
         TrainConfig::problem,
     )?;

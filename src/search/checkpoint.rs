@@ -66,6 +66,10 @@ impl RunHeader for CheckpointHeader {
         self.epochs_done
     }
 
+    fn set_epochs(&mut self, epochs: usize) {
+        self.config.epochs = epochs;
+    }
+
     fn history(&self) -> &[EpochRecord] {
         &self.history
     }

@@ -26,6 +26,12 @@ pub trait RunHeader: Serialize + DeserializeOwned {
     fn history(&self) -> &[Self::Record];
     /// Where the next epoch stopped, in a mid-epoch checkpoint.
     fn position(&self) -> Option<EpochPosition>;
+    /// The epochs of those that `--epochs` counts (a one-stage run's: its training epochs).
+    fn counted_epochs_done(&self) -> usize {
+        self.epochs_done()
+    }
+    /// Sets the run's `--epochs` (`--resume DIR --epochs N` extends a run).
+    fn set_epochs(&mut self, epochs: usize);
     /// What makes a header read from disk unusable beyond its JSON shape; `None` when fine.
     fn problem(&self) -> Option<String> {
         None

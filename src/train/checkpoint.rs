@@ -56,6 +56,10 @@ impl RunHeader for TrainCheckpointHeader {
         self.epochs_done
     }
 
+    fn set_epochs(&mut self, epochs: usize) {
+        self.config.epochs = epochs;
+    }
+
     fn history(&self) -> &[TrainRecord] {
         &self.history
     }

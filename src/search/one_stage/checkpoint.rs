@@ -79,6 +79,14 @@ impl RunHeader for OneStageHeader {
         self.epochs_done
     }
 
+    fn counted_epochs_done(&self) -> usize {
+        self.epochs_done - self.search_epochs_done
+    }
+
+    fn set_epochs(&mut self, epochs: usize) {
+        self.config.epochs = epochs;
+    }
+
     fn history(&self) -> &[OneStageRecord] {
         &self.history
     }
