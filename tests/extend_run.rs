@@ -63,3 +63,48 @@ fn a_finished_search_is_extended() {
     assert_eq!(configured_epochs(&out), 2);
     assert!(out.join("genotype.json").exists());
 }
+
+#[test]
+fn a_finished_one_stage_run_is_extended_by_its_training_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("one-stage");
+    let path = out.to_str().unwrap();
+    let first = run(&[
+        "search",
+        "--one-stage",
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-images",
+        "96",
+        "--test-images",
+        "64",
+        "--batch-size",
+        "32",
+        "--search-epochs",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        path,
+    ]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let rows = metric_rows(&out).len();
+    assert_clean_failure(
+        &run(&["search", "--resume", path, "--epochs", "1"]),
+        "the run has done 1; give more to extend it",
+    );
+    let done = run(&["search", "--resume", path, "--epochs", "3"]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    assert!(text(&done.stdout).contains("extended to 3 epochs"));
+    assert_eq!(
+        metric_rows(&out).len(),
+        rows + 2,
+        "two more training epochs"
+    );
+    assert_eq!(configured_epochs(&out), 3);
+    assert!(out.join("folded.model").exists());
+}
