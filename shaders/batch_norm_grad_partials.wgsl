@@ -13,24 +13,19 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
 ) {
-    let channels = params[0].y;
-    let plane = params[0].z;
-    let count = params[0].x * plane;
-    let chunk = params[0].w;
     let k = wid.x;
     let c = wid.y;
+    let ch = chunk_of(params[0], k, tid);
     let mean = stats[c];
-    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[1].x));
-    let start = k * chunk + tid;
-    let end = min((k + 1u) * chunk, count);
+    let inv_std = 1.0 / sqrt(stats[ch.channels + c] + bitcast<f32>(params[1].x));
     var sum_dy = 0.0;
     var sum_dy_xhat = 0.0;
-    var w = walk_from(start, plane);
-    for (var e = start; e < end; e = e + {{ workgroup_size }}u) {
-        let at = walk_index(w, c, channels, plane);
+    var w = walk_from(ch.start, ch.plane);
+    for (var e = ch.start; e < ch.end; e = e + {{ workgroup_size }}u) {
+        let at = walk_index(w, c, ch.channels, ch.plane);
         sum_dy = sum_dy + dy[at];
         sum_dy_xhat = sum_dy_xhat + dy[at] * (x[at] - mean) * inv_std;
-        w = walk_next(w, plane);
+        w = walk_next(w, ch.plane);
     }
     let total_dy = workgroup_sum(sum_dy, tid);
     let total_dy_xhat = workgroup_sum(sum_dy_xhat, tid);

@@ -18,13 +18,10 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
 ) {
-    let channels = params[0].y;
-    let plane = params[0].z;
-    let count = params[0].x * plane;
-    let chunk = params[0].w;
     let chunks = nwg.x;
     let k = wid.x;
     let c = wid.y;
+    let ch = chunk_of(params[0], k, tid);
     var sum_dy = 0.0;
     var sum_dy_xhat = 0.0;
     for (var j = tid; j < chunks; j = j + {{ workgroup_size }}u) {
@@ -36,22 +33,20 @@ fn main(
     let total_dy_xhat = workgroup_sum(sum_dy_xhat, tid);
     if (k == 0u && tid == 0u) {
         sums[c] = total_dy;
-        sums[channels + c] = total_dy_xhat;
+        sums[ch.channels + c] = total_dy_xhat;
     }
-    let n = f32(count);
+    let n = f32(ch.count);
     let mean = stats[c];
-    let inv_std = 1.0 / sqrt(stats[channels + c] + bitcast<f32>(params[1].x));
+    let inv_std = 1.0 / sqrt(stats[ch.channels + c] + bitcast<f32>(params[1].x));
     var scale = inv_std;
     if (params[1].y != 0u) {
         scale = gamma[c] * inv_std;
     }
-    let start = k * chunk + tid;
-    let end = min((k + 1u) * chunk, count);
-    var w = walk_from(start, plane);
-    for (var e = start; e < end; e = e + {{ workgroup_size }}u) {
-        let at = walk_index(w, c, channels, plane);
+    var w = walk_from(ch.start, ch.plane);
+    for (var e = ch.start; e < ch.end; e = e + {{ workgroup_size }}u) {
+        let at = walk_index(w, c, ch.channels, ch.plane);
         let xhat = (x[at] - mean) * inv_std;
         dx[at] = scale * (dy[at] - total_dy / n - xhat * total_dy_xhat / n);
-        w = walk_next(w, plane);
+        w = walk_next(w, ch.plane);
     }
 }

@@ -24,37 +24,32 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
 ) {
-    let channels = params[0].y;
-    let plane = params[0].z;
-    let count = params[0].x * plane;
-    let chunk = params[0].w;
     let chunks = nwg.x;
     let k = wid.x;
     let c = wid.y;
+    let ch = chunk_of(params[0], k, tid);
     var acc = Moments(0.0, 0.0, 0.0);
     for (var j = tid; j < chunks; j = j + {{ workgroup_size }}u) {
         let at = (c * chunks + j) * 3u;
         acc = moments_merge(acc, Moments(partials[at], partials[at + 1u], partials[at + 2u]));
     }
     let total = workgroup_moments(acc, tid);
-    let mean = x[c * plane] + total.mean;
-    let variance = total.m2 / f32(count);
+    let mean = x[c * ch.plane] + total.mean;
+    let variance = total.m2 / f32(ch.count);
     if (k == 0u && tid == 0u) {
-        write_statistics(c, channels, mean, variance, count, bitcast<f32>(params[1].x));
+        write_statistics(c, ch.channels, mean, variance, ch.count, bitcast<f32>(params[1].x));
     }
     let root = sqrt(variance + bitcast<f32>(params[1].y));
     let affine = params[1].z != 0u;
-    let start = k * chunk + tid;
-    let end = min((k + 1u) * chunk, count);
-    var w = walk_from(start, plane);
-    for (var e = start; e < end; e = e + {{ workgroup_size }}u) {
-        let at = walk_index(w, c, channels, plane);
+    var w = walk_from(ch.start, ch.plane);
+    for (var e = ch.start; e < ch.end; e = e + {{ workgroup_size }}u) {
+        let at = walk_index(w, c, ch.channels, ch.plane);
         let normalised = (x[at] - mean) / root;
         if (affine) {
             output[at] = normalised * gamma[c] + beta[c];
         } else {
             output[at] = normalised;
         }
-        w = walk_next(w, plane);
+        w = walk_next(w, ch.plane);
     }
 }

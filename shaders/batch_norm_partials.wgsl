@@ -14,20 +14,15 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
 ) {
-    let channels = params[0].y;
-    let plane = params[0].z;
-    let count = params[0].x * plane;
-    let chunk = params[0].w;
     let k = wid.x;
     let c = wid.y;
-    let start = k * chunk + tid;
-    let end = min((k + 1u) * chunk, count);
-    let shift = x[c * plane];
+    let ch = chunk_of(params[0], k, tid);
+    let shift = x[c * ch.plane];
     var acc = Moments(0.0, 0.0, 0.0);
-    var w = walk_from(start, plane);
-    for (var e = start; e < end; e = e + {{ workgroup_size }}u) {
-        acc = moments_add(acc, x[walk_index(w, c, channels, plane)] - shift);
-        w = walk_next(w, plane);
+    var w = walk_from(ch.start, ch.plane);
+    for (var e = ch.start; e < ch.end; e = e + {{ workgroup_size }}u) {
+        acc = moments_add(acc, x[walk_index(w, c, ch.channels, ch.plane)] - shift);
+        w = walk_next(w, ch.plane);
     }
     let total = workgroup_moments(acc, tid);
     if (tid == 0u) {

@@ -46,3 +46,19 @@ fn walk_next(w: ChannelWalk, plane: u32) -> ChannelWalk {
     }
     return next;
 }
+
+// What thread tid of workgroup (k, c) of a launch over chunks × channels walks: chunk k of
+// channel c of [B, C, P], elements k·L … (k + 1)·L − 1 of its B·P, from `start` (its first)
+// to `end`, WG apart; `sizes` is [B, C, P, L].
+struct Chunk {
+    channels: u32,
+    plane: u32,
+    count: u32,
+    start: u32,
+    end: u32,
+}
+
+fn chunk_of(sizes: vec4<u32>, k: u32, tid: u32) -> Chunk {
+    let count = sizes.x * sizes.z;
+    return Chunk(sizes.y, sizes.z, count, k * sizes.w + tid, min((k + 1u) * sizes.w, count));
+}
