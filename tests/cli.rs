@@ -187,7 +187,7 @@ fn bad_search_arguments_are_errors() {
     let missing = run(&["search", "--resume", "/no/such/run"]);
     assert_clean_failure(&missing, "cannot resume");
     assert_clean_failure(
-        &run(&["search", "--resume", "x", "--epochs", "3"]),
+        &run(&["search", "--resume", "x", "--lr", "0.5"]),
         "cannot be used with",
     );
 }

@@ -17,26 +17,7 @@ fn one_stage(out: &Path, extra: &[&str]) -> std::process::Output {
 
 /// [`one_stage`] with `method` naming one-stage ISTA-NAS on the command line.
 fn one_stage_as(method: &[&str], out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["search"];
-    args.extend_from_slice(method);
-    args.extend([
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--layers",
-        "3",
-        "--train-images",
-        "96",
-        "--test-images",
-        "64",
-        "--batch-size",
-        "32",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    args.extend_from_slice(extra);
-    run(&args)
+    common::tiny_one_stage(method, out, extra)
 }
 
 fn metrics(out: &Path) -> Vec<Vec<String>> {

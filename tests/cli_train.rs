@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_clean_failure, run, text};
+use common::{assert_clean_failure, run, text, tiny_training_run};
 
 /// The percentage after `key` in `line`, e.g. `top-1 57.80 %`.
 fn percent_after(line: &str, key: &str) -> f64 {
@@ -328,65 +328,16 @@ fn eval_refuses_data_the_model_was_not_built_for() {
 #[test]
 fn the_lr_plan_is_printed_and_epochs_at_lr_zero_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("one");
-    let done = run(&[
-        "train",
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--train-images",
-        "16",
-        "--test-images",
-        "8",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let done = tiny_training_run(&dir.path().join("one"), 1, &[]);
     assert!(done.status.success(), "{}", text(&done.stderr));
-    assert!(
-        text(&done.stdout).contains("lr by epoch: 0.0000\n"),
-        "{}",
-        text(&done.stdout)
-    );
-    let err = text(&done.stderr);
-    assert!(
-        err.contains("warning: epoch 1 of 1 trains at under 1 % of the peak lr"),
-        "{err}"
-    );
+    let (stdout, stderr) = (text(&done.stdout), text(&done.stderr));
+    assert!(stdout.contains("lr by epoch: 0.0000\n"), "{stdout}");
+    let warning = "warning: epoch 1 of 1 trains at under 1 % of the peak lr";
+    assert!(stderr.contains(warning), "{stderr}");
 
-    let out = dir.path().join("floor");
-    let done = run(&[
-        "train",
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "8",
-        "--train-images",
-        "16",
-        "--test-images",
-        "8",
-        "--lr-min",
-        "0.01",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let done = tiny_training_run(&dir.path().join("floor"), 2, &["--lr-min", "0.01"]);
     assert!(done.status.success(), "{}", text(&done.stderr));
-    assert!(
-        text(&done.stdout).contains("lr by epoch: 0.0550, 0.0100\n"),
-        "{}",
-        text(&done.stdout)
-    );
-    assert!(
-        !text(&done.stderr).contains("warning: epoch"),
-        "{}",
-        text(&done.stderr)
-    );
+    let (stdout, stderr) = (text(&done.stdout), text(&done.stderr));
+    assert!(stdout.contains("lr by epoch: 0.0550, 0.0100\n"), "{stdout}");
+    assert!(!stderr.contains("warning: epoch"), "{stderr}");
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_clean_failure, run, text, tiny_search, tiny_training};
+use common::{assert_clean_failure, run, text, tiny_one_stage, tiny_search, tiny_training};
 
 /// The data rows of a run's metrics.csv.
 fn metric_rows(dir: &std::path::Path) -> Vec<String> {
@@ -69,28 +69,8 @@ fn a_finished_one_stage_run_is_extended_by_its_training_epochs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("one-stage");
     let path = out.to_str().unwrap();
-    let first = run(&[
-        "search",
-        "--one-stage",
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--layers",
-        "3",
-        "--train-images",
-        "96",
-        "--test-images",
-        "64",
-        "--batch-size",
-        "32",
-        "--search-epochs",
-        "1",
-        "--epochs",
-        "1",
-        "--out",
-        path,
-    ]);
+    let extra = ["--search-epochs", "1", "--epochs", "1"];
+    let first = tiny_one_stage(&["--one-stage"], &out, &extra);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let rows = metric_rows(&out).len();
     assert_clean_failure(

@@ -239,6 +239,13 @@ pub fn tiny_search(out: &std::path::Path, extra: &[&str]) {
 /// Trains a tiny network (C=4, 2 epochs of 16 images at batch 8, 8 test images) on the CPU
 /// backend into `out`, with the options `extra`; panics when it fails.
 pub fn tiny_training(out: &std::path::Path, extra: &[&str]) {
+    let done = tiny_training_run(out, 2, extra);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+}
+
+/// [`tiny_training`] for `epochs` epochs, whatever its outcome.
+pub fn tiny_training_run(out: &std::path::Path, epochs: usize, extra: &[&str]) -> Output {
+    let epochs = epochs.to_string();
     let mut args = vec![
         "train",
         "--device",
@@ -246,7 +253,7 @@ pub fn tiny_training(out: &std::path::Path, extra: &[&str]) {
         "--channels",
         "4",
         "--epochs",
-        "2",
+        &epochs,
         "--batch-size",
         "8",
         "--train-images",
@@ -257,8 +264,32 @@ pub fn tiny_training(out: &std::path::Path, extra: &[&str]) {
         out.to_str().unwrap(),
     ];
     args.extend(extra);
-    let done = run(&args);
-    assert!(done.status.success(), "{}", text(&done.stderr));
+    run(&args)
+}
+
+/// A tiny one-stage run (C=4, L=3, 96 training and 64 test images at batch 32) on the CPU
+/// backend into `out`, `method` naming one-stage ISTA-NAS on the command line, with `extra`.
+pub fn tiny_one_stage(method: &[&str], out: &std::path::Path, extra: &[&str]) -> Output {
+    let mut args = vec!["search"];
+    args.extend_from_slice(method);
+    args.extend([
+        "--device",
+        "cpu",
+        "--channels",
+        "4",
+        "--layers",
+        "3",
+        "--train-images",
+        "96",
+        "--test-images",
+        "64",
+        "--batch-size",
+        "32",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    args.extend_from_slice(extra);
+    run(&args)
 }
 
 /// A step of `kind` at C = `channels`, L = `layers`, `batch` images of `image`² with 3 channels,
