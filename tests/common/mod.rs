@@ -216,25 +216,23 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// Searches a tiny supernet (C=4, L=3, 64 training images at batch 16) on the CPU backend into
 /// `out`, with the options `extra`; panics when it fails.
 pub fn tiny_search(out: &std::path::Path, extra: &[&str]) {
-    let mut args = vec![
-        "search",
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--layers",
-        "3",
+    let mut args = vec!["search"];
+    args.extend(TINY_SUPERNET);
+    args.extend([
         "--train-images",
         "64",
         "--batch-size",
         "16",
         "--out",
         out.to_str().unwrap(),
-    ];
+    ]);
     args.extend(extra);
     let done = run(&args);
     assert!(done.status.success(), "{}", text(&done.stderr));
 }
+
+/// The tiny supernets' device and size: the CPU backend, C=4, L=3.
+const TINY_SUPERNET: [&str; 6] = ["--device", "cpu", "--channels", "4", "--layers", "3"];
 
 /// Trains a tiny network (C=4, 2 epochs of 16 images at batch 8, 8 test images) on the CPU
 /// backend into `out`, with the options `extra`; panics when it fails.
@@ -272,13 +270,8 @@ pub fn tiny_training_run(out: &std::path::Path, epochs: usize, extra: &[&str]) -
 pub fn tiny_one_stage(method: &[&str], out: &std::path::Path, extra: &[&str]) -> Output {
     let mut args = vec!["search"];
     args.extend_from_slice(method);
+    args.extend(TINY_SUPERNET);
     args.extend([
-        "--device",
-        "cpu",
-        "--channels",
-        "4",
-        "--layers",
-        "3",
         "--train-images",
         "96",
         "--test-images",
