@@ -24,7 +24,7 @@ use crate::storage::run_dir::RunDir;
 /// Format 3: the supernets share the evaluation networks' stem (format 2 had its own layout).
 const KIND: FrameKind = FrameKind {
     magic: b"ISTANAS\x03",
-    name: "search checkpoint",
+    name: "ista-nas search checkpoint",
 };
 
 /// Columns of metrics.csv.

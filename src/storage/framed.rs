@@ -101,7 +101,12 @@ pub fn has_signature(path: &Path, kind: FrameKind) -> bool {
     let mut start = [0u8; 8];
     std::fs::File::open(path)
         .and_then(|mut file| file.read_exact(&mut start))
-        .is_ok_and(|()| start[..7] == kind.magic[..7])
+        .is_ok_and(|()| is_signed(&start, kind))
+}
+
+/// True when `bytes` start with the signature of `kind` (of any format version).
+pub fn is_signed(bytes: &[u8], kind: FrameKind) -> bool {
+    bytes.len() >= 8 && bytes[..7] == kind.magic[..7]
 }
 
 /// Writes `header` and `records` atomically to `path` as a file of `kind`.
@@ -199,8 +204,7 @@ pub fn parse<H: DeserializeOwned>(
         )));
     }
     if bytes.len() < 16 || &bytes[..8] != kind.magic {
-        let name = kind.name.strip_prefix("ista-nas ").unwrap_or(kind.name);
-        return Err(corrupt(format!("no ista-nas {name} signature")));
+        return Err(corrupt(format!("no {} signature", kind.name)));
     }
     let header_len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
     let body = &bytes[16..];

@@ -110,7 +110,7 @@ pub fn read_model(path: &Path) -> Result<(ModelHeader, Vec<u8>)> {
         )));
     }
     let bytes = framed::read(path)?;
-    if !bytes.is_empty() && !is_model_file(path) {
+    if !bytes.is_empty() && !framed::is_signed(&bytes, KIND) {
         let kind = match path.extension().and_then(|e| e.to_str()) {
             Some("safetensors") => " (a .safetensors file holds weights for other tools)",
             Some("bin") => " (checkpoint.bin is what `--resume` reads)",

@@ -18,7 +18,7 @@ use crate::storage::run_dir::RunDir;
 
 const KIND: FrameKind = FrameKind {
     magic: b"ISTATRN\x01",
-    name: "training checkpoint",
+    name: "ista-nas training checkpoint",
 };
 
 /// Columns of a training run's metrics.csv.

@@ -30,7 +30,7 @@ use crate::storage::run_dir::RunDir;
 /// The signature of one-stage checkpoints.
 pub const KIND: FrameKind = FrameKind {
     magic: b"ISTA1ST\x01",
-    name: "one-stage checkpoint",
+    name: "ista-nas one-stage checkpoint",
 };
 
 /// Columns of a one-stage run's metrics.csv (node columns: `active`, `frozen@E` or `forced@E`).
