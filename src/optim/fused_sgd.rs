@@ -3,7 +3,7 @@
 //! the gradient scaled first by the step's clipping factor where one is set. Its states are
 //! recorded under Burn's `Sgd` names, so checkpoints of either load in the other.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
@@ -12,6 +12,11 @@ use crate::kernels::sgd_step::{SgdSettings, sgd_step};
 
 /// The factor `[1]` every gradient of the step in progress is multiplied by (none: 1).
 pub(super) type GradScale = Arc<Mutex<Option<Tensor<1>>>>;
+
+/// The slot of a clipping factor (a panic while it was held leaves a whole value behind).
+pub(super) fn lock(scale: &GradScale) -> MutexGuard<'_, Option<Tensor<1>>> {
+    scale.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// SGD with momentum (dampening 0, as PyTorch) and weight decay.
 #[derive(Clone, Debug)]
@@ -60,7 +65,7 @@ impl Optimizer for FusedSgd {
             momentum: self.momentum,
             dampening: 0.0,
         };
-        let scale = self.scale.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let scale = lock(&self.scale).clone();
         let velocity = state.and_then(|s| s.0);
         let (tensor, velocity) = sgd_step(tensor, grad, velocity, scale, settings);
         (tensor, Some(Velocity(Some(velocity))))

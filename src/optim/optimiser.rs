@@ -10,7 +10,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 
-use super::fused_sgd::{FusedSgd, GradScale};
+use super::fused_sgd::{FusedSgd, GradScale, lock};
 use crate::profile::scope;
 
 /// An optimiser of a module's parameters, with global-norm clipping.
@@ -98,11 +98,6 @@ impl Optimiser {
             scale: self.scale.clone(),
         }
     }
-}
-
-/// The slot of a clipping factor (a panic while it was held leaves a whole value behind).
-fn lock(scale: &GradScale) -> std::sync::MutexGuard<'_, Option<Tensor<1>>> {
-    scale.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Every gradient flattened, for one concatenation, one square and one sum: a launch per

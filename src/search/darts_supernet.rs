@@ -4,8 +4,6 @@
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-
-use crate::optim::Optimiser;
 use burn::tensor::{Device, Tensor};
 
 use super::alphas::ArchAlphas;
@@ -19,6 +17,7 @@ use crate::error::Result;
 use crate::model::mixed_cell::{MixedNetwork, MixedWeights};
 use crate::model::norm::map_running_stats;
 use crate::model::skeleton::NetworkConfig;
+use crate::optim::Optimiser;
 use crate::search_space::genotype::Genotype;
 use crate::storage::records::{load_module, module_bytes};
 use crate::storage::torch_names::Reference;

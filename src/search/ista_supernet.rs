@@ -3,8 +3,6 @@
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-
-use crate::optim::Optimiser;
 use burn::tensor::{Device, Tensor};
 
 use super::ista_arch::{ArchParams, Architect, EpochSupports};
@@ -17,6 +15,7 @@ use crate::devices::parallel::copy_values;
 use crate::error::{IstaError, Result};
 use crate::model::norm::map_running_stats;
 use crate::model::sparse_cell::{SparseNetwork, plain_weights};
+use crate::optim::Optimiser;
 use crate::search_space::genotype::Genotype;
 use crate::search_space::primitives::STEPS;
 use crate::sparse::support::{NodeSupport, SupportTensors};
