@@ -144,40 +144,22 @@ fn the_kernel_matches_the_reference_on_first_and_later_steps() {
             } else {
                 "unclipped"
             };
-            let got = sgd_step(p.clone(), g.clone(), None, factor.clone(), settings);
-            let want = sgd_step_reference(p.clone(), g.clone(), None, factor.clone(), settings);
-            close(
-                &host(got.0),
-                &host(want.0),
-                1e-6,
-                &format!("first step, {what}: parameter"),
-            );
-            close(
-                &host(got.1),
-                &host(want.1),
-                1e-6,
-                &format!("first step, {what}: velocity"),
-            );
-            let got = sgd_step(
-                p.clone(),
-                g.clone(),
-                Some(v.clone()),
-                factor.clone(),
-                settings,
-            );
-            let want = sgd_step_reference(p.clone(), g.clone(), Some(v.clone()), factor, settings);
-            close(
-                &host(got.0),
-                &host(want.0),
-                1e-6,
-                &format!("later step, {what}: parameter"),
-            );
-            close(
-                &host(got.1),
-                &host(want.1),
-                1e-6,
-                &format!("later step, {what}: velocity"),
-            );
+            for (step, velocity) in [("first", None), ("later", Some(v.clone()))] {
+                let got = sgd_step(
+                    p.clone(),
+                    g.clone(),
+                    velocity.clone(),
+                    factor.clone(),
+                    settings,
+                );
+                let want =
+                    sgd_step_reference(p.clone(), g.clone(), velocity, factor.clone(), settings);
+                for (name, got, want) in [("parameter", got.0, want.0), ("velocity", got.1, want.1)]
+                {
+                    let what = format!("{step} step, {what}: {name}");
+                    close(&host(got), &host(want), 1e-6, &what);
+                }
+            }
         }
     }
 }
