@@ -173,8 +173,13 @@ fn bad_train_and_eval_input_is_a_clear_error() {
             dir.path().join("w.safetensors"),
             "(a .safetensors file holds weights",
         ),
+        (
+            dir.path().join("checkpoint.bin"),
+            "(checkpoint.bin is what `--resume` reads)",
+        ),
     ] {
         std::fs::write(dir.path().join("w.safetensors"), b"{}").unwrap();
+        std::fs::write(dir.path().join("checkpoint.bin"), b"ISTACKPT and more").unwrap();
         let p = path.to_str().unwrap();
         assert_clean_failure(&run(&["eval", "--model", p]), what);
         assert_clean_failure(&run(&["export", p, "--onnx", "x.onnx"]), what);
