@@ -68,11 +68,9 @@ fn take(dir: &Path, name: &str, exclusive: bool) -> Result<()> {
     match taken {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
             return Err(IstaError::InUse {
                 path: dir.into(),
-                pid: text.trim().parse().ok(),
+                pid: holder_pid(&mut file),
             });
         }
         Err(TryLockError::Error(e)) => return Err(io(&path, e)),
@@ -88,4 +86,18 @@ fn take(dir: &Path, name: &str, exclusive: bool) -> Result<()> {
     }
     held.push((key, file));
     Ok(())
+}
+
+/// The pid a lock's holder writes into it just after taking it: read again for up to 200 ms
+/// while the file is still empty, so a process that asks at that moment still names it.
+fn holder_pid(file: &mut File) -> Option<u32> {
+    for _ in 0..20 {
+        let mut text = String::new();
+        let read = file.rewind().and_then(|()| file.read_to_string(&mut text));
+        if let (Ok(_), Ok(pid)) = (read, text.trim().parse()) {
+            return Some(pid);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    None
 }
